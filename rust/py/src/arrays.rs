@@ -1,0 +1,1 @@
+//! Shared helpers for borrowing and validating numpy arrays and Python buffers.
