@@ -3,6 +3,7 @@
 #   bash scripts/test.sh            (what .ci/run calls)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/system-deps.sh
 bash scripts/setup.sh dev,train,serve
 bash scripts/services.sh start
 trap 'bash scripts/services.sh stop || true' EXIT
