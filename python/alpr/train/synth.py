@@ -1,0 +1,440 @@
+"""Synthetic licence plates: US, EU and Brazilian (old grey and Mercosur) layouts, one or two lines.
+
+The public entry point is :func:`render_plate`, used by the OCR trainer (rendered plates as extra
+training crops) and by the detector trainer (plates pasted into scenes with perspective)::
+
+    rng = np.random.default_rng(0)
+    plate = render_plate(rng, region="EU")
+    plate.image  # uint8 (H, W, 3) RGB, the plate only (its outline fills the image)
+    plate.text   # "AB123CD": the label, A-Z0-9 only
+
+Fonts come from Debian packages, found under ``/usr/share/fonts`` (or ``$ALPR_FONT_DIR``):
+``fonts-roadgeek`` (US highway gothic, MIT) and ``fonts-opendin`` (DIN, OFL; EU and Brazil). DejaVu
+fonts, when present, add variety. Install with ``apt-get install -y fonts-roadgeek fonts-opendin``.
+
+Everything drawn besides the label (state names, slogans, stickers, bolts, the EU country code, the
+French department badge, the "BRASIL" band, separators) is deliberately *not* in ``text``: the OCR has to
+learn to ignore it, as on real plates.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+__all__ = ["REGIONS", "FontsMissingError", "SynthPlate", "find_fonts", "random_text", "render_plate"]
+
+REGIONS: tuple[str, ...] = ("US", "EU", "BR")
+"""Regions :func:`render_plate` accepts (``None`` picks one at random)."""
+
+LETTERS = string.ascii_uppercase
+DIGITS = string.digits
+
+# Text patterns per region (L = letter, 9 = digit, * = either). Separators are drawn, never labelled.
+_US_PATTERNS = (
+    "LLL9999", "LLL-9999", "9LLL999", "999-LLL", "LLL-999", "99L999", "L99-LLL", "9LL-L99",
+    "LL9-999L", "999-9999", "LL-99999", "9LLL99", "T999999C", "LLL9L9", "99999LL", "L9999",
+)  # fmt: skip
+_EU_PATTERNS = (
+    "LL-999-LL", "9999 LL 99", "999 LLL 99", "LL 999 LL", "9999 LLL", "LL-99-LLL", "LL 99 LLL",
+    "LL 9999", "L-LL 999", "LL-LLL-99", "9-LLL-999", "LL99 LLL", "LLL 999", "LL 999-LL",
+)  # fmt: skip
+_BR_OLD = "LLL-9999"
+_BR_MERCOSUR = "LLL9L99"
+
+_US_STATES = (
+    "NEW YORK", "New Jersey", "PENNSYLVANIA", "CALIFORNIA", "Connecticut", "TEXAS", "FLORIDA", "Ohio",
+    "MASSACHUSETTS", "Virginia", "ILLINOIS", "MARYLAND", "Georgia", "ARIZONA", "Michigan", "DELAWARE",
+)  # fmt: skip
+_US_SLOGANS = (
+    "EMPIRE STATE", "Garden State", "visitPA.com", "dmv.ca.gov", "Constitution State", "Sunshine State",
+    "The Lone Star State", "TAXI", "Live Free or Die", "Virginia is for Lovers", "LAND OF LINCOLN", "",
+)  # fmt: skip
+_EU_CODES = ("F", "D", "I", "E", "NL", "B", "RO", "PL", "P", "A", "CZ", "H", "GR", "S")
+_BR_CITIES = (
+    "SP SAO PAULO", "RJ RIO DE JANEIRO", "MG BELO HORIZONTE", "PR CURITIBA", "RS PORTO ALEGRE",
+    "SC FLORIANOPOLIS", "BA SALVADOR", "PE RECIFE", "SP CAMPINAS", "GO GOIANIA",
+)  # fmt: skip
+
+
+class FontsMissingError(FileNotFoundError):
+    """The plate fonts are not installed."""
+
+
+@dataclass(frozen=True, slots=True)
+class SynthPlate:
+    """One rendered plate.
+
+    Attributes:
+        image: uint8 (H, W, 3) RGB; the plate's outline is the image border.
+        text: the label, upper-case A-Z0-9 only (no separators).
+        region: ``"US"``, ``"EU"`` or ``"BR"``.
+        two_line: True for two-row layouts (motorcycle / square plates); line 1 then line 2 in ``text``.
+        layout: finer layout name, e.g. ``"us"``, ``"eu"``, ``"br-old"``, ``"br-mercosur"``.
+    """
+
+    image: np.ndarray
+    text: str
+    region: str
+    two_line: bool
+    layout: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Fonts:
+    highway: tuple[str, ...]
+    din: tuple[str, ...]
+    extra: tuple[str, ...]
+
+
+def _font_dirs() -> list[Path]:
+    dirs = [Path(os.environ["ALPR_FONT_DIR"])] if os.environ.get("ALPR_FONT_DIR") else []
+    return [*dirs, Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts"]
+
+
+@functools.cache
+def find_fonts() -> _Fonts:
+    """Locate the plate fonts.
+
+    Raises:
+        FontsMissingError: highway gothic (fonts-roadgeek) or DIN (fonts-opendin) is missing.
+    """
+    found: dict[str, Path] = {}
+    for root in _font_dirs():
+        if root.is_dir():
+            for path in sorted(root.rglob("*.ttf")):
+                found.setdefault(path.name, path)
+    highway = tuple(str(p) for n, p in sorted(found.items()) if n.startswith("RG2014"))
+    din = tuple(str(p) for n, p in sorted(found.items()) if n.startswith("OSP-DIN"))
+    extra_names = ("DejaVuSans-Bold.ttf", "DejaVuSansCondensed-Bold.ttf", "DejaVuSansMono-Bold.ttf")
+    extra = tuple(str(found[n]) for n in extra_names if n in found)
+    missing = [pkg for pkg, fonts in (("fonts-roadgeek", highway), ("fonts-opendin", din)) if not fonts]
+    if missing:
+        raise FontsMissingError(
+            f"plate fonts: expected {' and '.join(missing)} under /usr/share/fonts (or $ALPR_FONT_DIR), "
+            f"got none; install with: apt-get install -y {' '.join(missing)}"
+        )
+    return _Fonts(highway, din, extra)
+
+
+@functools.lru_cache(maxsize=256)
+def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(path, size)
+
+
+def _fill(rng: np.random.Generator, pattern: str) -> str:
+    out = []
+    for ch in pattern:
+        if ch == "L":
+            out.append(LETTERS[rng.integers(len(LETTERS))])
+        elif ch == "9":
+            out.append(DIGITS[rng.integers(10)])
+        elif ch == "*":
+            out.append((LETTERS + DIGITS)[rng.integers(36)])
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def random_text(rng: np.random.Generator, region: str) -> str:
+    """A random plate string for ``region`` with its separators (``"AB-123-CD"``); strip them for a label."""
+    if region == "US":
+        return _fill(rng, _US_PATTERNS[rng.integers(len(_US_PATTERNS))])
+    if region == "EU":
+        return _fill(rng, _EU_PATTERNS[rng.integers(len(_EU_PATTERNS))])
+    if region == "BR":
+        return _fill(rng, _BR_OLD if rng.random() < 0.6 else _BR_MERCOSUR)
+    raise ValueError(f"region: expected one of {REGIONS}, got {region!r}")
+
+
+def _label(shown: str) -> str:
+    return "".join(ch for ch in shown.upper() if ch.isalnum())
+
+
+def _colour(rng: np.random.Generator, base: tuple[int, ...], jitter: int = 20) -> tuple[int, int, int]:
+    r, g, b = (int(np.clip(c + rng.integers(-jitter, jitter + 1), 0, 255)) for c in base)
+    return (r, g, b)
+
+
+def _text_layer(text: str, font_path: str, box_w: int, box_h: int, rng: np.random.Generator) -> Image.Image:
+    """Render ``text`` as an L-mode mask stretched to fit (box_w, box_h), keeping some aspect freedom."""
+    font = _font(font_path, 96)
+    left, top, right, bottom = font.getbbox(text)
+    w, h = max(1, int(right - left)), max(1, int(bottom - top))
+    mask = Image.new("L", (w + 8, h + 8), 0)
+    ImageDraw.Draw(mask).text((4 - left, 4 - top), text, font=font, fill=255)
+    # Fit the height, then squeeze / stretch the width within limits so plates vary like real fonts do.
+    target_h = box_h
+    target_w = round(mask.width * target_h / mask.height * rng.uniform(0.85, 1.2))
+    if target_w > box_w:
+        target_w = box_w
+    return mask.resize((max(1, target_w), max(1, target_h)), Image.Resampling.BILINEAR)
+
+
+def _paste_text(
+    img: Image.Image,
+    text: str,
+    font_path: str,
+    box: tuple[int, int, int, int],
+    colour: tuple[int, int, int],
+    rng: np.random.Generator,
+    align: str = "center",
+) -> None:
+    x0, y0, x1, y1 = box
+    layer = _text_layer(text, font_path, x1 - x0, y1 - y0, rng)
+    x = x0 + (x1 - x0 - layer.width) // 2 if align == "center" else x0
+    y = y0 + (y1 - y0 - layer.height) // 2
+    img.paste(Image.new("RGB", layer.size, colour), (x, y), layer)
+
+
+def _small_text(
+    draw: ImageDraw.ImageDraw,
+    text: str,
+    font_path: str,
+    centre: tuple[int, int],
+    size: int,
+    fill: tuple[int, ...],
+) -> None:
+    if not text:
+        return
+    font = _font(font_path, max(6, size))
+    left, top, right, bottom = font.getbbox(text)
+    draw.text(
+        (centre[0] - (right - left) // 2 - left, centre[1] - (bottom - top) // 2 - top),
+        text,
+        font=font,
+        fill=fill,
+    )
+
+
+def _bolts(draw: ImageDraw.ImageDraw, w: int, h: int, rng: np.random.Generator) -> None:
+    r = max(2, h // 25)
+    shade = int(rng.integers(90, 200))
+    for fx, fy in ((0.2, 0.12), (0.8, 0.12), (0.2, 0.88), (0.8, 0.88))[: 2 if rng.random() < 0.5 else 4]:
+        cx, cy = int(w * fx), int(h * fy)
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=(shade, shade, shade), outline=(60, 60, 60))
+
+
+def _sticker(draw: ImageDraw.ImageDraw, w: int, h: int, rng: np.random.Generator, font_path: str) -> None:
+    sw, sh = int(w * rng.uniform(0.08, 0.14)), int(h * rng.uniform(0.14, 0.22))
+    x = int(rng.choice([rng.uniform(0.02, 0.08), rng.uniform(0.80, 0.88)]) * w)
+    y = int(rng.choice([rng.uniform(0.03, 0.08), rng.uniform(0.72, 0.80)]) * h)
+    col = tuple(int(c) for c in rng.integers(0, 256, 3))
+    draw.rectangle((x, y, x + sw, y + sh), fill=col)
+    _small_text(
+        draw,
+        f"{rng.integers(0, 99):02d}",
+        font_path,
+        (x + sw // 2, y + sh // 2),
+        sh * 2 // 3,
+        (255, 255, 255),
+    )
+
+
+def _split_two_lines(shown: str, rng: np.random.Generator) -> tuple[str, str]:
+    compact = shown.replace(" ", "-")
+    parts = [p for p in compact.split("-") if p]
+    if len(parts) >= 2:
+        cut = 1 if len(parts) == 2 else int(rng.integers(1, len(parts)))
+        return "".join(parts[:cut]), "".join(parts[cut:])
+    label = _label(shown)
+    cut = len(label) // 2 if len(label) < 6 else int(rng.integers(2, len(label) - 2))
+    return label[:cut], label[cut:]
+
+
+def _render_us(rng: np.random.Generator, shown: str, two_line: bool, fonts: _Fonts) -> Image.Image:
+    w, h = (200, 160) if two_line else (300, 150)
+    light = rng.random() < 0.8
+    bg = _colour(rng, (245, 245, 240) if light else tuple(int(c) for c in rng.integers(0, 256, 3)), 12)
+    if light:
+        fg = _colour(rng, [(20, 30, 110), (15, 15, 15), (150, 20, 20), (10, 80, 30)][rng.integers(4)], 20)
+    else:
+        fg = (20, 20, 20) if sum(bg) > 380 else (240, 240, 240)
+    img = Image.new("RGB", (w, h), bg)
+    draw = ImageDraw.Draw(img)
+    if rng.random() < 0.5:  # coloured bands (NY/PA style)
+        band = _colour(rng, tuple(int(c) for c in rng.integers(0, 256, 3)), 0)
+        draw.rectangle((0, 0, w, int(h * rng.uniform(0.1, 0.2))), fill=band)
+        if rng.random() < 0.5:
+            draw.rectangle((0, int(h * rng.uniform(0.82, 0.9)), w, h), fill=band)
+    small_font = fonts.highway[rng.integers(len(fonts.highway))]
+    state = _US_STATES[rng.integers(len(_US_STATES))]
+    top_fill = fg if rng.random() < 0.5 else _colour(rng, (40, 40, 140), 40)
+    _small_text(draw, state, small_font, (w // 2, int(h * 0.12)), int(h * rng.uniform(0.11, 0.17)), top_fill)
+    slogan = _US_SLOGANS[rng.integers(len(_US_SLOGANS))]
+    _small_text(draw, slogan, small_font, (w // 2, int(h * 0.89)), int(h * rng.uniform(0.08, 0.12)), top_fill)
+    choices = fonts.highway + fonts.extra
+    font = choices[rng.integers(len(choices))] if rng.random() < 0.85 else fonts.din[0]
+    if two_line:
+        a, b = _split_two_lines(shown, rng)
+        _paste_text(img, a, font, (int(w * 0.1), int(h * 0.22), int(w * 0.9), int(h * 0.5)), fg, rng)
+        _paste_text(img, b, font, (int(w * 0.06), int(h * 0.54), int(w * 0.94), int(h * 0.82)), fg, rng)
+    else:
+        th = rng.uniform(0.44, 0.56)
+        _paste_text(
+            img,
+            shown,
+            font,
+            (int(w * 0.05), int(h * (0.5 - th / 2)), int(w * 0.95), int(h * (0.5 + th / 2))),
+            fg,
+            rng,
+        )
+    if rng.random() < 0.5:
+        _sticker(draw, w, h, rng, small_font)
+    if rng.random() < 0.5:
+        _bolts(draw, w, h, rng)
+    if rng.random() < 0.7:
+        draw.rectangle(
+            (0, 0, w - 1, h - 1),
+            outline=fg if rng.random() < 0.5 else (90, 90, 90),
+            width=int(rng.integers(1, 5)),
+        )
+    return img
+
+
+def _render_eu(rng: np.random.Generator, shown: str, two_line: bool, fonts: _Fonts) -> Image.Image:
+    w, h = (260, 200) if two_line else (520, 112)
+    yellow = rng.random() < 0.15
+    bg = _colour(rng, (240, 200, 20) if yellow else (245, 245, 245), 12)
+    fg = _colour(rng, (15, 15, 15), 10)
+    img = Image.new("RGB", (w, h), bg)
+    draw = ImageDraw.Draw(img)
+    strip = rng.random() < 0.85
+    x0 = 0
+    if strip:
+        sw = int(h * 0.42) if not two_line else int(w * 0.16)
+        draw.rectangle((0, 0, sw, h), fill=_colour(rng, (10, 50, 160), 15))
+        # Circle of stars, then the country code.
+        cx, cy, r = sw // 2, int(h * 0.3), max(3, sw // 4)
+        for k in range(12):
+            ang = 2 * np.pi * k / 12
+            px, py = cx + r * np.cos(ang), cy + r * np.sin(ang)
+            draw.ellipse((px - 1.5, py - 1.5, px + 1.5, py + 1.5), fill=(240, 210, 0))
+        code = _EU_CODES[rng.integers(len(_EU_CODES))]
+        _small_text(draw, code, fonts.din[0], (cx, int(h * 0.72)), int(sw * 0.5), (250, 250, 250))
+        x0 = sw
+    right = w
+    if not two_line and rng.random() < 0.4:  # French-style department badge on the right
+        bw = int(h * 0.42)
+        draw.rectangle((w - bw, 0, w, h), fill=_colour(rng, (10, 50, 160), 15))
+        _small_text(
+            draw,
+            f"{rng.integers(1, 96):02d}",
+            fonts.din[0],
+            (w - bw // 2, int(h * 0.7)),
+            int(bw * 0.45),
+            (250, 250, 250),
+        )
+        right = w - bw
+    choices = fonts.din * 3 + fonts.extra + fonts.highway[:1]
+    font = choices[rng.integers(len(choices))]
+    if two_line:
+        a, b = _split_two_lines(shown, rng)
+        _paste_text(img, a, font, (x0 + 8, int(h * 0.08), right - 8, int(h * 0.46)), fg, rng)
+        _paste_text(img, b, font, (x0 + 8, int(h * 0.54), right - 8, int(h * 0.92)), fg, rng)
+    else:
+        _paste_text(img, shown, font, (x0 + 6, int(h * 0.12), right - 6, int(h * 0.88)), fg, rng)
+    if rng.random() < 0.3:
+        _bolts(draw, w, h, rng)
+    if rng.random() < 0.8:
+        draw.rectangle((0, 0, w - 1, h - 1), outline=fg, width=int(rng.integers(1, 5)))
+    return img
+
+
+def _render_br(
+    rng: np.random.Generator, shown: str, two_line: bool, fonts: _Fonts, mercosur: bool
+) -> Image.Image:
+    w, h = (200, 170) if two_line else (400, 130)
+    font = (
+        fonts.din[0] if rng.random() < 0.85 else (fonts.extra + fonts.din)[rng.integers(len(fonts.extra) + 1)]
+    )
+    if mercosur:
+        img = Image.new("RGB", (w, h), _colour(rng, (245, 245, 245), 8))
+        draw = ImageDraw.Draw(img)
+        band_h = int(h * (0.22 if not two_line else 0.2))
+        draw.rectangle((0, 0, w, band_h), fill=_colour(rng, (20, 60, 160), 15))
+        _small_text(draw, "BRASIL", fonts.din[0], (w // 2, band_h // 2), int(band_h * 0.7), (250, 250, 250))
+        if rng.random() < 0.7:
+            draw.rectangle((6, 4, 6 + band_h, band_h - 4), fill=_colour(rng, (30, 130, 60), 30))
+        fg = _colour(
+            rng,
+            [(15, 15, 15), (150, 20, 20), (20, 40, 140), (20, 100, 40)][
+                rng.integers(4) if rng.random() < 0.3 else 0
+            ],
+            10,
+        )
+        top = band_h + 4
+    else:
+        red = rng.random() < 0.12
+        bg = _colour(rng, (170, 30, 30) if red else (195, 195, 190), 18)
+        fg = (240, 240, 240) if red else _colour(rng, (25, 25, 25), 10)
+        img = Image.new("RGB", (w, h), bg)
+        draw = ImageDraw.Draw(img)
+        city = _BR_CITIES[rng.integers(len(_BR_CITIES))]
+        band_h = int(h * 0.2)
+        _small_text(draw, city, fonts.din[0], (w // 2, band_h // 2 + 2), int(band_h * 0.75), fg)
+        top = band_h + 2
+    if two_line:
+        label = _label(shown)
+        a, b = (label[:3], label[3:]) if not mercosur or rng.random() < 0.5 else (label[:4], label[4:])
+        mid = top + (h - top) // 2
+        _paste_text(img, a, font, (int(w * 0.12), top + 2, int(w * 0.88), mid - 2), fg, rng)
+        _paste_text(img, b, font, (int(w * 0.08), mid + 2, int(w * 0.92), h - 6), fg, rng)
+    else:
+        _paste_text(img, shown, font, (int(w * 0.05), top + 2, int(w * 0.95), h - int(h * 0.08)), fg, rng)
+    if rng.random() < 0.5:
+        _bolts(draw, w, h, rng)
+    draw.rectangle(
+        (0, 0, w - 1, h - 1),
+        outline=fg if rng.random() < 0.7 else (60, 60, 60),
+        width=int(rng.integers(1, 5)),
+    )
+    return img
+
+
+def render_plate(rng: np.random.Generator, region: str | None = None, text: str | None = None) -> SynthPlate:
+    """Render one synthetic plate.
+
+    Args:
+        rng: the random generator (the only source of randomness, so a seed reproduces a plate).
+        region: ``"US"``, ``"EU"``, ``"BR"`` (case-insensitive) or None for a random one.
+        text: the plate text; separators (``-`` and spaces) are drawn but dropped from the label. None
+            draws a random text in the region's formats. For ``"BR"``, a letter in the 5th place
+            (``AAA9A99``) selects the Mercosur layout, otherwise the old grey one.
+
+    Returns:
+        A :class:`SynthPlate` whose ``image`` is uint8 (H, W, 3) RGB: about 300x150 (US), 520x112 (EU),
+        400x130 (BR) for one line and a near-square plate for two lines (~15 % of random plates).
+
+    Raises:
+        ValueError: unknown region, or a ``text`` with no letter or digit.
+        FontsMissingError: the Debian font packages are missing.
+    """
+    fonts = find_fonts()
+    reg = REGIONS[rng.integers(len(REGIONS))] if region is None else region.upper()
+    if reg not in REGIONS:
+        raise ValueError(f"region: expected one of {REGIONS} or None, got {region!r}")
+    shown = random_text(rng, reg) if text is None else text.upper()
+    label = _label(shown)
+    if not label:
+        raise ValueError(f"text: expected at least one letter or digit, got {text!r}")
+    two_line = bool(rng.random() < 0.15)
+    if reg == "US":
+        img, layout = _render_us(rng, shown, two_line, fonts), "us"
+    elif reg == "EU":
+        img, layout = _render_eu(rng, shown, two_line, fonts), "eu"
+    else:
+        if len(label) < 4:
+            raise ValueError(f"text: expected at least 4 characters for a BR plate, got {text!r}")
+        is_merc = len(label) > 4 and label[4].isalpha()
+        img = _render_br(rng, label[:3] + ("" if is_merc else "-") + label[3:], two_line, fonts, is_merc)
+        layout = "br-mercosur" if is_merc else "br-old"
+    return SynthPlate(
+        image=np.asarray(img, dtype=np.uint8).copy(), text=label, region=reg, two_line=two_line, layout=layout
+    )
