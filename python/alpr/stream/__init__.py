@@ -1,0 +1,25 @@
+"""Plate events out: the event schema and a ZeroMQ stream that loses no accepted event.
+
+- :class:`PlateEvent`: the versioned event document (``alpr.plate/1``), JSON via orjson.
+- :class:`Publisher`: PUB socket (topic = camera) + durable SQLite outbox + replay/ack channel.
+- :func:`subscribe`: simple live consumer; :class:`ReliableConsumer`: replay, gap detection, acks
+  (at-least-once delivery; store idempotently by ``event_id``).
+"""
+
+from __future__ import annotations
+
+from alpr.stream.events import SCHEMA, PlateEvent
+from alpr.stream.publisher import Outbox, Publisher, PublisherStats
+from alpr.stream.subscriber import ConsumerStats, ReliableConsumer, StreamMessage, subscribe
+
+__all__ = [
+    "SCHEMA",
+    "ConsumerStats",
+    "Outbox",
+    "PlateEvent",
+    "Publisher",
+    "PublisherStats",
+    "ReliableConsumer",
+    "StreamMessage",
+    "subscribe",
+]

@@ -1,0 +1,503 @@
+"""Publisher: a ZeroMQ PUB socket (topic = camera) backed by a durable outbox and a replay channel.
+
+Guarantee: **at least once** for every event that ``publish`` accepted (returned a sequence number),
+between this publisher and every reliable consumer that acknowledges what it stored. Consumers store
+idempotently by ``event_id``, which turns redeliveries into no-ops.
+
+How: ``publish`` appends the event to the outbox (SQLite in WAL mode, committed) *before* it is sent
+on the PUB socket. PUB/SUB drops messages when nobody listens or a high-water mark is reached; a
+reliable consumer sees the hole in the per-publisher sequence numbers (or in the ``last`` sequence
+of the heartbeats sent every ``heartbeat_s``) and asks the ROUTER socket on the replay endpoint
+for the missing range. Consumers acknowledge up to a sequence number once their store committed;
+the outbox deletes what every known consumer acknowledged. With a file outbox, a crash of either
+side loses nothing: the publisher restarts with the same id and carries on the sequence, the
+consumer restarts from its last acknowledgement. Without a file (``outbox=None``) the outbox lives
+in memory, bounded by ``max_outbox_events``, and does not survive the process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import orjson
+import zmq
+
+from alpr.errors import ConfigError, StoreError
+from alpr.stream import _wire
+from alpr.stream.events import PlateEvent
+
+__all__ = ["Outbox", "Publisher", "PublisherStats"]
+
+log = logging.getLogger(__name__)
+
+_DEFAULT_MEMORY_EVENTS = 100_000
+_MAX_BATCH = 10_000
+
+
+@dataclass
+class PublisherStats:
+    """Counters of one publisher (read them; only the publisher writes them)."""
+
+    published: int = 0
+    heartbeats: int = 0
+    replay_requests: int = 0
+    replayed: int = 0
+    acks: int = 0
+    evicted: int = 0
+    bad_requests: int = 0
+
+
+class Outbox:
+    """Events not yet acknowledged by every consumer, keyed by sequence number.
+
+    A SQLite database (WAL mode) at ``path``, or in memory when ``path`` is None. One process at a
+    time: a second one opening the same file gets a ``ConfigError``. Thread-safe.
+
+    Args:
+        path: database file, created if missing.
+        max_events: keep at most this many events, deleting the oldest (counted in ``evicted``).
+            None: unbounded for a file, 100,000 in memory.
+        fsync: ``synchronous=FULL`` (survives power loss) instead of ``NORMAL`` (survives a crash of
+            the process, the usual WAL trade-off; an order of magnitude faster).
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str] | None, *, max_events: int | None = None, fsync: bool = False
+    ):
+        self._lock = threading.Lock()
+        self._lockfile: int | None = None
+        self.path = None if path is None else Path(path)
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise ConfigError(f"outbox: {self.path} is already open in another publisher") from None
+            self._lockfile = fd
+        if max_events is None and self.path is None:
+            max_events = _DEFAULT_MEMORY_EVENTS
+        if max_events is not None and max_events < 1:
+            raise ValueError(f"max_events: expected >= 1 or None, got {max_events}")
+        self.max_events = max_events
+        self.evicted = 0
+        try:
+            self._db = sqlite3.connect(
+                ":memory:" if self.path is None else str(self.path),
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=30.0,
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
+            self._db.executescript(
+                """
+                CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+                CREATE TABLE IF NOT EXISTS events (
+                    seq INTEGER PRIMARY KEY, topic BLOB NOT NULL, body BLOB NOT NULL, crop BLOB
+                );
+                CREATE TABLE IF NOT EXISTS acks (consumer TEXT PRIMARY KEY, seq INTEGER NOT NULL,
+                                                 updated REAL NOT NULL);
+                """
+            )
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'publisher_id'").fetchone()
+            if row is None:
+                self.publisher_id = uuid.uuid4().bytes
+                self._db.execute("INSERT INTO meta VALUES ('publisher_id', ?)", (self.publisher_id,))
+            else:
+                self.publisher_id = bytes(row[0])
+                if len(self.publisher_id) != 16:
+                    raise ConfigError(f"outbox: {self.path} has a corrupt publisher id")
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'pruned'").fetchone()
+            pruned = int(row[0]) if row is not None else 0
+            (max_seq,) = self._db.execute("SELECT max(seq) FROM events").fetchone()
+            self.last_seq: int = max(pruned, max_seq or 0)
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise StoreError(f"outbox: cannot open {self.path or ':memory:'}: {exc}") from exc
+
+    def append(self, rows: Sequence[tuple[bytes, bytes, bytes | None]]) -> int:
+        """Append ``(topic, body, crop)`` rows in one transaction; returns the first sequence number."""
+        with self._lock:
+            first = self.last_seq + 1
+            try:
+                self._db.execute("BEGIN")
+                self._db.executemany(
+                    "INSERT INTO events (seq, topic, body, crop) VALUES (?, ?, ?, ?)",
+                    [(first + i, t, b, c) for i, (t, b, c) in enumerate(rows)],
+                )
+                if self.max_events is not None:
+                    cut = first + len(rows) - 1 - self.max_events
+                    if cut > 0:
+                        n = self._db.execute("DELETE FROM events WHERE seq <= ?", (cut,)).rowcount
+                        self._set_pruned(cut)
+                        if n > 0:
+                            self.evicted += n
+                            log.warning(
+                                "outbox full (%d events): dropped %d unacknowledged", self.max_events, n
+                            )
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise StoreError(f"outbox: cannot append {len(rows)} events: {exc}") from exc
+            self.last_seq = first + len(rows) - 1
+            return first
+
+    def first_seq(self) -> int:
+        """The oldest sequence number still stored (``last_seq + 1`` when empty)."""
+        with self._lock:
+            (seq,) = self._db.execute("SELECT min(seq) FROM events").fetchone()
+            return self.last_seq + 1 if seq is None else int(seq)
+
+    def read(
+        self, from_seq: int, limit: int, topics: Sequence[str] = ()
+    ) -> tuple[list[tuple[int, bytes, bytes, bytes | None]], int]:
+        """Up to ``limit`` events with seq >= ``from_seq`` (only ``topics`` when given).
+
+        Returns ``(rows, through)``: rows of ``(seq, topic, body, crop)``; every sequence number in
+        ``[from_seq, through]`` was scanned (``through = from_seq - 1`` when nothing is left).
+        """
+        with self._lock:
+            last = self.last_seq
+            rows = [
+                (int(s), bytes(t), bytes(b), None if c is None else bytes(c))
+                for s, t, b, c in self._db.execute(
+                    "SELECT seq, topic, body, crop FROM events WHERE seq >= ? ORDER BY seq LIMIT ?",
+                    (from_seq, limit),
+                )
+            ]
+        through = rows[-1][0] if len(rows) == limit else max(last, from_seq - 1)
+        if topics:
+            wanted = {t.encode() for t in topics}
+            rows = [r for r in rows if r[1] in wanted]
+        return rows, through
+
+    def acked(self, consumer: str) -> int | None:
+        with self._lock:
+            row = self._db.execute("SELECT seq FROM acks WHERE consumer = ?", (consumer,)).fetchone()
+            return None if row is None else int(row[0])
+
+    def ack(self, consumer: str, seq: int) -> int:
+        """Record that ``consumer`` stored everything up to ``seq``; prune what all consumers acked.
+
+        Returns the number of events deleted.
+        """
+        with self._lock:
+            seq = min(seq, self.last_seq)
+            try:
+                self._db.execute("BEGIN")
+                self._db.execute(
+                    "INSERT INTO acks VALUES (?, ?, ?) ON CONFLICT (consumer) DO UPDATE "
+                    "SET seq = max(seq, excluded.seq), updated = excluded.updated",
+                    (consumer, seq, time.time()),
+                )
+                (low,) = self._db.execute("SELECT min(seq) FROM acks").fetchone()
+                n = self._db.execute("DELETE FROM events WHERE seq <= ?", (low,)).rowcount
+                if n:
+                    self._set_pruned(low)
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise StoreError(f"outbox: cannot record ack: {exc}") from exc
+            return n
+
+    def pending(self) -> int:
+        """Number of events stored (not yet acknowledged by every consumer)."""
+        with self._lock:
+            (n,) = self._db.execute("SELECT count(*) FROM events").fetchone()
+            return int(n)
+
+    def close(self) -> None:
+        with self._lock:
+            db = getattr(self, "_db", None)
+            if db is not None:
+                db.close()
+                self._db = None  # type: ignore[assignment]
+            if self._lockfile is not None:
+                os.close(self._lockfile)
+                self._lockfile = None
+
+    def _set_pruned(self, seq: int) -> None:
+        self._db.execute(
+            "INSERT INTO meta VALUES ('pruned', ?) ON CONFLICT (key) DO UPDATE "
+            "SET value = max(CAST(value AS INTEGER), excluded.value)",
+            (seq,),
+        )
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("ROLLBACK")
+
+
+class Publisher:
+    """Publish plate events on a ZeroMQ PUB socket (topic = camera) with no loss of accepted events.
+
+    Args:
+        endpoint: where to bind the PUB socket, e.g. ``tcp://0.0.0.0:5555``, ``tcp://127.0.0.1:*``,
+            ``ipc:///run/alpr/events``.
+        outbox: SQLite file of the durable outbox; None keeps it in memory (lost with the process).
+        hwm: send high-water mark of the PUB socket, per subscriber (messages beyond it are dropped
+            and later replayed from the outbox).
+        curve_server_secret: Z85 CurveZMQ secret key (from ``zmq.curve_keypair()``): encrypts both
+            sockets; consumers need the matching public key.
+        replay_endpoint: where to bind the replay ROUTER socket; default derived from ``endpoint``
+            (tcp port + 1, or ``.replay`` appended to an ipc path). It is announced in heartbeats.
+        heartbeat_s: interval of the heartbeats that carry the last sequence number.
+        max_outbox_events: bound of the outbox (oldest dropped first); default unbounded for a file,
+            100,000 in memory.
+        fsync: make every outbox commit survive power loss, not only a crash of the process.
+
+    Thread-safe: ``publish`` may be called from several threads.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        outbox: str | os.PathLike[str] | None = None,
+        hwm: int = 10_000,
+        curve_server_secret: bytes | None = None,
+        replay_endpoint: str | None = None,
+        heartbeat_s: float = 1.0,
+        max_outbox_events: int | None = None,
+        fsync: bool = False,
+    ) -> None:
+        if hwm < 0:
+            raise ValueError(f"hwm: expected >= 0, got {hwm}")
+        if not heartbeat_s > 0:
+            raise ValueError(f"heartbeat_s: expected > 0, got {heartbeat_s}")
+        replay_at = replay_endpoint or _wire.replay_endpoint_for(endpoint)
+        self.stats = PublisherStats()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._heartbeat_s = heartbeat_s
+        self._closed = False
+        self._outbox = Outbox(outbox, max_events=max_outbox_events, fsync=fsync)
+        self.publisher_id = self._outbox.publisher_id.hex()
+        self._ctx = zmq.Context()
+        try:
+            self._pub = self._ctx.socket(zmq.PUB)
+            self._router = self._ctx.socket(zmq.ROUTER)
+            for sock in (self._pub, self._router):
+                sock.setsockopt(zmq.LINGER, 1000)
+                sock.setsockopt(zmq.SNDHWM, hwm)
+                if curve_server_secret is not None:
+                    sock.curve_secretkey = curve_server_secret
+                    sock.curve_publickey = zmq.curve_public(curve_server_secret)
+                    sock.curve_server = True
+            self._pub.bind(endpoint)
+            self._router.bind(replay_at)
+        except (zmq.ZMQError, ValueError) as exc:
+            self._teardown()
+            raise ConfigError(f"publisher: cannot bind {endpoint} / {replay_at}: {exc}") from exc
+        self.endpoint: str = self._pub.get_string(zmq.LAST_ENDPOINT)
+        self.replay_endpoint: str = self._router.get_string(zmq.LAST_ENDPOINT)
+        self._thread = threading.Thread(target=self._serve, name="alpr-stream-replay", daemon=True)
+        self._thread.start()
+
+    @property
+    def last_seq(self) -> int:
+        """Sequence number of the last event published (0 before the first)."""
+        return self._outbox.last_seq
+
+    @property
+    def outbox(self) -> Outbox:
+        return self._outbox
+
+    def publish(self, event: PlateEvent, crop_jpeg: bytes | None = None) -> int:
+        """Store ``event`` (and its JPEG crop) in the outbox, then send it; returns its sequence number.
+
+        Raises:
+            TypeError / ValueError: not a ``PlateEvent``, or the crop is not JPEG bytes.
+            StoreError: the outbox could not store it; the event was not accepted.
+        """
+        return self.publish_many(((event, crop_jpeg),))[0]
+
+    def publish_many(self, items: Iterable[tuple[PlateEvent, bytes | None] | PlateEvent]) -> list[int]:
+        """Publish several events with one outbox transaction (faster); returns their sequence numbers."""
+        rows: list[tuple[bytes, bytes, bytes | None]] = []
+        for item in items:
+            event, crop = (item, None) if isinstance(item, PlateEvent) else item
+            if not isinstance(event, PlateEvent):
+                raise TypeError(f"event: expected PlateEvent, got {type(event).__name__}")
+            if crop is not None:
+                if not isinstance(crop, (bytes, bytearray, memoryview)):
+                    raise TypeError(f"crop_jpeg: expected bytes or None, got {type(crop).__name__}")
+                crop = bytes(crop)
+                if not crop.startswith(_wire.JPEG_MAGIC):
+                    raise ValueError(f"crop_jpeg: expected JPEG bytes (starting FF D8), got {crop[:4]!r}")
+            rows.append((event.camera.encode(), event.to_json(), crop))
+        if not rows:
+            return []
+        if len(rows) > _MAX_BATCH:
+            seqs: list[int] = []
+            for i in range(0, len(rows), _MAX_BATCH):
+                seqs += self._publish_rows(rows[i : i + _MAX_BATCH])
+            return seqs
+        return self._publish_rows(rows)
+
+    def _publish_rows(self, rows: list[tuple[bytes, bytes, bytes | None]]) -> list[int]:
+        with self._lock:
+            if self._closed:
+                raise StoreError("publisher: closed")
+            first = self._outbox.append(rows)
+            pid = self._outbox.publisher_id
+            for i, (topic, body, crop) in enumerate(rows):
+                # A PUB socket at its high-water mark drops rather than blocks: the outbox has it.
+                self._pub.send_multipart(
+                    (topic, _wire.pack_header(pid, first + i), body, crop or b""), flags=zmq.NOBLOCK
+                )
+            self.stats.published += len(rows)
+        return list(range(first, first + len(rows)))
+
+    def close(self) -> None:
+        """Stop the replay thread and close the sockets and the outbox (what is stored stays stored)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._stop.set()
+        self._thread.join()
+        self._teardown()
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _teardown(self) -> None:
+        for name in ("_pub", "_router"):
+            sock = getattr(self, name, None)
+            if sock is not None:
+                sock.close()
+        self._ctx.term()
+        self._outbox.close()
+
+    # -- replay thread ---------------------------------------------------------------------------
+
+    def _serve(self) -> None:
+        poller = zmq.Poller()
+        poller.register(self._router, zmq.POLLIN)
+        next_beat = 0.0
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if now >= next_beat:
+                self._heartbeat()
+                next_beat = now + self._heartbeat_s
+            wait = max(0.0, min(next_beat - time.monotonic(), 0.05))
+            if not poller.poll(int(wait * 1000) + 1):
+                continue
+            for _ in range(1000):
+                try:
+                    frames = self._router.recv_multipart(flags=zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                try:
+                    self._handle(frames)
+                except StoreError as exc:
+                    log.error("replay: %s", exc)
+                except zmq.ZMQError as exc:
+                    log.warning("replay: cannot reply: %s", exc)
+
+    def _heartbeat(self) -> None:
+        try:
+            first = self._outbox.first_seq()
+        except sqlite3.Error as exc:
+            log.error("heartbeat: cannot read the outbox: %s", exc)
+            return
+        with self._lock:
+            if self._closed:
+                return
+            last = self._outbox.last_seq
+            body = orjson.dumps({"replay": self.replay_endpoint, "first": min(first, last + 1), "last": last})
+            try:
+                self._pub.send_multipart(
+                    (_wire.HEARTBEAT_TOPIC, _wire.pack_header(self._outbox.publisher_id, last), body, b""),
+                    flags=zmq.NOBLOCK,
+                )
+                self.stats.heartbeats += 1
+            except zmq.Again:
+                pass
+
+    def _handle(self, frames: list[bytes]) -> None:
+        if len(frames) != 3:
+            self._reject(frames[0], f"expected [command, body], got {len(frames) - 1} frames")
+            return
+        ident, command, raw = frames
+        try:
+            body: Any = orjson.loads(raw)
+            if not isinstance(body, dict):
+                raise ValueError("body is not an object")
+            if command == _wire.HELLO:
+                consumer = _str_field(body, "consumer")
+                meta = {
+                    "publisher": self.publisher_id,
+                    "acked": self._outbox.acked(consumer),
+                    "first": self._outbox.first_seq(),
+                    "last": self._outbox.last_seq,
+                }
+                self._router.send_multipart((ident, _wire.WELCOME, orjson.dumps(meta)))
+            elif command == _wire.REPLAY:
+                self._replay(ident, body)
+            elif command == _wire.ACK:
+                consumer = _str_field(body, "consumer")
+                seq = _int_field(body, "seq")
+                self._outbox.ack(consumer, seq)
+                self.stats.acks += 1
+            else:
+                raise ValueError(f"unknown command {command[:16]!r}")
+        except (ValueError, orjson.JSONDecodeError) as exc:
+            self._reject(ident, str(exc))
+
+    def _replay(self, ident: bytes, body: dict[str, Any]) -> None:
+        from_seq = max(1, _int_field(body, "from"))
+        limit = min(max(1, _int_field(body, "max")), _MAX_BATCH)
+        topics = body.get("topics") or []
+        if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+            raise ValueError("topics: expected a list of strings")
+        first = self._outbox.first_seq()
+        rows, through = self._outbox.read(from_seq, limit, topics)
+        pid = self._outbox.publisher_id
+        meta = {"from": from_seq, "through": through, "first": first, "last": self._outbox.last_seq}
+        frames: list[bytes] = [ident, _wire.BATCH, orjson.dumps(meta)]
+        for seq, _topic, event_body, crop in rows:
+            frames += (_wire.pack_header(pid, seq), event_body, crop or b"")
+        self._router.send_multipart(frames)
+        self.stats.replay_requests += 1
+        self.stats.replayed += len(rows)
+
+    def _reject(self, ident: bytes, why: str) -> None:
+        self.stats.bad_requests += 1
+        log.warning("replay: bad request: %s", why)
+        with contextlib.suppress(zmq.ZMQError):
+            self._router.send_multipart((ident, _wire.ERROR, why.encode()), flags=zmq.NOBLOCK)
+
+
+def _str_field(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name}: expected a non-empty string, got {value!r:.40}")
+    return value
+
+
+def _int_field(body: dict[str, Any], name: str) -> int:
+    value = body.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name}: expected an integer >= 0, got {value!r:.40}")
+    return value

@@ -1,0 +1,558 @@
+"""Consumers: ``subscribe`` (simple, live only) and ``ReliableConsumer`` (gap detection, replay, acks).
+
+``subscribe`` is for dashboards and scripts: it yields what the PUB socket delivers and counts gaps,
+but cannot recover them. ``ReliableConsumer`` is what a store uses: it delivers every event each
+publisher accepted, in sequence order per publisher, at least once, provided the consumer
+acknowledges (``ack``) what it has stored. See ``alpr.stream.publisher`` for the protocol.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import orjson
+import zmq
+
+from alpr.errors import DecodeError
+from alpr.stream import _wire
+from alpr.stream.events import PlateEvent
+
+__all__ = ["ConsumerStats", "ReliableConsumer", "StreamMessage", "subscribe"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamMessage:
+    """One event as received.
+
+    Attributes:
+        seq: the publisher's sequence number (1, 2, 3, ... with no holes across the publisher's life).
+        publisher: id of the publisher (32 hex characters; stable across restarts with the same outbox).
+        event: the decoded, validated event.
+        crop_jpeg: the JPEG crop, or None.
+        replayed: True when it came from the replay channel rather than the live stream.
+    """
+
+    seq: int
+    publisher: str
+    event: PlateEvent
+    crop_jpeg: bytes | None
+    replayed: bool = False
+
+
+@dataclass
+class ConsumerStats:
+    """Counters of one consumer."""
+
+    received: int = 0
+    """Messages read from the sockets (live and replayed), heartbeats excluded."""
+    delivered: int = 0
+    replayed: int = 0
+    """Of ``delivered``, how many came from the replay channel."""
+    duplicates: int = 0
+    gaps: int = 0
+    """Holes seen in the sequence numbers (each one triggers a replay in ``ReliableConsumer``)."""
+    lost: int = 0
+    """Events that could not be recovered (the publisher's outbox no longer had them)."""
+    malformed: int = 0
+    filtered: int = 0
+    last_seq: dict[str, int] = field(default_factory=dict)
+    """Last sequence number handled, per publisher."""
+
+
+def _decode(
+    frames: list[bytes], replayed: bool, stats: ConsumerStats
+) -> tuple[bytes, int, StreamMessage | None]:
+    """Decode ``[header, body, crop]``; returns (publisher id, seq, message or None when malformed)."""
+    pid, seq = _wire.unpack_header(frames[0])
+    try:
+        event = PlateEvent.from_json(frames[1])
+    except DecodeError as exc:
+        stats.malformed += 1
+        log.warning("stream: malformed event seq %d from %s skipped: %s", seq, pid.hex(), exc)
+        return pid, seq, None
+    crop = frames[2] or None
+    return pid, seq, StreamMessage(seq, pid.hex(), event, crop, replayed)
+
+
+def _configure_client(
+    sock: zmq.Socket[Any], curve_server_key: bytes | None, curve_keypair: tuple[bytes, bytes] | None
+) -> None:
+    sock.setsockopt(zmq.LINGER, 1000)
+    if curve_server_key is not None:
+        public, secret = curve_keypair if curve_keypair is not None else zmq.curve_keypair()
+        sock.curve_serverkey = curve_server_key
+        sock.curve_publickey = public
+        sock.curve_secretkey = secret
+
+
+def _as_list(endpoints: str | Sequence[str]) -> list[str]:
+    eps = [endpoints] if isinstance(endpoints, str) else list(endpoints)
+    if not eps or not all(isinstance(e, str) and "://" in e for e in eps):
+        raise ValueError(f"endpoints: expected one or more endpoints like tcp://host:port, got {endpoints!r}")
+    return eps
+
+
+def subscribe(
+    endpoints: str | Sequence[str],
+    *,
+    topics: Sequence[str] = (),
+    curve_server_key: bytes | None = None,
+    curve_keypair: tuple[bytes, bytes] | None = None,
+    hwm: int = 100_000,
+    idle_timeout: float | None = None,
+    stats: ConsumerStats | None = None,
+) -> Iterator[StreamMessage]:
+    """Yield live events from one or more publishers (no replay: events sent while nobody listened,
+    or dropped at a high-water mark, are missed; they are counted in ``stats.gaps``).
+
+    Args:
+        endpoints: PUB endpoint(s) to connect to.
+        topics: cameras to receive (exact names); empty for all.
+        curve_server_key: the publisher's Z85 public key when it uses CurveZMQ.
+        curve_keypair: this client's ``(public, secret)`` Z85 keys; default a fresh pair.
+        idle_timeout: stop after this many seconds without a message; None waits forever.
+        stats: counters to update (malformed messages are logged, counted and skipped).
+    """
+    eps = _as_list(endpoints)
+    stats = stats if stats is not None else ConsumerStats()
+    wanted = {t.encode() for t in topics}
+    ctx: zmq.Context[zmq.Socket[Any]] = zmq.Context.instance()
+    sock = ctx.socket(zmq.SUB)
+    try:
+        _configure_client(sock, curve_server_key, curve_keypair)
+        sock.setsockopt(zmq.RCVHWM, hwm)
+        for t in wanted or {b""}:
+            sock.setsockopt(zmq.SUBSCRIBE, t)
+        for ep in eps:
+            sock.connect(ep)
+        timeout_ms = None if idle_timeout is None else int(idle_timeout * 1000)
+        while True:
+            if not sock.poll(timeout_ms):
+                return
+            frames = sock.recv_multipart()
+            if len(frames) != 4:
+                stats.malformed += 1
+                log.warning("stream: malformed message with %d frames skipped", len(frames))
+                continue
+            if frames[0] == _wire.HEARTBEAT_TOPIC:
+                continue
+            # ZeroMQ filters by prefix: "cam1" would also match "cam10".
+            if wanted and frames[0] not in wanted:
+                continue
+            try:
+                pid, seq, msg = _decode(frames[1:], False, stats)
+            except ValueError as exc:
+                stats.malformed += 1
+                log.warning("stream: malformed message skipped: %s", exc)
+                continue
+            stats.received += 1
+            key = pid.hex()
+            last = stats.last_seq.get(key)
+            if not wanted and last is not None and seq > last + 1:
+                stats.gaps += 1
+                log.warning(
+                    "stream: %d events from %s missed (seq %d..%d)", seq - last - 1, key, last + 1, seq - 1
+                )
+            stats.last_seq[key] = seq if last is None else max(last, seq)
+            if msg is not None:
+                stats.delivered += 1
+                yield msg
+    finally:
+        sock.close(linger=0)
+
+
+class _Peer:
+    """What a reliable consumer knows about one publisher."""
+
+    __slots__ = ("dealer", "delivered", "id", "inflight_until", "replay_endpoint", "target", "via")
+
+    def __init__(self, pid: bytes, via: str) -> None:
+        self.id = pid
+        self.via = via
+        self.replay_endpoint = ""
+        self.dealer: zmq.Socket[Any] | None = None
+        self.delivered: int | None = None  # None until WELCOME
+        self.target = 0  # highest seq known to exist
+        self.inflight_until = 0.0  # monotonic deadline of the outstanding request, 0 when none
+
+
+class ReliableConsumer:
+    """Receive every accepted event from one or more publishers, with replay and acknowledgements.
+
+    Per publisher, events are delivered in sequence order; a hole in the sequence numbers (a message
+    dropped by PUB/SUB, a consumer that started late or restarted) is filled from the publisher's
+    outbox through its replay endpoint (announced in its heartbeats). On start, a consumer resumes
+    after the last sequence number acknowledged under its ``name``, or from the oldest event still in
+    the outbox when that name never acknowledged. The guarantee is at least once: store events
+    idempotently by ``event_id`` and call ``ack(message)`` only after the store committed.
+
+    Args:
+        endpoints: PUB endpoint(s) of the publishers.
+        name: durable consumer name; the publisher keeps its acknowledgement under it.
+        topics: cameras to deliver (exact names); empty for all.
+        curve_server_key: the publisher's Z85 public key when it uses CurveZMQ.
+        curve_keypair: this client's ``(public, secret)`` Z85 keys; default a fresh pair.
+        replay_batch: events per replay request.
+        request_timeout_s: resend a replay request not answered within this time.
+        ack_interval_s: acknowledgements are coalesced and sent at most this often (and on ``flush``
+            and ``close``).
+
+    Example::
+
+        with ReliableConsumer("tcp://127.0.0.1:5555", name="bridge") as consumer:
+            for msg in consumer:
+                store.insert(msg.event)  # idempotent by msg.event.event_id
+                consumer.ack(msg)
+    """
+
+    def __init__(
+        self,
+        endpoints: str | Sequence[str],
+        *,
+        name: str = "default",
+        topics: Sequence[str] = (),
+        curve_server_key: bytes | None = None,
+        curve_keypair: tuple[bytes, bytes] | None = None,
+        hwm: int = 100_000,
+        replay_batch: int = 1_000,
+        request_timeout_s: float = 2.0,
+        ack_interval_s: float = 0.05,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"name: expected a non-empty string, got {name!r}")
+        if replay_batch < 1:
+            raise ValueError(f"replay_batch: expected >= 1, got {replay_batch}")
+        self.name = name
+        self.topics = tuple(topics)
+        self.stats = ConsumerStats()
+        self._wanted = {t.encode() for t in topics}
+        self._curve = (curve_server_key, curve_keypair)
+        self._batch = replay_batch
+        self._request_timeout = request_timeout_s
+        self._ack_interval = ack_interval_s
+        self._ready: deque[StreamMessage] = deque()
+        self._peers: dict[bytes, _Peer] = {}
+        self._by_dealer: dict[zmq.Socket[Any], _Peer] = {}
+        self._pending_acks: dict[bytes, int] = {}
+        self._next_ack_flush = 0.0
+        self._closed = False
+        self._ctx = zmq.Context()
+        self._poller = zmq.Poller()
+        self._subs: dict[zmq.Socket[Any], str] = {}
+        for ep in _as_list(endpoints):
+            sock = self._ctx.socket(zmq.SUB)
+            _configure_client(sock, curve_server_key, curve_keypair)
+            sock.setsockopt(zmq.RCVHWM, hwm)
+            sock.setsockopt(zmq.SUBSCRIBE, b"")
+            sock.connect(ep)
+            self._subs[sock] = ep
+            self._poller.register(sock, zmq.POLLIN)
+
+    # -- public API ------------------------------------------------------------------------------
+
+    def recv(self, timeout: float | None = None) -> StreamMessage | None:
+        """The next event, waiting up to ``timeout`` seconds (None: forever); None on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self._housekeeping()
+            if self._ready:
+                msg = self._ready.popleft()
+                self.stats.delivered += 1
+                if msg.replayed:
+                    self.stats.replayed += 1
+                return msg
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                return None
+            wait = 0.05 if deadline is None else min(0.05, deadline - now)
+            self._pump(wait)
+
+    def recv_batch(self, max_messages: int = 1_000, timeout: float | None = None) -> list[StreamMessage]:
+        """Up to ``max_messages`` events: waits up to ``timeout`` for the first, then takes what is ready."""
+        first = self.recv(timeout)
+        if first is None:
+            return []
+        out = [first]
+        while len(out) < max_messages:
+            if not self._ready:
+                self._pump(0.0)
+                if not self._ready:
+                    break
+            msg = self._ready.popleft()
+            self.stats.delivered += 1
+            if msg.replayed:
+                self.stats.replayed += 1
+            out.append(msg)
+        return out
+
+    def __iter__(self) -> Iterator[StreamMessage]:
+        while not self._closed:
+            msg = self.recv(None)
+            if msg is not None:
+                yield msg
+
+    def ack(self, message: StreamMessage | str, seq: int | None = None) -> None:
+        """Acknowledge ``message`` and everything delivered before it from the same publisher.
+
+        Call it once the message is durably stored. Also ``ack(publisher_id, seq)``. Acks are
+        coalesced and sent within ``ack_interval_s``; ``flush`` sends them now.
+        """
+        if isinstance(message, StreamMessage):
+            publisher, seq = message.publisher, message.seq
+        else:
+            publisher = message
+            if seq is None:
+                raise TypeError("ack: expected ack(message) or ack(publisher, seq), got no seq")
+        try:
+            pid = bytes.fromhex(publisher)
+        except ValueError:
+            raise ValueError(
+                f"ack: expected a publisher id of 32 hex characters, got {publisher!r}"
+            ) from None
+        if pid not in self._peers:
+            raise ValueError(f"ack: unknown publisher {publisher!r}")
+        if seq > self._pending_acks.get(pid, 0):
+            self._pending_acks[pid] = seq
+
+    def flush(self) -> None:
+        """Send pending acknowledgements now."""
+        for pid, seq in self._pending_acks.items():
+            peer = self._peers[pid]
+            if peer.dealer is not None:
+                self._send(peer, _wire.ACK, {"consumer": self.name, "seq": seq})
+        self._pending_acks.clear()
+        self._next_ack_flush = time.monotonic() + self._ack_interval
+
+    @property
+    def publishers(self) -> dict[str, int | None]:
+        """Last sequence number handled per publisher id (None before its replay handshake)."""
+        return {pid.hex(): p.delivered for pid, p in self._peers.items()}
+
+    def pending(self) -> int:
+        """Events received and not yet returned by ``recv``."""
+        return len(self._ready)
+
+    def close(self) -> None:
+        """Send pending acknowledgements and close the sockets."""
+        if self._closed:
+            return
+        try:
+            self.flush()
+        finally:
+            self._closed = True
+            for sock in list(self._subs) + [p.dealer for p in self._peers.values() if p.dealer is not None]:
+                sock.close()
+            self._ctx.term()
+
+    def __enter__(self) -> ReliableConsumer:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if self._pending_acks and now >= self._next_ack_flush:
+            self.flush()
+        for peer in self._peers.values():
+            if peer.inflight_until and now >= peer.inflight_until:
+                peer.inflight_until = 0.0
+                if peer.delivered is None:
+                    self._send(peer, _wire.HELLO, {"consumer": self.name})
+                    peer.inflight_until = now + self._request_timeout
+            self._maybe_request(peer)
+
+    def _pump(self, wait: float) -> None:
+        for sock, _ in self._poller.poll(max(0, int(wait * 1000))):
+            for _ in range(1000):
+                try:
+                    frames = sock.recv_multipart(flags=zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                if sock in self._subs:
+                    self._on_live(frames, self._subs[sock])
+                else:
+                    self._on_reply(self._by_dealer[sock], frames)
+
+    def _on_live(self, frames: list[bytes], via: str) -> None:
+        if len(frames) != 4:
+            self.stats.malformed += 1
+            log.warning("stream: malformed message with %d frames skipped", len(frames))
+            return
+        try:
+            if frames[0] == _wire.HEARTBEAT_TOPIC:
+                self._on_heartbeat(frames, via)
+                return
+            pid, seq = _wire.unpack_header(frames[1])
+        except (ValueError, orjson.JSONDecodeError) as exc:
+            self.stats.malformed += 1
+            log.warning("stream: malformed message skipped: %s", exc)
+            return
+        self.stats.received += 1
+        peer = self._peers.get(pid)
+        if peer is None or peer.delivered is None:
+            # Not introduced yet: the replay after the handshake covers it.
+            if peer is not None:
+                peer.target = max(peer.target, seq)
+            return
+        if seq <= peer.delivered:
+            self.stats.duplicates += 1
+            return
+        if seq > peer.delivered + 1:
+            if peer.target <= peer.delivered:
+                self.stats.gaps += 1
+                log.info("stream: gap from %s: seq %d..%d, replaying", pid.hex(), peer.delivered + 1, seq - 1)
+            peer.target = max(peer.target, seq)
+            self._maybe_request(peer)
+            return
+        self._accept(peer, frames[1:], replayed=False)
+
+    def _accept(self, peer: _Peer, triple: list[bytes], *, replayed: bool) -> None:
+        pid, seq, msg = _decode(triple, replayed, self.stats)
+        peer.delivered = seq
+        peer.target = max(peer.target, seq)
+        self.stats.last_seq[pid.hex()] = seq
+        if msg is None:
+            return
+        if self._wanted and msg.event.camera.encode() not in self._wanted:
+            self.stats.filtered += 1
+            return
+        self._ready.append(msg)
+
+    def _on_heartbeat(self, frames: list[bytes], via: str) -> None:
+        pid, last = _wire.unpack_header(frames[1])
+        info = orjson.loads(frames[2])
+        replay = info.get("replay") if isinstance(info, dict) else None
+        if not isinstance(replay, str):
+            raise ValueError("heartbeat: expected a replay endpoint")
+        endpoint = _wire.connectable(replay, via)
+        peer = self._peers.get(pid)
+        if peer is None:
+            peer = self._peers[pid] = _Peer(pid, via)
+        peer.target = max(peer.target, last)
+        if endpoint != peer.replay_endpoint:
+            self._connect(peer, endpoint)
+        self._maybe_request(peer)
+
+    def _connect(self, peer: _Peer, endpoint: str) -> None:
+        if peer.dealer is not None:
+            self._poller.unregister(peer.dealer)
+            del self._by_dealer[peer.dealer]
+            peer.dealer.close(linger=0)
+        dealer = self._ctx.socket(zmq.DEALER)
+        _configure_client(dealer, *self._curve)
+        dealer.setsockopt(zmq.SNDHWM, 100)
+        dealer.connect(endpoint)
+        peer.dealer = dealer
+        peer.replay_endpoint = endpoint
+        self._by_dealer[dealer] = peer
+        self._poller.register(dealer, zmq.POLLIN)
+        log.info("stream: publisher %s, replay at %s", peer.id.hex(), endpoint)
+        self._send(peer, _wire.HELLO, {"consumer": self.name})
+        peer.inflight_until = time.monotonic() + self._request_timeout
+
+    def _maybe_request(self, peer: _Peer) -> None:
+        if (
+            peer.delivered is None
+            or peer.inflight_until
+            or peer.delivered >= peer.target
+            or len(self._ready) >= self._batch
+        ):
+            return
+        req = {"from": peer.delivered + 1, "max": self._batch, "topics": list(self.topics)}
+        if self._send(peer, _wire.REPLAY, req):
+            peer.inflight_until = time.monotonic() + self._request_timeout
+
+    def _send(self, peer: _Peer, command: bytes, body: dict[str, Any]) -> bool:
+        assert peer.dealer is not None
+        try:
+            peer.dealer.send_multipart((command, orjson.dumps(body)), flags=zmq.NOBLOCK)
+            return True
+        except zmq.Again:
+            return False
+
+    def _on_reply(self, peer: _Peer, frames: list[bytes]) -> None:
+        try:
+            kind = frames[0]
+            if kind == _wire.ERROR:
+                log.warning("stream: publisher %s refused a request: %r", peer.id.hex(), frames[1:2])
+                peer.inflight_until = 0.0
+                return
+            meta = orjson.loads(frames[1])
+            if not isinstance(meta, dict):
+                raise ValueError("reply: expected a JSON object")
+            if kind == _wire.WELCOME:
+                self._on_welcome(peer, meta)
+            elif kind == _wire.BATCH:
+                self._on_batch(peer, meta, frames[2:])
+            else:
+                raise ValueError(f"reply: unknown kind {kind[:16]!r}")
+        except (ValueError, KeyError, TypeError, IndexError, orjson.JSONDecodeError) as exc:
+            self.stats.malformed += 1
+            peer.inflight_until = 0.0
+            log.warning("stream: malformed reply from %s skipped: %s", peer.id.hex(), exc)
+
+    def _on_welcome(self, peer: _Peer, meta: dict[str, Any]) -> None:
+        acked, first, last = meta["acked"], int(meta["first"]), int(meta["last"])
+        start = int(acked) if acked is not None else first - 1
+        peer.delivered = start if peer.delivered is None else max(peer.delivered, start)
+        peer.target = max(peer.target, last)
+        peer.inflight_until = 0.0
+        log.info(
+            "stream: consumer %r resumes %s after seq %d (publisher at %d)",
+            self.name,
+            peer.id.hex(),
+            start,
+            last,
+        )
+        self._maybe_request(peer)
+
+    def _on_batch(self, peer: _Peer, meta: dict[str, Any], rest: list[bytes]) -> None:
+        peer.inflight_until = 0.0
+        if peer.delivered is None:
+            return
+        from_seq, through = int(meta["from"]), int(meta["through"])
+        first, last = int(meta["first"]), int(meta["last"])
+        peer.target = max(peer.target, last)
+        if from_seq > peer.delivered + 1:
+            return  # stale answer to an older request
+        if len(rest) % 3:
+            raise ValueError(f"batch: expected triples of frames, got {len(rest)} frames")
+        if first > peer.delivered + 1:
+            missing = min(first, through + 1) - (peer.delivered + 1)
+            if missing > 0:
+                self.stats.lost += missing
+                log.error(
+                    "stream: %d events from %s are no longer in its outbox (seq %d..%d): lost",
+                    missing,
+                    peer.id.hex(),
+                    peer.delivered + 1,
+                    peer.delivered + missing,
+                )
+        for i in range(0, len(rest), 3):
+            try:
+                _, seq = _wire.unpack_header(rest[i])
+            except ValueError as exc:
+                self.stats.malformed += 1
+                log.warning("stream: malformed replayed event skipped: %s", exc)
+                continue
+            self.stats.received += 1
+            if seq <= peer.delivered:
+                self.stats.duplicates += 1
+                continue
+            self._accept(peer, rest[i : i + 3], replayed=True)
+        peer.delivered = max(peer.delivered, through)
+        self.stats.last_seq[peer.id.hex()] = peer.delivered
+        self._maybe_request(peer)
