@@ -1,0 +1,171 @@
+"""Bridge configuration: defaults < TOML file < ``ALPR_*`` environment < command-line flags.
+
+Example ``bridge.toml``::
+
+    zmq = ["tcp://127.0.0.1:5556"]
+    mqtt = "mqtts://user:pass@broker.local:8883"
+    db = "sqlite:///var/lib/alpr/alpr.db"       # or postgresql+psycopg://user@host/db
+    http = "0.0.0.0:8443"
+    key_file = "/etc/alpr/keys.json"
+    tls_cert = "/etc/alpr/server.pem"
+    tls_key = "/etc/alpr/server.key"
+
+    [mqtt_tls]
+    ca = "/etc/alpr/ca.pem"
+    cert = "/etc/alpr/client.pem"
+    key = "/etc/alpr/client.key"
+
+    [[webhooks]]
+    url = "https://pay.example/alpr"
+    secret = "shared-hmac-secret"
+    alerts_only = false
+
+    [retention]                                  # days; 0 keeps forever
+    reads_days = 30
+    crops_days = 7
+    alerts_days = 365
+
+Environment: ``ALPR_ZMQ`` (comma-separated), ``ALPR_MQTT``, ``ALPR_DB``, ``ALPR_HTTP``, ``ALPR_KEY_FILE``,
+``ALPR_TLS_CERT``, ``ALPR_TLS_KEY``, ``ALPR_HA_DISCOVERY`` (1/0); keys themselves may come from ``ALPR_KEYS``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from alpr.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["BridgeConfig", "MqttTls", "Retention", "Webhook", "load_config"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MqttTls(_Model):
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+    insecure: bool = False
+
+
+class Webhook(_Model):
+    url: str
+    secret: str = ""
+    alerts_only: bool = False
+    timeout_s: float = Field(default=5.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError(f"expected an http:// or https:// URL, got {v!r}")
+        return v
+
+
+class Retention(_Model):
+    reads_days: float = Field(default=30.0, ge=0)
+    crops_days: float = Field(default=7.0, ge=0)
+    alerts_days: float = Field(default=365.0, ge=0)
+    audit_days: float = Field(default=365.0, ge=0)
+    interval_s: float = Field(default=3600.0, gt=0)
+
+
+class BridgeConfig(_Model):
+    zmq: list[str] = Field(default_factory=list)
+    mqtt: str | None = None
+    mqtt_tls: MqttTls = MqttTls()
+    mqtt_client_id: str = "alpr-bridge"
+    ha_discovery: bool = False
+    db: str = "sqlite:///alpr.db"
+    http: str = "127.0.0.1:8080"
+    key_file: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    webhooks: list[Webhook] = Field(default_factory=list)
+    retention: Retention = Retention()
+    batch_size: int = Field(default=512, ge=1)
+    fuzzy_scan_limit: int = Field(default=50_000, ge=1)
+
+    @field_validator("http")
+    @classmethod
+    def _hostport(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"expected HOST:PORT, got {v!r}")
+        return v
+
+    @field_validator("mqtt")
+    @classmethod
+    def _mqtt_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("mqtt://", "mqtts://")):
+            raise ValueError(f"expected mqtt://HOST[:PORT] or mqtts://..., got {v!r}")
+        return v
+
+    @property
+    def http_host(self) -> str:
+        return self.http.rpartition(":")[0].strip("[]")
+
+    @property
+    def http_port(self) -> int:
+        return int(self.http.rpartition(":")[2])
+
+
+_ENV: dict[str, str] = {
+    "ALPR_ZMQ": "zmq",
+    "ALPR_MQTT": "mqtt",
+    "ALPR_DB": "db",
+    "ALPR_HTTP": "http",
+    "ALPR_KEY_FILE": "key_file",
+    "ALPR_TLS_CERT": "tls_cert",
+    "ALPR_TLS_KEY": "tls_key",
+    "ALPR_HA_DISCOVERY": "ha_discovery",
+}
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> BridgeConfig:
+    """Merge the TOML file at ``path``, the ``ALPR_*`` variables in ``env`` and ``overrides`` (flags).
+
+    ``None`` values in ``overrides`` mean "not given" and are skipped.
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except OSError as exc:
+            raise ConfigError(f"config {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config {path}: invalid TOML ({exc})") from None
+    environ = os.environ if env is None else env
+    for var, key in _ENV.items():
+        if var in environ and environ[var] != "":
+            val: Any = environ[var]
+            if key == "zmq":
+                val = [s.strip() for s in val.split(",") if s.strip()]
+            elif key == "ha_discovery":
+                val = val.lower() in {"1", "true", "yes", "on"}
+            data[key] = val
+    for key, val in (overrides or {}).items():
+        if val is not None and val != []:
+            data[key] = val
+    try:
+        return BridgeConfig.model_validate(data)
+    except ValidationError as exc:
+        msgs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"bridge config: {msgs}") from None

@@ -1,0 +1,191 @@
+"""The bridge process: stream consumer -> store (+ outbox) -> MQTT / webhooks, plus REST and retention.
+
+Guarantee: **at least once**, end to end. The consumer acknowledges a stream event only after the
+transaction holding its read, alerts and outbox rows committed; sinks delete an outbox row only
+after the broker (PUBACK) or the webhook (2xx) took it. Every message carries ``event_id``; the
+store itself is idempotent by ``event_id``, so replays never duplicate reads or alerts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from alpr.bridge.config import BridgeConfig
+from alpr.bridge.crypto import Keyring
+from alpr.bridge.retention import enforce
+from alpr.bridge.store import Ingest, IngestResult, Sink, Store
+from alpr.bridge.watchlist import Watchlist
+from alpr.errors import StoreError
+
+__all__ = ["Bridge"]
+
+log = logging.getLogger("alpr.bridge")
+
+
+def webhook_sink_name(url: str) -> str:
+    return "webhook:" + hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+class Bridge:
+    """Owns the store, the sinks and the background threads. ``start()`` / ``stop()``; ``serve()`` blocks."""
+
+    def __init__(
+        self, config: BridgeConfig, keyring: Keyring | None = None, *, consumer_name: str = "bridge"
+    ) -> None:
+        self.config = config
+        self.keyring = keyring if keyring is not None else Keyring.load(config.key_file)
+        self.store = Store(config.db, self.keyring)
+        self.consumer_name = consumer_name
+        self._watch_lock = threading.Lock()
+        self._watch: Watchlist = self.store.watchlist()
+        self.sinks: list[Sink] = []
+        self.mqtt: Any = None
+        self.webhooks: list[Any] = []
+        if config.mqtt:
+            from alpr.bridge.mqtt import MqttSink
+
+            self.sinks.append(Sink("mqtt"))
+            self.mqtt = MqttSink(
+                self.store,
+                config.mqtt,
+                tls=config.mqtt_tls,
+                client_id=config.mqtt_client_id,
+                ha_discovery=config.ha_discovery,
+            )
+        for wh in config.webhooks:
+            from alpr.bridge.webhooks import WebhookSink
+
+            name = webhook_sink_name(wh.url)
+            self.sinks.append(Sink(name, plates=not wh.alerts_only))
+            self.webhooks.append(
+                WebhookSink(self.store, wh.url, secret=wh.secret, sink=name, timeout_s=wh.timeout_s)
+            )
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.ingested = 0
+        self.server: Any = None
+
+    # -- ingest ----------------------------------------------------------------------------------
+    def reload_watchlist(self) -> None:
+        wl = self.store.watchlist()
+        with self._watch_lock:
+            self._watch = wl
+
+    def ingest(self, items: Sequence[Ingest]) -> IngestResult:
+        with self._watch_lock:
+            watch = self._watch
+        res = self.store.ingest(items, watch, self.sinks)
+        self.ingested += res.stored
+        return res
+
+    def ingest_messages(self, msgs: Sequence[Any]) -> IngestResult:
+        """Store ``alpr.stream.StreamMessage`` objects (one transaction)."""
+        return self.ingest([Ingest(m.event, m.crop_jpeg, m.publisher, m.seq) for m in msgs])
+
+    def _consume(self) -> None:
+        from alpr.stream import ReliableConsumer
+
+        with ReliableConsumer(self.config.zmq, name=self.consumer_name) as consumer:
+            while not self._stop.is_set():
+                msgs = consumer.recv_batch(self.config.batch_size, timeout=0.1)
+                if not msgs:
+                    continue
+                delay = 0.1
+                while True:
+                    try:
+                        self.ingest_messages(msgs)
+                        break
+                    except StoreError:
+                        # Not acknowledged, so nothing is lost: hold the batch and retry.
+                        log.exception("store write failed; retrying in %.1f s", delay)
+                        if self._stop.wait(delay):
+                            return
+                        delay = min(delay * 2, 10.0)
+                last: dict[str, Any] = {}
+                for m in msgs:
+                    last[m.publisher] = m
+                for m in last.values():
+                    consumer.ack(m)
+
+    def _retention(self) -> None:
+        r = self.config.retention
+        while True:
+            try:
+                n = enforce(self.store, r)
+                if any(n.values()):
+                    log.info("retention removed %s", n)
+            except StoreError:
+                log.exception("retention pass failed")
+            if self._stop.wait(r.interval_s):
+                return
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self, *, consume: bool = True) -> None:
+        if self.mqtt is not None:
+            self.mqtt.start()
+        for wh in self.webhooks:
+            wh.start()
+        targets: list[tuple[str, Any]] = [("alpr-retention", self._retention)]
+        if consume and self.config.zmq:
+            targets.append(("alpr-consumer", self._consume))
+        for name, fn in targets:
+            t = threading.Thread(target=fn, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(10)
+        if self.mqtt is not None:
+            self.mqtt.stop()
+        for wh in self.webhooks:
+            wh.stop()
+        self.store.close()
+
+    def app(self) -> Any:
+        from alpr.bridge.api import create_app
+
+        return create_app(
+            self.store,
+            on_watchlist_change=self.reload_watchlist,
+            mqtt_connected=(lambda: bool(self.mqtt.connected.is_set())) if self.mqtt is not None else None,
+            scan_limit=self.config.fuzzy_scan_limit,
+        )
+
+    def uvicorn_server(self) -> Any:
+        import uvicorn
+
+        cfg = uvicorn.Config(
+            self.app(),
+            host=self.config.http_host,
+            port=self.config.http_port,
+            ssl_certfile=str(self.config.tls_cert) if self.config.tls_cert else None,
+            ssl_keyfile=str(self.config.tls_key) if self.config.tls_key else None,
+            log_level="warning",
+            access_log=False,
+        )
+        self.server = uvicorn.Server(cfg)
+        return self.server
+
+    def serve(self) -> None:
+        """Start everything and serve HTTP until interrupted (SIGINT / SIGTERM)."""
+        self.start()
+        try:
+            self.uvicorn_server().run()
+        finally:
+            self.stop()
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block until every outbox is empty (tests, graceful shutdown). True when drained."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not any(self.store.outbox_pending().values()):
+                return True
+            time.sleep(0.05)
+        return False
