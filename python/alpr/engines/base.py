@@ -1,0 +1,138 @@
+"""The :class:`Engine` protocol every inference runtime implements, and the engine factory.
+
+An engine wraps one model file. It is created once and may be shared by several cameras: ``infer``
+is safe to call from several threads at once (each runtime serialises internally where it must).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import numpy as np
+
+from alpr.errors import EngineError, ModelLoadError
+
+if TYPE_CHECKING:
+    from alpr.config import EngineConfig
+
+__all__ = ["Engine", "TensorSpec", "create_engine", "file_sha256", "normalize_inputs"]
+
+Dim = int | str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TensorSpec:
+    """Name, shape and dtype of one model input or output.
+
+    Attributes:
+        name: The tensor name in the model graph.
+        shape: One entry per axis: an ``int`` for a fixed size, a ``str`` (symbolic name) or
+            ``None`` for a dynamic one.
+        dtype: NumPy dtype name, e.g. ``"float32"``.
+    """
+
+    name: str
+    shape: tuple[Dim, ...]
+    dtype: str
+
+    def fixed(self, axis: int) -> int | None:
+        """Return the size of ``axis`` when it is fixed, else ``None``."""
+        if axis >= len(self.shape) or axis < -len(self.shape):
+            return None
+        dim = self.shape[axis]
+        return dim if isinstance(dim, int) and dim > 0 else None
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """An inference runtime holding one model.
+
+    ``infer`` takes one array (for a single-input model) or a mapping of input name to array and
+    returns the outputs in ``outputs`` order, as NumPy arrays owned by the caller.
+    """
+
+    @property
+    def inputs(self) -> list[TensorSpec]: ...
+
+    @property
+    def outputs(self) -> list[TensorSpec]: ...
+
+    def infer(self, inputs: Mapping[str, np.ndarray] | np.ndarray) -> list[np.ndarray]: ...
+
+    def close(self) -> None: ...
+
+
+def normalize_inputs(
+    inputs: Mapping[str, np.ndarray] | np.ndarray, specs: Sequence[TensorSpec]
+) -> dict[str, np.ndarray]:
+    """Turn the argument of :meth:`Engine.infer` into a name -> array mapping, checking names.
+
+    Raises:
+        EngineError: an array was given for a multi-input model, or a required input is missing.
+    """
+    if isinstance(inputs, np.ndarray):
+        if len(specs) != 1:
+            names = [s.name for s in specs]
+            raise EngineError(f"model has {len(specs)} inputs {names}: pass a dict, got one array")
+        return {specs[0].name: inputs}
+    feed = dict(inputs)
+    missing = [s.name for s in specs if s.name not in feed]
+    if missing:
+        raise EngineError(f"missing model inputs {missing}; got {sorted(feed)}")
+    return feed
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def create_engine(model: str | Path, config: EngineConfig | None = None) -> Engine:
+    """Open ``model`` (an ONNX file) with the runtime named by ``config.backend``.
+
+    Args:
+        model: Path to an ``.onnx`` file.
+        config: Backend and its options; ``None`` means ONNX Runtime on the CPU.
+
+    Raises:
+        ModelLoadError: the file is missing or is not a valid model.
+        ImportError: the runtime is not installed (the message names the pip extra).
+    """
+    from alpr.config import EngineConfig
+
+    cfg = config or EngineConfig()
+    path = Path(model)
+    if not path.is_file():
+        raise ModelLoadError(f"model file not found: {path}")
+    if cfg.backend == "onnxruntime":
+        from alpr.engines.onnxruntime import OnnxRuntimeEngine
+
+        return OnnxRuntimeEngine(
+            path,
+            providers=cfg.providers,
+            intra_op_threads=cfg.intra_op_threads,
+            inter_op_threads=cfg.inter_op_threads,
+        )
+    if cfg.backend == "tensorrt":
+        from alpr.engines.tensorrt import TensorRTEngine
+
+        return TensorRTEngine(
+            path,
+            precision=cfg.precision,
+            cache_dir=cfg.cache_dir,
+            max_batch=cfg.max_batch,
+            workspace_mib=cfg.workspace_mib,
+        )
+    if cfg.backend == "openvino":
+        from alpr.engines.openvino import OpenVINOEngine
+
+        return OpenVINOEngine(path, device=cfg.device, threads=cfg.intra_op_threads)
+    raise EngineError(f"unknown engine backend {cfg.backend!r}")  # pragma: no cover - pydantic guards it

@@ -1,0 +1,53 @@
+"""Immutable result records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Box", "Corners", "PlateRead"]
+
+Box = tuple[float, float, float, float]
+Corners = tuple[tuple[float, float], tuple[float, float], tuple[float, float], tuple[float, float]]
+
+
+@dataclass(frozen=True, slots=True)
+class PlateRead:
+    """One plate found in one frame.
+
+    Attributes:
+        text: The plate text, upper-case letters and digits (no separators).
+        confidence: The lowest per-character confidence (0..1; 0 for an empty read): a read is only
+            as good as its weakest character.
+        char_confidences: Confidence of each character of ``text``.
+        box: ``(x1, y1, x2, y2)`` of the plate in frame pixels.
+        corners: The four plate corners ``(TL, TR, BR, BL)`` in frame pixels, when the detector
+            predicts them.
+        region: Id of the plate format the text matched (e.g. ``"us-ny"``, ``"br-mercosur"``), or
+            ``None`` when no configured format matched.
+        detector_score: The detector's plate score (0..1).
+        crop: The plate pixels, ``uint8 (h, w, 3)`` BGR cut from the frame, when requested.
+    """
+
+    text: str
+    confidence: float
+    char_confidences: tuple[float, ...]
+    box: Box
+    corners: Corners | None = None
+    region: str | None = None
+    detector_score: float = 0.0
+    crop: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (without the crop)."""
+        return {
+            "plate": self.text,
+            "confidence": round(self.confidence, 4),
+            "char_confidences": [round(c, 4) for c in self.char_confidences],
+            "box": [round(v, 1) for v in self.box],
+            "corners": [[round(x, 1), round(y, 1)] for x, y in self.corners] if self.corners else None,
+            "region": self.region,
+            "detector_score": round(self.detector_score, 4),
+        }
