@@ -175,8 +175,15 @@ def _format_time(name: str, value: datetime | str) -> str:
         raise ValueError(f"{name}: expected a datetime or ISO 8601 string, got {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name}: expected a timezone-aware datetime, got a naive one ({value.isoformat()})")
-    utc = value.astimezone(timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    try:
+        utc = value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{name}: expected a time representable in UTC, got {value.isoformat()}") from None
+    # Not strftime: glibc writes year 999 as "999", not "0999".
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}"
+        f".{utc.microsecond // 1000:03d}Z"
+    )
 
 
 def _parse_time(value: str) -> datetime:
