@@ -39,6 +39,13 @@ impl HeadValue for F16Bits {
     }
 }
 
+/// View float16 bit patterns (numpy `float16` memory read as `u16`) as [`F16Bits`], without a copy.
+pub fn as_f16(bits: &[u16]) -> &[F16Bits] {
+    // SAFETY: `F16Bits` is `repr(transparent)` over `u16`, so both types have the same size,
+    // alignment and validity; the returned slice borrows the same memory for the same lifetime.
+    unsafe { std::slice::from_raw_parts(bits.as_ptr().cast::<F16Bits>(), bits.len()) }
+}
+
 /// Layout of a YOLO head: `channels x anchors`, with the number of classes and keypoints.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct HeadLayout {
