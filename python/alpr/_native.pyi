@@ -2,6 +2,7 @@
 # Each section is owned by one Rust module (rust/py/src/image.rs, rust/py/src/post.rs).
 
 from collections.abc import Sequence
+from typing import ClassVar, final
 
 import numpy as np
 import numpy.typing as npt
@@ -9,6 +10,105 @@ import numpy.typing as npt
 __version__: str
 
 # --- image: frame intake, letterbox, crops (rust/py/src/image.rs) ---
+
+_Buffer = bytes | bytearray | memoryview | npt.NDArray[np.uint8]
+_FloatTensor = npt.NDArray[np.float32] | npt.NDArray[np.float16]
+
+@final
+class LetterboxInfo:
+    def __new__(
+        cls,
+        scale: float,
+        pad_x: float,
+        pad_y: float,
+        src_width: int,
+        src_height: int,
+        width: int,
+        height: int,
+    ) -> LetterboxInfo: ...
+    @property
+    def scale(self) -> float: ...
+    @property
+    def pad_x(self) -> float: ...
+    @property
+    def pad_y(self) -> float: ...
+    @property
+    def pad(self) -> tuple[float, float]: ...
+    @property
+    def src_width(self) -> int: ...
+    @property
+    def src_height(self) -> int: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+    def unmap_boxes(self, boxes: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]: ...
+    def map_boxes(self, boxes: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]: ...
+    def unmap_points(self, points: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+def letterbox(
+    frame: npt.NDArray[np.uint8],
+    width: int,
+    height: int,
+    input_order: str,
+    pad_value: float,
+    scale: float,
+    dtype: str,
+    out: _FloatTensor | None = None,
+) -> tuple[_FloatTensor, LetterboxInfo]: ...
+def letterbox_batch(
+    frames: Sequence[npt.NDArray[np.uint8]],
+    width: int,
+    height: int,
+    input_order: str,
+    pad_value: float,
+    scale: float,
+    dtype: str,
+    out: _FloatTensor | None = None,
+) -> tuple[_FloatTensor, list[LetterboxInfo]]: ...
+def letterbox_raw(
+    data: _Buffer,
+    src_width: int,
+    src_height: int,
+    fmt: str,
+    stride: int | None,
+    width: int,
+    height: int,
+    pad_value: float,
+    scale: float,
+    dtype: str,
+    out: _FloatTensor | None = None,
+) -> tuple[_FloatTensor, LetterboxInfo]: ...
+def letterbox_jpeg(
+    data: _Buffer,
+    width: int,
+    height: int,
+    pad_value: float,
+    scale: float,
+    dtype: str,
+    out: _FloatTensor | None = None,
+) -> tuple[_FloatTensor, LetterboxInfo]: ...
+def decode_jpeg(data: _Buffer) -> npt.NDArray[np.uint8]: ...
+def raw_to_bgr(
+    data: _Buffer, width: int, height: int, fmt: str, stride: int | None = None
+) -> npt.NDArray[np.uint8]: ...
+def crop_plates(
+    frame: npt.NDArray[np.uint8],
+    boxes: npt.NDArray[np.float32] | None,
+    corners: npt.NDArray[np.float32] | None,
+    height: int,
+    width: int,
+    gray: bool,
+    keep_aspect: bool,
+    pad: float,
+    mean: Sequence[float],
+    std: Sequence[float],
+    layout: str,
+    dtype: str,
+) -> npt.NDArray[np.float32] | npt.NDArray[np.float16] | npt.NDArray[np.uint8]: ...
 
 # --- post: detector decoding, NMS, CTC (rust/py/src/post.rs) ---
 

@@ -21,6 +21,298 @@ __all__: list[str] = []
 
 # --- image: frame intake, letterbox, crops ---
 
+__all__ += [
+    "LetterboxInfo",
+    "crop_plates",
+    "decode_jpeg",
+    "letterbox",
+    "letterbox_batch",
+    "letterbox_jpeg",
+    "letterbox_raw",
+    "raw_to_bgr",
+]
+
+LetterboxInfo = _native.LetterboxInfo
+"""Frozen mapping between frame pixels and letterboxed tensor pixels.
+
+Attributes: ``scale`` (resize gain r), ``pad_x`` / ``pad_y`` (left / top padding in tensor px),
+``pad`` (``(pad_x, pad_y)``), ``src_width`` / ``src_height`` (frame size), ``width`` / ``height``
+(tensor size). Methods: ``unmap_boxes(float32 (N, 4) xyxy tensor px) -> float32 (N, 4) frame px``
+(clipped to the frame), ``map_boxes`` (the inverse, not clipped) and
+``unmap_points(float32 (..., 2) tensor px) -> same shape in frame px`` (not clipped).
+"""
+
+_Buffer = bytes | bytearray | memoryview | npt.NDArray[np.uint8]
+
+
+def _size(size: int | tuple[int, int]) -> tuple[int, int]:
+    if isinstance(size, bool):
+        raise TypeError(f"size: expected int or (width, height), got {size!r}")
+    if isinstance(size, int):
+        width = height = size
+    else:
+        try:
+            width, height = size
+        except (TypeError, ValueError):
+            raise TypeError(f"size: expected int or (width, height), got {size!r}") from None
+    if not (isinstance(width, int) and isinstance(height, int)) or width < 1 or height < 1:
+        raise ValueError(f"size: expected positive ints, got {size!r}")
+    return int(width), int(height)
+
+
+def _float_dtype(dtype: npt.DTypeLike, allow_u8: bool = False) -> str:
+    try:
+        name = str(np.dtype(dtype).name)
+    except TypeError:
+        name = repr(dtype)
+    want = ("float32", "float16", "uint8") if allow_u8 else ("float32", "float16")
+    if name not in want:
+        raise TypeError(f"dtype: expected one of {', '.join(want)}, got {name}")
+    return name
+
+
+def letterbox(
+    frame: npt.NDArray[np.uint8],
+    size: int | tuple[int, int],
+    *,
+    input_order: str = "bgr",
+    pad_value: float = 114,
+    scale: float = 1 / 255,
+    dtype: npt.DTypeLike = np.float32,
+    out: npt.NDArray[np.floating] | None = None,
+) -> tuple[npt.NDArray[np.floating], LetterboxInfo]:
+    """Resize a frame into a model tensor, keeping its aspect ratio (Ultralytics ``LetterBox``).
+
+    Colour conversion, bilinear resize (``cv2.INTER_LINEAR`` semantics), constant padding,
+    scaling and HWC -> CHW run fused in one native pass with the GIL released.
+
+    Args:
+        frame: uint8 (H, W, 3) BGR (RGB with ``input_order="rgb"``) or (H, W) gray. Row-strided
+            views (ROI slices) are read without a copy; pixels within a row must be packed.
+        size: tensor side, or (width, height).
+        input_order: channel order of ``frame``: ``"bgr"`` or ``"rgb"``.
+        pad_value: padding colour in pixel units (0..255).
+        scale: multiplier applied to every pixel value.
+        dtype: ``np.float32`` or ``np.float16``.
+        out: optional C-contiguous (1, 3, height, width) array of ``dtype`` to write into.
+
+    Returns:
+        ``(tensor, info)``: tensor (1, 3, height, width) RGB of ``dtype`` (``out`` when given),
+        values ``pixel * scale``; ``info`` maps tensor pixels back to frame pixels.
+
+    Raises:
+        TypeError: ``frame`` is not a uint8 array, or ``dtype``/``out`` has the wrong type.
+        ValueError: wrong shape, empty frame, unpacked pixels, bad ``out`` shape.
+    """
+    width, height = _size(size)
+    return _native.letterbox(
+        frame, width, height, input_order, float(pad_value), float(scale), _float_dtype(dtype), out
+    )
+
+
+def letterbox_batch(
+    frames: list[npt.NDArray[np.uint8]] | tuple[npt.NDArray[np.uint8], ...],
+    size: int | tuple[int, int],
+    *,
+    input_order: str = "bgr",
+    pad_value: float = 114,
+    scale: float = 1 / 255,
+    dtype: npt.DTypeLike = np.float32,
+    out: npt.NDArray[np.floating] | None = None,
+) -> tuple[npt.NDArray[np.floating], list[LetterboxInfo]]:
+    """Letterbox several frames (any sizes) into one (N, 3, height, width) tensor.
+
+    Args:
+        frames: uint8 (H, W, 3) BGR / RGB or (H, W) gray frames, sizes may differ.
+        size: tensor side, or (width, height).
+        input_order: channel order of the frames: ``"bgr"`` or ``"rgb"``.
+        pad_value: padding colour in pixel units (0..255).
+        scale: multiplier applied to every pixel value.
+        dtype: ``np.float32`` or ``np.float16``.
+        out: optional C-contiguous (N, 3, height, width) array of ``dtype`` to write into.
+
+    Returns:
+        ``(tensor, infos)``: tensor (N, 3, height, width), one ``LetterboxInfo`` per frame.
+    """
+    width, height = _size(size)
+    return _native.letterbox_batch(
+        frames, width, height, input_order, float(pad_value), float(scale), _float_dtype(dtype), out
+    )
+
+
+def letterbox_raw(
+    data: _Buffer,
+    width: int,
+    height: int,
+    fmt: str,
+    size: int | tuple[int, int],
+    *,
+    stride: int | None = None,
+    pad_value: float = 114,
+    scale: float = 1 / 255,
+    dtype: npt.DTypeLike = np.float32,
+    out: npt.NDArray[np.floating] | None = None,
+) -> tuple[npt.NDArray[np.floating], LetterboxInfo]:
+    """Letterbox a raw camera buffer straight into a model tensor (no intermediate BGR frame).
+
+    Args:
+        data: any buffer (bytes, bytearray, memoryview, C-contiguous uint8 numpy array).
+        width: frame width in pixels.
+        height: frame height in pixels.
+        fmt: ``"nv12"``, ``"i420"``, ``"yuyv"``, ``"bgra"``, ``"bgr"``, ``"rgb"`` or ``"gray"``.
+            YUV is BT.601 limited range, as ``cv2.cvtColor(..., COLOR_YUV2BGR_*)``.
+        size: tensor side, or (width, height).
+        stride: bytes per row of the first plane (default: packed). I420 chroma rows are
+            ``stride // 2`` bytes; NV12's UV plane uses ``stride``.
+        pad_value: padding colour in pixel units (0..255).
+        scale: multiplier applied to every pixel value.
+        dtype: ``np.float32`` or ``np.float16``.
+        out: optional C-contiguous (1, 3, height, width) array of ``dtype`` to write into.
+
+    Returns:
+        ``(tensor, info)`` as :func:`letterbox`.
+
+    Raises:
+        ValueError: unknown format, odd sizes for 4:2:0 / 4:2:2, a short buffer or stride.
+    """
+    tw, th = _size(size)
+    return _native.letterbox_raw(
+        data, width, height, fmt, stride, tw, th, float(pad_value), float(scale), _float_dtype(dtype), out
+    )
+
+
+def letterbox_jpeg(
+    data: _Buffer,
+    size: int | tuple[int, int],
+    *,
+    pad_value: float = 114,
+    scale: float = 1 / 255,
+    dtype: npt.DTypeLike = np.float32,
+    out: npt.NDArray[np.floating] | None = None,
+) -> tuple[npt.NDArray[np.floating], LetterboxInfo]:
+    """Decode a JPEG in Rust and letterbox it; no BGR frame is made on the Python side.
+
+    Args:
+        data: the JPEG bytes (any buffer).
+        size: tensor side, or (width, height).
+        pad_value: padding colour in pixel units (0..255).
+        scale: multiplier applied to every pixel value.
+        dtype: ``np.float32`` or ``np.float16``.
+        out: optional C-contiguous (1, 3, height, width) array of ``dtype`` to write into.
+
+    Returns:
+        ``(tensor, info)`` as :func:`letterbox`.
+
+    Raises:
+        alpr.errors.DecodeError: the data is not a decodable JPEG.
+    """
+    tw, th = _size(size)
+    return _native.letterbox_jpeg(data, tw, th, float(pad_value), float(scale), _float_dtype(dtype), out)
+
+
+def decode_jpeg(data: _Buffer) -> npt.NDArray[np.uint8]:
+    """Decode a JPEG in Rust.
+
+    Args:
+        data: the JPEG bytes (any buffer).
+
+    Returns:
+        uint8 (H, W, 3) BGR, like ``cv2.imdecode(data, cv2.IMREAD_COLOR)`` (grayscale JPEGs are
+        expanded to three equal channels).
+
+    Raises:
+        alpr.errors.DecodeError: the data is not a decodable JPEG.
+    """
+    return _native.decode_jpeg(data)
+
+
+def raw_to_bgr(
+    data: _Buffer, width: int, height: int, fmt: str, *, stride: int | None = None
+) -> npt.NDArray[np.uint8]:
+    """Convert a raw camera buffer to a BGR frame.
+
+    Args:
+        data: any buffer (bytes, bytearray, memoryview, C-contiguous uint8 numpy array).
+        width: frame width in pixels.
+        height: frame height in pixels.
+        fmt: ``"nv12"``, ``"i420"``, ``"yuyv"``, ``"bgra"``, ``"bgr"``, ``"rgb"`` or ``"gray"``.
+        stride: bytes per row of the first plane (default: packed).
+
+    Returns:
+        uint8 (height, width, 3) BGR, matching ``cv2.cvtColor(..., COLOR_YUV2BGR_NV12 / _I420 /
+        _YUYV)`` (BT.601 limited range).
+    """
+    return _native.raw_to_bgr(data, width, height, fmt, stride)
+
+
+def _channels(v: float | tuple[float, ...] | list[float], name: str) -> list[float]:
+    vals = [float(v)] if isinstance(v, int | float) else [float(x) for x in v]
+    if len(vals) not in (1, 3):
+        raise ValueError(f"{name}: expected a float or 3 floats (R, G, B), got {v!r}")
+    return vals
+
+
+def crop_plates(
+    frame: npt.NDArray[np.uint8],
+    boxes: npt.NDArray[np.float32] | None = None,
+    *,
+    corners: npt.NDArray[np.float32] | None = None,
+    height: int,
+    width: int,
+    gray: bool = False,
+    keep_aspect: bool = False,
+    pad: float = 0.0,
+    mean: float | tuple[float, ...] = 0.0,
+    std: float | tuple[float, ...] = 1.0,
+    layout: str = "nchw",
+    dtype: npt.DTypeLike = np.float32,
+) -> npt.NDArray[np.generic]:
+    """Crop plates from the original frame into one batched OCR tensor.
+
+    Pixel ``(i, j)`` covers ``[i, i + 1) x [j, j + 1)``: an integer box gives exactly
+    ``cv2.resize(frame[y1:y2, x1:x2], (width, height), interpolation=cv2.INTER_LINEAR)``, and a
+    quad gives the bilinear perspective warp of the quad onto the output rectangle (edge
+    replicate outside the frame).
+
+    Args:
+        frame: uint8 (H, W, 3) BGR or (H, W) gray, the full original frame.
+        boxes: float32 (N, 4) xyxy in frame pixels (axis-aligned crops); or
+        corners: float32 (N, 4, 2) in frame pixels ordered TL, TR, BR, BL (perspective crops).
+        height: output height.
+        width: output width (the maximum width with ``keep_aspect``).
+        gray: one luma channel (0.299 R + 0.587 G + 0.114 B) instead of RGB.
+        keep_aspect: resize to ``height`` keeping the region's aspect ratio (width capped at
+            ``width``) and fill the right side with ``pad``.
+        pad: value written into the right padding (output units).
+        mean: subtracted after dividing by 255 (a float, or R, G, B).
+        std: divisor after subtracting ``mean`` (a float, or R, G, B).
+        layout: ``"nchw"`` -> (N, C, height, width) or ``"nhwc"`` -> (N, height, width, C).
+        dtype: ``np.float32`` / ``np.float16`` ((px / 255 - mean) / std) or ``np.uint8`` (raw px).
+
+    Returns:
+        The crops, C = 1 (gray) or 3 (RGB).
+
+    Raises:
+        ValueError: neither or both of boxes / corners, bad shapes, non-finite coordinates, a
+            degenerate quad, zero std.
+        TypeError: wrong dtypes.
+    """
+    return _native.crop_plates(
+        frame,
+        boxes,
+        corners,
+        height,
+        width,
+        gray,
+        keep_aspect,
+        float(pad),
+        _channels(mean, "mean"),
+        _channels(std, "std"),
+        layout,
+        _float_dtype(dtype, allow_u8=True),
+    )
+
+
 # --- post: detector decoding, NMS, CTC ---
 
 __all__ += [

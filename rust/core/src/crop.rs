@@ -1,1 +1,351 @@
-//! TODO: crop kernels.
+//! Plate crops straight from the original frame into one batched OCR tensor: axis-aligned boxes
+//! (bilinear, `cv2.resize(frame[y1:y2, x1:x2], (w, h), INTER_LINEAR)` semantics) and 4-point
+//! perspective warps (homography solved here, bilinear sampling with edge replicate).
+//!
+//! Coordinates are continuous pixel coordinates: pixel `(i, j)` covers `[i, i + 1) x [j, j + 1)`,
+//! so a box `[x1, y1, x2, y2]` and the quad with the same four corners give the same crop.
+
+use crate::error::{CoreError, Result};
+use crate::frame::Frame;
+use crate::letterbox::{linear_taps, OutElem, Tap};
+
+/// Where to crop.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Region {
+    /// Axis-aligned `[x1, y1, x2, y2]` in frame pixels.
+    Box([f32; 4]),
+    /// Corners `[x, y]` ordered top-left, top-right, bottom-right, bottom-left, in frame pixels.
+    Quad([[f32; 2]; 4]),
+}
+
+/// Memory layout of the output tensor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// `(N, C, H, W)`.
+    Nchw,
+    /// `(N, H, W, C)`.
+    Nhwc,
+}
+
+impl Layout {
+    pub fn parse(name: &str) -> Result<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "nchw" => Ok(Self::Nchw),
+            "nhwc" => Ok(Self::Nhwc),
+            _ => Err(CoreError::Value(format!(
+                "layout: expected \"nchw\" or \"nhwc\", got {name:?}"
+            ))),
+        }
+    }
+}
+
+/// Output geometry and value mapping of [`crop_into`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CropParams {
+    pub height: usize,
+    pub width: usize,
+    /// One luma channel (`0.299 R + 0.587 G + 0.114 B`) instead of RGB.
+    pub gray: bool,
+    /// Resize to `height` keeping the aspect ratio (width capped at `width`), pad on the right.
+    pub keep_aspect: bool,
+    /// Value written into the right padding (output units).
+    pub pad: f32,
+    /// Per-channel mean and std (R, G, B; gray uses the first): `(px / 255 - mean) / std`.
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+    /// `false` writes raw 0..255 pixel values (for `u8` outputs).
+    pub normalize: bool,
+    pub layout: Layout,
+}
+
+impl CropParams {
+    /// Output channels.
+    pub fn channels(&self) -> usize {
+        if self.gray {
+            1
+        } else {
+            3
+        }
+    }
+
+    /// Values per crop.
+    pub fn crop_len(&self) -> usize {
+        self.channels() * self.height * self.width
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.height == 0 || self.width == 0 || self.height > 8192 || self.width > 8192 {
+            return Err(CoreError::Value(format!(
+                "height, width: expected 1..=8192, got height={} width={}",
+                self.height, self.width
+            )));
+        }
+        if self.std.iter().any(|s| *s == 0.0 || !s.is_finite())
+            || self.mean.iter().any(|m| !m.is_finite())
+        {
+            return Err(CoreError::Value(format!(
+                "mean, std: expected finite values and non-zero std, got mean={:?} std={:?}",
+                self.mean, self.std
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Solve the homography mapping the rectangle `(0,0),(w,0),(w,h),(0,h)` onto `quad`.
+///
+/// Returns the row-major 3x3 matrix, or `None` for a degenerate quad.
+pub fn rect_to_quad(w: f64, h: f64, quad: &[[f64; 2]; 4]) -> Option<[f64; 9]> {
+    let src = [[0.0, 0.0], [w, 0.0], [w, h], [0.0, h]];
+    // Unknowns a..h with i = 1: x' = (a u + b v + c) / (g u + h v + 1), likewise y'.
+    let mut m = [[0.0f64; 9]; 8];
+    for k in 0..4 {
+        let (u, v) = (src[k][0], src[k][1]);
+        let (x, y) = (quad[k][0], quad[k][1]);
+        m[2 * k] = [u, v, 1.0, 0.0, 0.0, 0.0, -u * x, -v * x, x];
+        m[2 * k + 1] = [0.0, 0.0, 0.0, u, v, 1.0, -u * y, -v * y, y];
+    }
+    // Gaussian elimination with partial pivoting.
+    let scale = quad
+        .iter()
+        .flatten()
+        .fold(w.max(h), |a, &b| a.max(b.abs()))
+        .max(1.0);
+    for col in 0..8 {
+        let piv = (col..8).max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs()))?;
+        if m[piv][col].abs() < 1e-9 * scale || !m[piv][col].is_finite() {
+            return None;
+        }
+        m.swap(col, piv);
+        for r in 0..8 {
+            if r != col {
+                let f = m[r][col] / m[col][col];
+                if f != 0.0 {
+                    for c in col..9 {
+                        m[r][c] -= f * m[col][c];
+                    }
+                }
+            }
+        }
+    }
+    let mut hm = [0.0; 9];
+    for k in 0..8 {
+        hm[k] = m[k][8] / m[k][k];
+    }
+    hm[8] = 1.0;
+    hm.iter().all(|v| v.is_finite()).then_some(hm)
+}
+
+fn dist(a: [f32; 2], b: [f32; 2]) -> f32 {
+    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt()
+}
+
+/// Bilinear sample with edge replicate at continuous pixel position (`sx`, `sy`) in pixel-centre
+/// coordinates (pixel `i` at `i`). Returns R, G, B.
+#[inline]
+fn sample(frame: &Frame<'_>, bpp: usize, off: &[usize; 3], sx: f32, sy: f32) -> [f32; 3] {
+    let (w, h) = (frame.width(), frame.height());
+    let clampi = |v: f32, n: usize| -> (usize, usize, f32) {
+        if !v.is_finite() || v <= 0.0 {
+            return (0, 0, 0.0);
+        }
+        let i = v.floor();
+        if i >= (n - 1) as f32 {
+            return (n - 1, n - 1, 0.0);
+        }
+        (i as usize, i as usize + 1, v - i)
+    };
+    let (x0, x1, fx) = clampi(sx, w);
+    let (y0, y1, fy) = clampi(sy, h);
+    bilinear(
+        frame,
+        bpp,
+        off,
+        Tap {
+            i0: x0,
+            i1: x1,
+            f: fx,
+        },
+        Tap {
+            i0: y0,
+            i1: y1,
+            f: fy,
+        },
+    )
+}
+
+#[inline]
+fn bilinear(frame: &Frame<'_>, bpp: usize, off: &[usize; 3], tx: Tap, ty: Tap) -> [f32; 3] {
+    let r0 = frame.row(ty.i0);
+    let r1 = frame.row(ty.i1);
+    let mut out = [0.0; 3];
+    for (o, &c) in out.iter_mut().zip(off) {
+        let a = f32::from(r0[tx.i0 * bpp + c]);
+        let b = f32::from(r0[tx.i1 * bpp + c]);
+        let cc = f32::from(r1[tx.i0 * bpp + c]);
+        let d = f32::from(r1[tx.i1 * bpp + c]);
+        let top = a + tx.f * (b - a);
+        let bot = cc + tx.f * (d - cc);
+        *o = top + ty.f * (bot - top);
+    }
+    out
+}
+
+/// Crop every region of `frame` into `out` (`regions.len() * params.crop_len()` values).
+///
+/// `frame` must be packed (BGR, RGB, BGRA or gray). Errors with `CoreError::Value` on
+/// non-finite coordinates, a degenerate quad or bad parameters, `CoreError::Shape` on a wrong
+/// `out` length.
+pub fn crop_into<T: OutElem>(
+    frame: &Frame<'_>,
+    regions: &[Region],
+    params: &CropParams,
+    out: &mut [T],
+) -> Result<()> {
+    params.validate()?;
+    let per = params.crop_len();
+    if out.len() != regions.len() * per {
+        return Err(CoreError::Shape(format!(
+            "out: expected {} values for {} crops, got {}",
+            regions.len() * per,
+            regions.len(),
+            out.len()
+        )));
+    }
+    let (bpp, off) = frame.packed_layout().ok_or_else(|| {
+        CoreError::Value(format!(
+            "frame: crops need a packed bgr/rgb/bgra/gray frame, got {}",
+            frame.format().name()
+        ))
+    })?;
+    let (fw, fh) = (frame.width(), frame.height());
+    let (oh, ow, nch) = (params.height, params.width, params.channels());
+    let pad = T::from_f32(params.pad);
+    let mut vals = vec![0.0f32; nch];
+    for (i, (region, dst)) in regions.iter().zip(out.chunks_exact_mut(per)).enumerate() {
+        // Content width: fixed, or from the region's aspect ratio.
+        let (rw, rh) = match region {
+            Region::Box(b) => {
+                if b.iter().any(|v| !v.is_finite()) {
+                    return Err(CoreError::Value(format!(
+                        "boxes[{i}]: expected finite coordinates, got {b:?}"
+                    )));
+                }
+                (b[2] - b[0], b[3] - b[1])
+            }
+            Region::Quad(q) => {
+                if q.iter().flatten().any(|v| !v.is_finite()) {
+                    return Err(CoreError::Value(format!(
+                        "corners[{i}]: expected finite coordinates, got {q:?}"
+                    )));
+                }
+                (
+                    (dist(q[0], q[1]) + dist(q[3], q[2])) / 2.0,
+                    (dist(q[0], q[3]) + dist(q[1], q[2])) / 2.0,
+                )
+            }
+        };
+        let cw = if params.keep_aspect && rh > 0.0 && rw > 0.0 {
+            ((oh as f32 * rw / rh).round_ties_even() as usize).clamp(1, ow)
+        } else {
+            ow
+        };
+        let mut put = |x: usize, y: usize, rgb: [f32; 3], vals: &mut [f32]| {
+            if params.gray {
+                vals[0] = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2];
+            } else {
+                vals.copy_from_slice(&rgb);
+            }
+            for (c, v) in vals.iter().enumerate() {
+                let v = if params.normalize {
+                    (v / 255.0 - params.mean[c]) / params.std[c]
+                } else {
+                    *v
+                };
+                let idx = match params.layout {
+                    Layout::Nchw => (c * oh + y) * ow + x,
+                    Layout::Nhwc => (y * ow + x) * nch + c,
+                };
+                dst[idx] = T::from_f32(v);
+            }
+        };
+        match region {
+            Region::Box(b) => {
+                let span = |a: f32, z: f32, n: usize| -> (usize, usize) {
+                    let lo = ((a - 0.5).ceil().max(0.0) as usize).min(n - 1);
+                    let hi = ((z - 0.5).floor().max(0.0) as usize).clamp(lo, n - 1);
+                    (lo, hi)
+                };
+                let (xlo, xhi) = span(b[0], b[2], fw);
+                let (ylo, yhi) = span(b[1], b[3], fh);
+                let xt = linear_taps(cw, f64::from(b[0]), f64::from(rw.max(0.0)), xlo, xhi);
+                let yt = linear_taps(oh, f64::from(b[1]), f64::from(rh.max(0.0)), ylo, yhi);
+                for (y, &ty) in yt.iter().enumerate() {
+                    for (x, &tx) in xt.iter().enumerate() {
+                        put(x, y, bilinear(frame, bpp, &off, tx, ty), &mut vals);
+                    }
+                }
+            }
+            Region::Quad(q) => {
+                let quad = q.map(|p| [f64::from(p[0]), f64::from(p[1])]);
+                let hm = rect_to_quad(cw as f64, oh as f64, &quad).ok_or_else(|| {
+                    CoreError::Value(format!(
+                        "corners[{i}]: expected a non-degenerate quadrilateral, got {q:?}"
+                    ))
+                })?;
+                for y in 0..oh {
+                    let v = y as f64 + 0.5;
+                    for x in 0..cw {
+                        let u = x as f64 + 0.5;
+                        let z = hm[6] * u + hm[7] * v + hm[8];
+                        let sx = (hm[0] * u + hm[1] * v + hm[2]) / z - 0.5;
+                        let sy = (hm[3] * u + hm[4] * v + hm[5]) / z - 0.5;
+                        put(
+                            x,
+                            y,
+                            sample(frame, bpp, &off, sx as f32, sy as f32),
+                            &mut vals,
+                        );
+                    }
+                }
+            }
+        }
+        for y in 0..oh {
+            for x in cw..ow {
+                for c in 0..nch {
+                    let idx = match params.layout {
+                        Layout::Nchw => (c * oh + y) * ow + x,
+                        Layout::Nhwc => (y * ow + x) * nch + c,
+                    };
+                    dst[idx] = pad;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn homography_maps_corners() {
+        let quad = [[10.0, 5.0], [50.0, 8.0], [48.0, 30.0], [12.0, 28.0]];
+        let h = rect_to_quad(40.0, 20.0, &quad).unwrap();
+        for (k, (u, v)) in [(0.0, 0.0), (40.0, 0.0), (40.0, 20.0), (0.0, 20.0)]
+            .into_iter()
+            .enumerate()
+        {
+            let z = h[6] * u + h[7] * v + h[8];
+            let x = (h[0] * u + h[1] * v + h[2]) / z;
+            let y = (h[3] * u + h[4] * v + h[5]) / z;
+            assert!((x - quad[k][0]).abs() < 1e-9 && (y - quad[k][1]).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn degenerate_quad_is_none() {
+        assert!(rect_to_quad(4.0, 4.0, &[[1.0, 1.0]; 4]).is_none());
+    }
+}
