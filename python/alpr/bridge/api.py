@@ -6,7 +6,7 @@ limited to some cameras: it then sees only their reads and alerts. Every reads s
 the audit log (filters encrypted, like everything else that names a plate).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI must see the real (local) dependency types.
 
 from collections.abc import Callable
 from datetime import datetime, timezone
