@@ -98,9 +98,8 @@ def check_frame(frame: Any, what: str = "frame") -> np.ndarray:
         import cv2
 
         frame = np.asarray(cv2.cvtColor(frame.reshape(frame.shape[0], frame.shape[1]), cv2.COLOR_GRAY2BGR))
-    if not frame.flags.c_contiguous:
-        frame = np.ascontiguousarray(frame)
-    return frame
+    out: np.ndarray = frame if frame.flags.c_contiguous else np.ascontiguousarray(frame)
+    return out
 
 
 def _verify_sha(path: Path, expected: str | None) -> None:

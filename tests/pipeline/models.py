@@ -23,9 +23,9 @@ def _constant_model(
 ) -> Path:
     """Model whose output is ``const`` (leading axis 1) repeated over the input batch."""
     nodes = [
-        helper.make_node("ReduceMean", [in_name, "axes"], ["m"], keepdims=1),
-        helper.make_node("Cast", ["m"], ["mf"], to=TensorProto.FLOAT),
-        helper.make_node("Mul", ["mf", "zero"], ["z"]),
+        helper.make_node("Cast", [in_name], ["xf"], to=TensorProto.FLOAT),
+        helper.make_node("ReduceMean", ["xf", "axes"], ["m"], keepdims=1),
+        helper.make_node("Mul", ["m", "zero"], ["z"]),
         helper.make_node("Reshape", ["z", "shape"], ["zr"]),
         helper.make_node("Add", ["zr", "const"], [out_name]),
     ]

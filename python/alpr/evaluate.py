@@ -1,0 +1,205 @@
+"""End-to-end evaluation on OpenALPR benchmark-format data, with OpenALPR's criteria.
+
+Layout: ``DATADIR/<region>/<image>`` with a ``.txt`` beside each image holding one line per plate:
+``file x y w h plate_text`` (tab- or space-separated; ``x y`` the top-left corner, ``w h`` the size,
+in image pixels). A plate is *found* when some read's box has IoU > 0.4 with it; it is *read* when the
+most confident of the overlapping reads equals the ground truth (letters and digits only, upper case).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alpr.errors import SourceError
+from alpr.types import Box, PlateRead
+
+__all__ = ["GroundTruth", "RegionScore", "Sample", "evaluate", "format_table", "normalize", "read_openalpr"]
+
+_IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".JPG", ".JPEG", ".PNG")
+
+
+def normalize(text: str) -> str:
+    """Upper-case letters and digits only."""
+    return "".join(ch for ch in text.upper() if ch.isascii() and ch.isalnum())
+
+
+@dataclass(frozen=True, slots=True)
+class GroundTruth:
+    """One annotated plate: box ``(x1, y1, x2, y2)`` in image px and its normalised text."""
+
+    box: Box
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One benchmark image and its plates; ``region`` is the sub-folder (``us``, ``eu``, ``br``)."""
+
+    image: Path
+    region: str
+    plates: tuple[GroundTruth, ...]
+
+
+def _find_image(folder: Path, name: str, txt: Path) -> Path | None:
+    cand = folder / name
+    if cand.is_file():
+        return cand
+    for stem in (Path(name).stem, txt.stem):
+        for ext in _IMAGE_EXTS:
+            if (folder / (stem + ext)).is_file():
+                return folder / (stem + ext)
+    return None
+
+
+def read_openalpr(root: str | Path) -> list[Sample]:
+    """Read an OpenALPR-format benchmark folder (``root/<region>/*.txt`` and their images).
+
+    A label naming a missing file falls back to an image with the label's stem (the benchmark has one
+    ``.png`` label for a ``.jpg``). Malformed lines are skipped.
+
+    Raises:
+        SourceError: ``root`` does not exist or holds no labels.
+    """
+    base = Path(root)
+    if not base.is_dir():
+        raise SourceError(f"not a folder: {base}")
+    samples: dict[Path, tuple[str, list[GroundTruth]]] = {}
+    txts = sorted(base.rglob("*.txt"))
+    for txt in txts:
+        region = txt.parent.name if txt.parent != base else ""
+        for line in txt.read_text(encoding="utf-8", errors="replace").splitlines():
+            parts = line.strip().split("\t") if "\t" in line else line.split()
+            if len(parts) < 6:
+                continue
+            try:
+                x, y, w, h = (float(v) for v in parts[1:5])
+            except ValueError:
+                continue
+            img = _find_image(txt.parent, parts[0].strip(), txt)
+            if img is None:
+                continue
+            entry = samples.setdefault(img, (region, []))
+            entry[1].append(GroundTruth((x, y, x + w, y + h), normalize(" ".join(parts[5:]))))
+    if not samples:
+        raise SourceError(f"no OpenALPR labels (<region>/<image>.txt) under {base}")
+    return [Sample(img, reg, tuple(gts)) for img, (reg, gts) in sorted(samples.items())]
+
+
+def _iou(a: Box, b: Box) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+@dataclass
+class RegionScore:
+    """Counts for one region."""
+
+    images: int = 0
+    plates: int = 0
+    found: int = 0
+    read: int = 0
+    ms: list[float] = field(default_factory=list)
+    misreads: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def detection_rate(self) -> float:
+        """found / plates."""
+        return self.found / self.plates if self.plates else 0.0
+
+    @property
+    def read_rate(self) -> float:
+        """read / plates (end-to-end top-1)."""
+        return self.read / self.plates if self.plates else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary."""
+        return {
+            "images": self.images,
+            "plates": self.plates,
+            "found": self.found,
+            "read": self.read,
+            "detection_rate": round(self.detection_rate, 4),
+            "read_rate": round(self.read_rate, 4),
+            "median_ms": round(statistics.median(self.ms), 1) if self.ms else None,
+        }
+
+
+def score_image(
+    reads: Sequence[PlateRead], plates: Iterable[GroundTruth], iou: float = 0.4
+) -> list[tuple[bool, str]]:
+    """For each ground-truth plate: (found, most confident overlapping read text or "")."""
+    out = []
+    for gt in plates:
+        hits = [r for r in reads if _iou(r.box, gt.box) > iou]
+        if not hits:
+            out.append((False, ""))
+            continue
+        best = max(hits, key=lambda r: r.confidence)
+        out.append((True, normalize(best.text)))
+    return out
+
+
+def evaluate(
+    read: Callable[[Any], list[PlateRead]],
+    samples: Sequence[Sample],
+    *,
+    progress: bool = False,
+) -> dict[str, RegionScore]:
+    """Run ``read`` (e.g. a :class:`~alpr.Pipeline`) on every sample; returns scores per region + ``"all"``.
+
+    Unreadable images count as images whose plates were not found.
+    """
+    from alpr.sources import read_image
+
+    scores: dict[str, RegionScore] = {}
+    it: Iterable[Sample] = samples
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(samples, desc="eval", unit="img")
+    for s in it:
+        sc = scores.setdefault(s.region, RegionScore())
+        sc.images += 1
+        sc.plates += len(s.plates)
+        try:
+            img = read_image(s.image)
+        except SourceError:
+            continue
+        t0 = time.perf_counter()
+        reads = read(img)
+        sc.ms.append((time.perf_counter() - t0) * 1000)
+        for gt, (found, text) in zip(s.plates, score_image(reads, s.plates), strict=True):
+            sc.found += found
+            if found and text == gt.text:
+                sc.read += 1
+            else:
+                sc.misreads.append((s.image.name, gt.text, text))
+    total = RegionScore()
+    for sc in scores.values():
+        total.images += sc.images
+        total.plates += sc.plates
+        total.found += sc.found
+        total.read += sc.read
+        total.ms.extend(sc.ms)
+    scores["all"] = total
+    return scores
+
+
+def format_table(scores: dict[str, RegionScore]) -> str:
+    """A plain-text table: region, images, plates, detection rate, top-1 read rate, median ms."""
+    rows = [f"{'region':<8}{'images':>8}{'plates':>8}{'det':>8}{'top-1':>8}{'ms/img':>9}"]
+    for name, sc in scores.items():
+        d = sc.to_dict()
+        ms = f"{d['median_ms']:.0f}" if d["median_ms"] is not None else "-"
+        rows.append(
+            f"{name:<8}{sc.images:>8}{sc.plates:>8}{sc.detection_rate:>8.3f}{sc.read_rate:>8.3f}{ms:>9}"
+        )
+    return "\n".join(rows)
