@@ -164,9 +164,10 @@ fn log_probs(row: &[f32], shape: &CtcShape, out: &mut Vec<f64>) {
                 }
             }));
         } else {
+            // +inf is clamped so that path sums stay finite (no inf - inf = NaN later).
             out.extend(frame.iter().map(|&v| {
                 if v > 0.0 {
-                    (v as f64).ln()
+                    (v.min(f32::MAX) as f64).ln()
                 } else {
                     f64::NEG_INFINITY
                 }
@@ -384,7 +385,9 @@ fn parse_pattern(p: &str) -> Result<Vec<CharClass>> {
         out.push(class);
     }
     if out.is_empty() {
-        return Err(err("expected at least one position, got an empty pattern".into()));
+        return Err(err(
+            "expected at least one position, got an empty pattern".into()
+        ));
     }
     Ok(out)
 }
@@ -542,7 +545,8 @@ fn contribute(
     } else {
         c.p_nb = lse(c.p_nb, p);
     }
-    if p > c.best {
+    // The first contribution always sets the confidences (even a NaN one from garbage input).
+    if p > c.best || c.best == f64::NEG_INFINITY {
         c.best = p;
         c.conf = conf();
     }
@@ -731,7 +735,11 @@ fn beam_decode_row(
         None => 1,
     };
     if greedy_acc != 0 && !finals.iter().any(|f| f.0 == greedy.labels) {
-        finals.push((greedy.labels.clone(), greedy.confidences.clone(), greedy_acc));
+        finals.push((
+            greedy.labels.clone(),
+            greedy.confidences.clone(),
+            greedy_acc,
+        ));
     }
     let mut best: Option<(f64, usize)> = None;
     for (i, f) in finals.iter().enumerate() {

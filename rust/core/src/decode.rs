@@ -164,12 +164,8 @@ fn push_detection<T: HeadValue>(
     let n = layout.anchors;
     let at = |c: usize| data[c * n + anchor].to_f32();
     let (cx, cy, w, h) = (at(0), at(1), at(2), at(3));
-    out.boxes.extend_from_slice(&[
-        cx - w / 2.0,
-        cy - h / 2.0,
-        cx + w / 2.0,
-        cy + h / 2.0,
-    ]);
+    out.boxes
+        .extend_from_slice(&[cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0]);
     out.scores.push(score);
     out.class_ids.push(class as i64);
     let base = 4 + layout.num_classes;
@@ -298,12 +294,7 @@ pub fn postprocess_yolo<T: HeadValue>(
         let a = a as usize;
         let at = |ch: usize| data[ch * n + a].to_f32();
         let (cx, cy, w, h) = (at(0), at(1), at(2), at(3));
-        boxes.extend_from_slice(&[
-            cx - w / 2.0,
-            cy - h / 2.0,
-            cx + w / 2.0,
-            cy + h / 2.0,
-        ]);
+        boxes.extend_from_slice(&[cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0]);
         if !opts.agnostic {
             classes.push(c as i64);
         }

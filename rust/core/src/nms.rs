@@ -75,7 +75,13 @@ pub fn nms(
     check_inputs(boxes, scores, class_ids)?;
     check_threshold(iou_threshold)?;
     let order = score_order(scores);
-    Ok(nms_ordered(boxes, &order, iou_threshold, class_ids, max_det))
+    Ok(nms_ordered(
+        boxes,
+        &order,
+        iou_threshold,
+        class_ids,
+        max_det,
+    ))
 }
 
 /// NMS over candidates already in visiting order (`order` holds row indices into `boxes`).
@@ -117,8 +123,9 @@ pub fn nms_ordered(
     let mut len = x1.len();
     let mut head = 0;
     while head < len && keep.len() < limit {
-        let (bx1, by1, bx2, by2, barea, bcls) =
-            (x1[head], y1[head], x2[head], y2[head], area[head], cls[head]);
+        let (bx1, by1, bx2, by2, barea, bcls) = (
+            x1[head], y1[head], x2[head], y2[head], area[head], cls[head],
+        );
         keep.push(idx[head] as usize);
         let start = head + 1;
         // Pass 1: branch-free IoU test over the remaining candidates (vectorises).
@@ -165,7 +172,9 @@ mod tests {
 
     #[test]
     fn keeps_best_and_suppresses_overlap() {
-        let boxes = [0.0, 0.0, 10.0, 10.0, 1.0, 1.0, 11.0, 11.0, 20.0, 20.0, 30.0, 30.0];
+        let boxes = [
+            0.0, 0.0, 10.0, 10.0, 1.0, 1.0, 11.0, 11.0, 20.0, 20.0, 30.0, 30.0,
+        ];
         let scores = [0.5, 0.9, 0.7];
         assert_eq!(nms(&boxes, &scores, 0.5, None, None).unwrap(), vec![1, 2]);
         // Different classes never suppress each other.

@@ -44,7 +44,9 @@ fn untyped<'a, 'py>(
             .get_type()
             .name()
             .map_or_else(|_| "?".to_string(), |n| n.to_string());
-        PyTypeError::new_err(format!("{name}: expected a numpy.ndarray {want}, got {got}"))
+        PyTypeError::new_err(format!(
+            "{name}: expected a numpy.ndarray {want}, got {got}"
+        ))
     })
 }
 
@@ -220,11 +222,8 @@ fn detections_to_py<'py>(
     let m = d.len();
     let err = |e: numpy::ndarray::ShapeError| PyValueError::new_err(e.to_string());
     let boxes = Array2::from_shape_vec((m, 4), d.boxes).map_err(err)?;
-    let kps = Array3::from_shape_vec(
-        (m, layout.num_keypoints, layout.keypoint_dim),
-        d.keypoints,
-    )
-    .map_err(err)?;
+    let kps = Array3::from_shape_vec((m, layout.num_keypoints, layout.keypoint_dim), d.keypoints)
+        .map_err(err)?;
     Ok((
         boxes.into_pyarray(py),
         PyArray1::from_vec(py, d.scores),
