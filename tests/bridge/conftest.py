@@ -173,7 +173,16 @@ class Mosquitto:
         return f"{'mqtts' if self.tls else 'mqtt'}://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", "persistence false"]
+        # Persistence keeps subscribers' sessions and their queued QoS 1 messages across a restart,
+        # so a test subscriber misses nothing while the broker is down.
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "allow_anonymous true",
+            "persistence true",
+            f"persistence_location {self.dir}/",
+            "max_queued_messages 0",
+            "max_inflight_messages 0",
+        ]
         if self.tls is not None:
             lines += [
                 f"cafile {self.tls.ca}",
@@ -185,8 +194,8 @@ class Mosquitto:
             lines.append("user root")
         conf = self.dir / "mosquitto.conf"
         conf.write_text("\n".join(lines) + "\n")
-        log = open(self.dir / "mosquitto.log", "ab")  # noqa: SIM115 - kept open for the process
-        self.proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=log, stderr=log)
+        with open(self.dir / "mosquitto.log", "ab") as log:
+            self.proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=log, stderr=log)
         wait_port(self.port)
 
     def stop(self) -> None:
@@ -223,14 +232,20 @@ def mosquitto(mosquitto_factory: Callable[..., Mosquitto]) -> Mosquitto:
 class Collector:
     """A paho subscriber that records every message it sees (topic, payload, retain)."""
 
-    def __init__(self, broker: Mosquitto, topic: str = "#", pki: Pki | None = None) -> None:
+    def __init__(
+        self, broker: Mosquitto, topic: str = "#", pki: Pki | None = None, session: str | None = None
+    ) -> None:
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
 
         self.messages: list[tuple[str, bytes, bool]] = []
         self.lock = threading.Lock()
         self.subscribed = threading.Event()
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"collector-{time.monotonic_ns()}")
+        c = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=session or f"collector-{time.monotonic_ns()}",
+            clean_session=session is None,
+        )
         if pki is not None:
             c.tls_set(ca_certs=str(pki.ca), certfile=str(pki.client_cert), keyfile=str(pki.client_key))
         c.on_connect = lambda cl, *_a: cl.subscribe(topic, qos=1)
@@ -330,8 +345,10 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
 def collector() -> Iterator[Callable[..., Collector]]:
     made: list[Collector] = []
 
-    def make(broker: Mosquitto, topic: str = "#", pki: Pki | None = None) -> Collector:
-        c = Collector(broker, topic, pki)
+    def make(
+        broker: Mosquitto, topic: str = "#", pki: Pki | None = None, session: str | None = None
+    ) -> Collector:
+        c = Collector(broker, topic, pki, session)
         made.append(c)
         return c
 
