@@ -35,6 +35,7 @@ __all__ = [
     "check_frame",
 ]
 
+_MAX_PATTERNS = 64
 _ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 
@@ -482,15 +483,26 @@ class CtcRecognizer(_CropRecognizer):
         self, probs: np.ndarray, regions: RegionSet | None
     ) -> list[tuple[str, np.ndarray, str | None]]:
         if regions is not None and self.constrain and len(regions):
-            res = ops.ctc_decode_constrained(
-                probs,
-                self.charset,
-                list(regions.patterns),
-                self.blank,
-                beam_width=self.beam_width,
-                logits=self.logits,
-            )
-            return [(t, c, regions.owner(idx)) for t, c, idx in res]
+            pats = list(regions.patterns)
+            best: list[tuple[str, np.ndarray, str | None, float]] = []
+            # The native decoder takes at most 64 patterns: decode per group, keep the likeliest match.
+            for start in range(0, len(pats), _MAX_PATTERNS):
+                res = ops.ctc_decode_constrained(
+                    probs,
+                    self.charset,
+                    pats[start : start + _MAX_PATTERNS],
+                    self.blank,
+                    beam_width=self.beam_width,
+                    logits=self.logits,
+                )
+                for row, (t, c, idx) in enumerate(res):
+                    owner = regions.owner(start + idx) if idx >= 0 else None
+                    score = float(np.log(np.clip(c, 1e-9, 1.0)).sum()) if owner is not None else -np.inf
+                    if row == len(best):
+                        best.append((t, c, owner, score))
+                    elif score > best[row][3]:
+                        best[row] = (t, c, owner, score)
+            return [(t, c, o) for t, c, o, _ in best]
         plain = ops.ctc_decode(probs, self.charset, self.blank, logits=self.logits)
         return [(t, c, None) for t, c in plain]
 

@@ -151,6 +151,8 @@ def builtin_regions() -> dict[str, tuple[PlateFormat, ...]]:
 class RegionSet:
     """A set of plate formats: flattened patterns for constrained decoding, matching, correction.
 
+    Patterns are de-duplicated: a pattern shared by several formats is labelled with the first.
+
     Args:
         formats: The formats, in priority order.
         charset: When given, patterns that need a character outside it are dropped (e.g. the
@@ -165,6 +167,8 @@ class RegionSet:
         slots: list[list[frozenset[str]]] = []
         for fmt in self.formats:
             for pat in fmt.patterns:
+                if pat in patterns:
+                    continue  # shared by an earlier format (e.g. LLL9999): that format labels it
                 sets = parse_pattern(pat)
                 if allowed is not None:
                     sets = [s & allowed for s in sets]
