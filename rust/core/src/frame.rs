@@ -341,6 +341,19 @@ pub fn decode_jpeg(data: &[u8], bgr: bool) -> Result<DecodedImage> {
             &data[..data.len().min(4)]
         )));
     }
+    // zune-jpeg fills a truncated scan with grey and succeeds; a camera frame cut short must be
+    // an error instead. Entropy-coded data never holds FF D9 (FF is stuffed as FF 00), so a
+    // complete stream has an EOI marker after its last SOS marker (a thumbnail's come earlier).
+    let last = |m: u8| data.windows(2).rposition(|w| w[0] == 0xFF && w[1] == m);
+    match (last(0xDA), last(0xD9)) {
+        (Some(sos), Some(eoi)) if eoi > sos => {}
+        _ => {
+            return Err(CoreError::Decode(format!(
+                "jpeg: truncated or incomplete stream ({} bytes, no EOI marker after the last scan)",
+                data.len()
+            )))
+        }
+    }
     let colorspace = if bgr {
         ColorSpace::BGR
     } else {

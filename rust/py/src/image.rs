@@ -155,7 +155,7 @@ impl PyLetterboxInfo {
     fn __repr__(&self) -> String {
         let i = &self.0;
         format!(
-            "LetterboxInfo(scale={}, pad_x={}, pad_y={}, src_width={}, src_height={}, width={}, height={})",
+            "LetterboxInfo(scale={:?}, pad_x={:?}, pad_y={:?}, src_width={}, src_height={}, width={}, height={})",
             i.scale, i.pad_x, i.pad_y, i.src_width, i.src_height, i.width, i.height
         )
     }
