@@ -390,6 +390,7 @@ class PushSource(Source):
     def __init__(self, camera: str = "push") -> None:
         super().__init__(camera)
         self._index = 0
+        self._ended = threading.Event()
 
     def start(self) -> Source:
         """Nothing to start: frames arrive through :meth:`push`."""
@@ -410,16 +411,20 @@ class PushSource(Source):
         self._index += 1
 
     def end(self) -> None:
-        """Signal the end of the stream (waits up to a second for the consumer to take the last frame)."""
-        try:
-            self._queue.put(_END, timeout=1.0)
-        except queue.Full:
+        """Signal the end of the stream; a frame still queued is delivered first."""
+        self._ended.set()
+
+    def get(self, timeout: float | None = None) -> Frame | None:
+        """Next frame, ``None`` once :meth:`end` was called and the queue is empty."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
             try:
-                self._queue.get_nowait()
-                self.dropped += 1
+                return self._queue.get(timeout=0.02 if timeout != 0 else 0)  # type: ignore[no-any-return]
             except queue.Empty:
-                pass
-            self._queue.put_nowait(_END)
+                if self._ended.is_set() and self._queue.empty():
+                    return None
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
 
     def close(self) -> None:
         """End the stream."""

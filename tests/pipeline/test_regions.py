@@ -62,7 +62,7 @@ def test_charset_filters_patterns() -> None:
 
 
 def test_unknown_region() -> None:
-    with pytest.raises(ConfigError, match="unknown region or format 'xx'.*br"):
+    with pytest.raises(ConfigError, match=r"unknown region or format 'xx'.*br"):
         RegionSet.from_names(["xx"])
 
 
@@ -79,7 +79,7 @@ def test_add_a_country(tmp_path: Path) -> None:
     assert mixed.match("BE12345") == "ch-car" and mixed.match("ABC1D23") == "br-mercosur"
     bad = tmp_path / "bad.toml"
     bad.write_text('region = "x"\n[[formats]]\nid = "x"\npatterns = ["[AB"]\n')
-    with pytest.raises(ConfigError, match="bad.toml.*never closed"):
+    with pytest.raises(ConfigError, match=r"bad\.toml.*never closed"):
         load_region_file(bad)
     with pytest.raises(ConfigError, match="cannot read"):
         load_region_file(tmp_path / "missing.toml")

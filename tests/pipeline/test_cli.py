@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from alpr.cli import main
+
+
+def test_read_json_and_table(models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for i in range(2):
+        cv2.imwrite(str(tmp_path / f"car{i}.png"), np.zeros((480, 640, 3), np.uint8))
+    assert main(["read", "--json", str(tmp_path / "car0.png"), str(tmp_path / "car1.png")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2
+    obj = json.loads(lines[0])
+    assert obj["image"].endswith("car0.png") and obj["plates"][0]["plate"] == "ABC1234"
+    assert obj["plates"][0]["box"] == pytest.approx([220, 200, 420, 280], abs=1)
+    assert main(["read", "--no-progress", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.count("ABC1234") == 2
+
+
+def test_read_bad_input_is_one_line(
+    models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"nope")
+    assert main(["read", str(bad)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("alpr:") and "cannot decode" in err and "Traceback" not in err
+    assert main(["read", str(tmp_path / "missing.jpg")]) == 1
+    assert capsys.readouterr().err.strip().count("\n") == 0
+
+
+def test_bad_model_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "m.toml"
+    (tmp_path / "det.onnx").write_bytes(b"corrupt")
+    bad.write_text('[detector]\nmodel = "det.onnx"\n')
+    img = tmp_path / "a.png"
+    cv2.imwrite(str(img), np.zeros((8, 8, 3), np.uint8))
+    assert main(["read", "--config", str(bad), str(img)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("alpr: error: cannot load ONNX model") and err.count("\n") == 1
+
+
+def test_run_json_events(models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    video = tmp_path / "cam.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"MJPG"), 25.0, (128, 96))
+    for _ in range(20):
+        writer.write(np.zeros((96, 128, 3), np.uint8))
+    writer.release()
+    out_video = tmp_path / "out.mp4"
+    rc = main(
+        ["run", "--json", "--no-progress", "--camera", "gate", "--save-video", str(out_video), str(video)]
+    )
+    assert rc == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.strip().splitlines()]
+    assert len(lines) == 1
+    ev = lines[0]
+    assert ev["plate"] == "ABC1234" and ev["camera"] == "gate"
+    assert {"confidence", "first_seen", "last_seen", "box", "track_id"} <= set(ev)
+    assert ev["first_seen"] < ev["last_seen"]
+    cap = cv2.VideoCapture(str(out_video))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 20
+    cap.release()
+
+
+def test_run_missing_source_other_sources_continue(
+    models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    video = tmp_path / "ok.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"MJPG"), 25.0, (64, 64))
+    for _ in range(6):
+        writer.write(np.zeros((64, 64, 3), np.uint8))
+    writer.release()
+    rc = main(["run", "--json", "--no-progress", str(tmp_path / "gone.mp4"), str(video)])
+    captured = capsys.readouterr()
+    assert rc == 1 and "no such video file" in captured.err
+    assert json.loads(captured.out.strip())["camera"] == "ok"
+
+
+def test_eval_command(models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = tmp_path / "bench" / "br"
+    d.mkdir(parents=True)
+    cv2.imwrite(str(d / "ABC1234.jpg"), np.zeros((64, 64, 3), np.uint8))
+    (d / "ABC1234.txt").write_text("ABC1234.jpg\t22\t28\t20\t8\tABC1234\n")
+    cv2.imwrite(str(d / "XYZ9999.jpg"), np.zeros((64, 64, 3), np.uint8))
+    (d / "XYZ9999.txt").write_text("XYZ9999.jpg\t22\t28\t20\t8\tXYZ9999\n")
+    assert main(["eval", "--json", str(tmp_path / "bench")]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["br"]["plates"] == 2 and res["br"]["found"] == 2 and res["br"]["read"] == 1
+
+
+def test_bench_command(models_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--frames", "6", "--stride", "2", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["frames"] == 6 and res["detected_frames"] == 3 and res["fps"] > 0
+    assert {"det_pre", "det_infer", "ocr_infer", "track"} <= set(res["ms_per_frame"])
+
+
+def test_help_is_fast_and_light() -> None:
+    code = (
+        "import sys; from alpr.cli import build_parser; build_parser(); print('onnxruntime' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    assert main([]) == 2
