@@ -33,6 +33,9 @@ from alpr.bridge.crypto import Keyring, generate_keyfile
 from alpr.bridge.store import Store
 
 
+MOSQUITTO = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -195,7 +198,7 @@ class Mosquitto:
         conf = self.dir / "mosquitto.conf"
         conf.write_text("\n".join(lines) + "\n")
         with open(self.dir / "mosquitto.log", "ab") as log:
-            self.proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=log, stderr=log)
+            self.proc = subprocess.Popen([MOSQUITTO or "mosquitto", "-c", str(conf)], stdout=log, stderr=log)
         wait_port(self.port)
 
     def stop(self) -> None:
@@ -207,7 +210,7 @@ class Mosquitto:
 
 @pytest.fixture
 def mosquitto_factory(tmp_path: Path) -> Iterator[Callable[..., Mosquitto]]:
-    if shutil.which("mosquitto") is None:
+    if MOSQUITTO is None:
         pytest.skip("mosquitto not installed (run scripts/system-deps.sh)")
     brokers: list[Mosquitto] = []
 
