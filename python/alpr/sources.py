@@ -77,6 +77,7 @@ class Source:
         self.dropped = 0
         self.errors = 0
         self.reconnects = 0
+        self.decode_seconds = 0.0
         self.total: int | None = None
         self.error: str | None = None
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=1 if self.live else maxsize)
@@ -334,7 +335,9 @@ class VideoSource(Source):
                     log.warning("%s; retrying in %.1fs", exc, delay)
                     self._stop.wait(delay)
                     continue
+            t0 = time.perf_counter()
             ok, img = cap.read()
+            self.decode_seconds += time.perf_counter() - t0
             if not ok or img is None:
                 if not self.live:
                     # A truncated file: a few unreadable packets are skipped; a run of them ends the file.
