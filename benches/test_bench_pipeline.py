@@ -164,7 +164,8 @@ def test_pipeline_end_to_end_1080p(
         "rust_pre_post_share": round(rust / frame_ms, 4),
     }
     print(
-        f"\nspeed-up {report['speedup']}x; Rust pre/post {100 * report['rust_pre_post_share']:.1f}% of wall time"
+        f"\nspeed-up {report['speedup']}x; "
+        f"Rust pre/post {100 * report['rust_pre_post_share']:.1f}% of wall time"
     )
     if os.environ.get("ALPR_BENCH_OUT"):
         Path(os.environ["ALPR_BENCH_OUT"]).write_text(json.dumps(report, indent=1))
