@@ -1,0 +1,200 @@
+"""``alpr train ...`` and ``alpr export ...`` subcommands (argparse).
+
+The top-level CLI calls :func:`add_parsers` with its subparsers object. Parsing never imports torch:
+each handler imports its trainer lazily, so ``alpr --help`` stays fast and works without ``alpr[train]``.
+
+Commands::
+
+    alpr train ocr --labels DATA/ocr/labels.tsv --out runs/ocr [--openalpr DATA/openalpr-dev] ...
+    alpr train ocr --evaluate models/plate_ocr.onnx --labels DATA/ocr/labels.tsv   (table + JSON only)
+    alpr train detector ...                       (see alpr.train.detector)
+    alpr export ocr --checkpoint runs/ocr/best.pt --out models/ --calib DATA/ocr/labels.tsv
+    alpr export detector ...                      (see alpr.train.detector)
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+__all__ = ["add_parsers"]
+
+
+def add_parsers(subparsers: Any) -> None:
+    """Register ``train`` and ``export`` (each with ``ocr`` and ``detector``) on ``subparsers``."""
+    train = subparsers.add_parser("train", help="train a model (needs alpr[train])")
+    tsub = train.add_subparsers(dest="model", required=True)
+    _add_train_ocr(tsub)
+    _add_train_detector(tsub)
+
+    export = subparsers.add_parser("export", help="export a trained model to ONNX (+ FP16, INT8)")
+    esub = export.add_subparsers(dest="model", required=True)
+    _add_export_ocr(esub)
+    _add_export_detector(esub)
+
+
+# ---------------------------------------------------------------------------------------------------
+# OCR
+# ---------------------------------------------------------------------------------------------------
+
+
+def _add_train_ocr(sub: Any) -> None:
+    p = sub.add_parser(
+        "ocr", help="train the CRNN plate OCR", formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.add_argument(
+        "--labels", action="append", default=[], help="OCR label TSV (repeatable); train/valid by split"
+    )
+    p.add_argument("--valid-labels", action="append", default=[], help="extra validation TSV (repeatable)")
+    p.add_argument(
+        "--openalpr", action="append", default=[], help="OpenALPR-format folder: reported check only"
+    )
+    p.add_argument("--backgrounds", default=None, help="folder of plate-free images for synthetic plates")
+    p.add_argument("--out", default="runs/ocr", help="run folder")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--steps-per-epoch", type=int, default=200)
+    p.add_argument("--batch-size", type=int, default=0, help="0 = from available memory")
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--weight-decay", type=float, default=0.02)
+    p.add_argument("--t0", type=int, default=2, help="epochs of the first cosine cycle")
+    p.add_argument("--t-mult", type=int, default=2, help="cycle length multiplier")
+    p.add_argument("--synth-fraction", type=float, default=0.45)
+    p.add_argument("--eu-weight", type=float, default=4.0, help="oversampling of real EU crops")
+    p.add_argument("--ema", type=float, default=0.999, help="weight EMA decay (0 = off)")
+    p.add_argument("--height", type=int, default=32)
+    p.add_argument("--width", type=int, default=128)
+    p.add_argument("--channels", default="24,48,80,112,144", help="five CNN stage widths")
+    p.add_argument("--hidden", type=int, default=80, help="GRU size per direction (0 = none)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "off"])
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = torch default)")
+    p.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pt exists")
+    p.add_argument("--time-limit", type=float, default=0.0, help="minutes; stop after the epoch passing it")
+    p.add_argument("--evaluate", metavar="MODEL", default=None, help="only evaluate an .onnx or .pt model")
+    p.add_argument("--json", default=None, help="with --evaluate: write the metrics here")
+    p.set_defaults(func=_train_ocr)
+
+
+def _train_ocr(args: argparse.Namespace) -> int:
+    from alpr.train.ocr import OcrConfig, TrainOcrOptions, train_ocr
+
+    if args.evaluate:
+        return _evaluate_ocr(args)
+    cfg = OcrConfig(
+        height=args.height,
+        width=args.width,
+        channels=tuple(int(c) for c in args.channels.split(",")),
+        hidden=args.hidden,
+    )
+    opts = TrainOcrOptions(
+        labels=args.labels,
+        out=args.out,
+        valid_labels=args.valid_labels,
+        openalpr_dirs=args.openalpr,
+        backgrounds=args.backgrounds,
+        epochs=args.epochs,
+        steps_per_epoch=args.steps_per_epoch,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        t0=args.t0,
+        t_mult=args.t_mult,
+        synth_fraction=args.synth_fraction,
+        eu_weight=args.eu_weight,
+        seed=args.seed,
+        device=args.device,
+        amp=args.amp,
+        threads=args.threads,
+        resume=not args.no_resume,
+        time_limit=args.time_limit,
+        config=cfg,
+        ema=args.ema,
+    )
+    train_ocr(opts)
+    return 0
+
+
+def _evaluate_ocr(args: argparse.Namespace) -> int:
+    from alpr.train import common
+    from alpr.train.ocr_eval import evaluate_model, format_table
+
+    results = evaluate_model(
+        args.evaluate, labels=args.labels + args.valid_labels, openalpr_dirs=args.openalpr
+    )
+    print(format_table(results))
+    if args.json:
+        common.write_json(args.json, results)
+    return 0
+
+
+def _add_export_ocr(sub: Any) -> None:
+    p = sub.add_parser("ocr", help="export the OCR to ONNX (+ FP16, INT8) and update the manifest")
+    p.add_argument("--checkpoint", required=True, help="best.pt / last.pt of an OCR run")
+    p.add_argument("--out", default="models", help="folder for plate_ocr*.onnx and manifest.json")
+    p.add_argument("--name", default="plate_ocr", help="file stem")
+    p.add_argument("--calib", action="append", default=[], help="label TSV whose train split calibrates INT8")
+    p.add_argument("--calib-size", type=int, default=512, help="number of calibration crops")
+    p.add_argument("--no-int8", action="store_true")
+    p.add_argument("--fp16", action="store_true", help="also write an FP16 variant")
+    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--no-manifest", action="store_true", help="do not touch OUT/manifest.json")
+    p.add_argument("--report", default=None, help="write the export report (accuracy, speed) as JSON here")
+    p.set_defaults(func=_export_ocr)
+
+
+def _export_ocr(args: argparse.Namespace) -> int:
+    from alpr.train.ocr_eval import export_all
+
+    report = export_all(
+        args.checkpoint,
+        args.out,
+        name=args.name,
+        calib_labels=args.calib,
+        calib_size=args.calib_size,
+        int8=not args.no_int8,
+        fp16=args.fp16,
+        opset=args.opset,
+        manifest=not args.no_manifest,
+    )
+    for k, v in report.items():
+        print(f"{k}: {v}")
+    if args.report:
+        from alpr.train import common
+
+        common.write_json(args.report, report)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------
+# Detector hook - OWNED BY THE DETECTOR HELPER: fill in the arguments and the handlers below.
+# The handlers must import alpr.train.detector (and torch) lazily, inside the function.
+# ---------------------------------------------------------------------------------------------------
+
+
+def _add_train_detector(sub: Any) -> None:
+    p = sub.add_parser("detector", help="train the plate detector")
+    p.set_defaults(func=_train_detector)
+
+
+def _train_detector(args: argparse.Namespace) -> int:
+    from alpr.train import detector
+
+    run = getattr(detector, "cli_train", None)
+    if run is None:
+        raise NotImplementedError("alpr.train.detector.cli_train(args) is not written yet")
+    return int(run(args))
+
+
+def _add_export_detector(sub: Any) -> None:
+    p = sub.add_parser("detector", help="export the plate detector to ONNX")
+    p.set_defaults(func=_export_detector)
+
+
+def _export_detector(args: argparse.Namespace) -> int:
+    from alpr.train import detector
+
+    run = getattr(detector, "cli_export", None)
+    if run is None:
+        raise NotImplementedError("alpr.train.detector.cli_export(args) is not written yet")
+    return int(run(args))

@@ -1,0 +1,206 @@
+"""ONNX export of the OCR (ORT == PyTorch), FP16 and INT8 variants, manifest entry, TensorRT builder, CLI."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+from alpr.train.export import (  # noqa: E402
+    export_fp16,
+    export_ocr_onnx,
+    manifest_entry,
+    onnx_probs,
+    verify_onnx,
+)
+from alpr.train.ocr import CRNN, OcrConfig, predict_probs  # noqa: E402
+from alpr.train.ocr_eval import onnx_config  # noqa: E402
+from alpr.train.quantize import ArrayCalibrationReader, quantize_static_int8  # noqa: E402
+
+TINY = OcrConfig(height=32, width=64, channels=(8, 16, 16, 24, 32), hidden=16)
+
+
+@pytest.fixture(scope="module")
+def model_and_onnx(tmp_path_factory: pytest.TempPathFactory) -> tuple[CRNN, Path]:
+    torch.manual_seed(0)
+    model = CRNN(TINY)
+    # Give BatchNorm non-trivial statistics so the exported graph is not a near-identity.
+    model.train()
+    with torch.no_grad():
+        for _ in range(3):
+            model(torch.randn(16, 3, TINY.height, TINY.width))
+    model.eval()
+    path = export_ocr_onnx(model, tmp_path_factory.mktemp("onnx") / "ocr.onnx")
+    return model, path
+
+
+def test_ort_matches_pytorch_with_dynamic_batch(model_and_onnx: tuple[CRNN, Path]) -> None:
+    model, path = model_and_onnx
+    rng = np.random.default_rng(0)
+    for n in (1, 5, 17):
+        x = rng.normal(0, 1, (n, 3, TINY.height, TINY.width)).astype(np.float32)
+        assert verify_onnx(model, path, x, atol=1e-4) <= 1e-4
+        probs = onnx_probs(path, x)
+        assert probs.shape == (n, TINY.seq_len, TINY.num_classes)
+        np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)
+
+
+def test_verify_onnx_detects_a_different_model(model_and_onnx: tuple[CRNN, Path]) -> None:
+    _, path = model_and_onnx
+    other = CRNN(TINY).eval()
+    x = np.random.default_rng(1).normal(0, 1, (4, 3, TINY.height, TINY.width)).astype(np.float32)
+    with pytest.raises(AssertionError, match="max"):
+        verify_onnx(other, path, x)
+
+
+def test_onnx_graph_contract(model_and_onnx: tuple[CRNN, Path]) -> None:
+    import onnx
+
+    _, path = model_and_onnx
+    proto = onnx.load(str(path))
+    assert max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")) >= 17
+    (inp,) = proto.graph.input
+    assert inp.name == "images"
+    dims = inp.type.tensor_type.shape.dim
+    assert dims[0].dim_param and [d.dim_value for d in dims[1:]] == [3, TINY.height, TINY.width]
+    assert proto.graph.output[0].name == "probs"
+    cfg = onnx_config(path)
+    assert (cfg.height, cfg.width, cfg.charset, cfg.mean, cfg.std) == (
+        TINY.height,
+        TINY.width,
+        TINY.charset,
+        TINY.mean,
+        TINY.std,
+    )
+
+
+def test_fp16_variant_close_to_fp32(model_and_onnx: tuple[CRNN, Path], tmp_path: Path) -> None:
+    _, path = model_and_onnx
+    fp16 = export_fp16(path, tmp_path / "ocr.fp16.onnx")
+    x = np.random.default_rng(2).normal(0, 1, (4, 3, TINY.height, TINY.width)).astype(np.float32)
+    a, b = onnx_probs(path, x), onnx_probs(fp16, x)
+    assert b.dtype == np.float32
+    assert np.abs(a - b).max() < 1e-2
+    assert fp16.stat().st_size < 0.7 * path.stat().st_size
+
+
+def test_int8_static_quantization(model_and_onnx: tuple[CRNN, Path], tmp_path: Path) -> None:
+    import onnx
+
+    model, path = model_and_onnx
+    rng = np.random.default_rng(3)
+    calib = rng.normal(0, 1, (64, 3, TINY.height, TINY.width)).astype(np.float32)
+    int8 = quantize_static_int8(path, tmp_path / "ocr.int8.onnx", calib)
+    ops = {n.op_type for n in onnx.load(str(int8)).graph.node}
+    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
+    x = calib[:8]
+    ref, got = predict_probs(model, x), onnx_probs(int8, x)
+    assert got.shape == ref.shape
+    np.testing.assert_allclose(got.sum(-1), 1.0, atol=1e-4)
+    # Quantisation noise, not a different model: the probabilities stay close.
+    assert np.abs(ref - got).mean() < 0.02
+    with pytest.raises(ValueError, match="method"):
+        quantize_static_int8(path, tmp_path / "x.onnx", calib, method="magic")
+
+
+def test_calibration_reader_protocol() -> None:
+    x = np.zeros((10, 3, 4, 4), np.float32)
+    reader = ArrayCalibrationReader(x, batch_size=4)
+    sizes = []
+    while (b := reader.get_next()) is not None:
+        sizes.append(len(b["images"]))
+    assert sizes == [4, 4, 2]
+    reader.rewind()
+    assert reader.get_next() is not None
+    with pytest.raises(ValueError, match="float32"):
+        ArrayCalibrationReader(np.zeros((2, 3, 4, 4), np.float64))
+
+
+def test_manifest_entry(model_and_onnx: tuple[CRNN, Path]) -> None:
+    _, path = model_and_onnx
+    entry = manifest_entry(TINY, path, variants={"int8": "ocr.int8.onnx"})
+    assert entry["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert entry["format"] == "ctc" and entry["output"]["blank"] == 0
+    assert entry["input"] == {
+        "name": "images",
+        "width": 64,
+        "height": 32,
+        "channels": 3,
+        "color": "RGB",
+        "mean": 0.5,
+        "std": 0.5,
+        "keep_aspect": False,
+    }
+    assert entry["charset"] == TINY.charset and entry["variants"] == {"int8": "ocr.int8.onnx"}
+    json.dumps(entry)
+
+
+def test_tensorrt_builder_without_tensorrt() -> None:
+    from alpr.train import tensorrt_build
+
+    src = tensorrt_build.BatchSource(np.zeros((10, 3, 32, 64), np.float32), batch_size=4)
+    assert len(src) == 2 and src.shape == (4, 3, 32, 64)
+    assert [b.shape[0] for b in src] == [4, 4]
+    with pytest.raises(ValueError, match="float32"):
+        tensorrt_build.BatchSource(np.zeros((10, 3, 32, 64), np.float64))
+    with pytest.raises(ValueError, match="precision"):
+        tensorrt_build.build_engine("x.onnx", "x.engine", precision="int4")
+    try:
+        import tensorrt  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match=r"pip install 'alpr\[tensorrt\]'"):
+            tensorrt_build.build_engine("x.onnx", "x.engine", precision="fp16")
+    else:  # pragma: no cover - only where TensorRT is installed
+        pytest.skip("TensorRT is installed; the gpu test covers the build")
+
+
+@pytest.mark.gpu
+def test_tensorrt_fp16_and_int8_engines(model_and_onnx: tuple[CRNN, Path], tmp_path: Path) -> None:
+    pytest.importorskip("tensorrt")
+    from alpr.train import tensorrt_build
+
+    _, path = model_and_onnx
+    shapes = {"images": ((1, 3, 32, 64), (8, 3, 32, 64), (32, 3, 32, 64))}
+    for precision in ("fp16", "int8"):
+        calib = tensorrt_build.BatchSource(
+            np.random.default_rng(0).normal(0, 1, (32, 3, 32, 64)).astype(np.float32), 8
+        )
+        engine = tensorrt_build.build_engine(
+            path, tmp_path / f"ocr.{precision}.engine", precision=precision, shapes=shapes, calibration=calib
+        )
+        assert engine.stat().st_size > 0
+
+
+def test_cli_registers_commands_without_importing_torch() -> None:
+    code = (
+        "import argparse, sys\n"
+        "from alpr.train.cli import add_parsers\n"
+        "p = argparse.ArgumentParser(); add_parsers(p.add_subparsers(dest='cmd'))\n"
+        "a = p.parse_args(['train', 'ocr', '--labels', 'x.tsv', '--epochs', '3'])\n"
+        "assert a.model == 'ocr' and a.epochs == 3 and a.labels == ['x.tsv'] and callable(a.func)\n"
+        "a = p.parse_args(['export', 'ocr', '--checkpoint', 'c.pt'])\n"
+        "assert a.checkpoint == 'c.pt' and a.out == 'models'\n"
+        "p.parse_args(['train', 'detector']); p.parse_args(['export', 'detector'])\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_cli_rejects_unknown_model() -> None:
+    from alpr.train.cli import add_parsers
+
+    parser = argparse.ArgumentParser()
+    add_parsers(parser.add_subparsers(dest="cmd"))
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "segmenter"])
