@@ -1,0 +1,404 @@
+"""Export, verify, quantize and evaluate the plate detector as ONNX.
+
+* :func:`export_detector_onnx` - ONNX (opset 17, dynamic batch, metadata props) in the YOLOv8 pose-head
+  layout ``(N, 4 + 1 + 8, A)``;
+* :func:`verify_detector_onnx` - ONNX Runtime output == PyTorch output;
+* :func:`export_detector_int8` / :func:`~alpr.train.export.export_fp16` - INT8 (static, QDQ, calibrated
+  on real letterboxed frames) and FP16 variants;
+* :func:`evaluate_onnx` - mAP on the detect valid split and plates found (IoU > 0.4) on an OpenALPR
+  benchmark folder, with ONNX Runtime exactly as deployed;
+* :func:`main` - ``alpr export detector``: all of the above, a JSON report and the manifest entry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from alpr.train.metrics import Prediction, detection_stats, plates_found
+
+__all__ = [
+    "decode_output",
+    "evaluate_onnx",
+    "export_detector_int8",
+    "export_detector_onnx",
+    "letterbox_batch",
+    "main",
+    "manifest_entry",
+    "onnx_session",
+    "time_onnx",
+    "verify_detector_onnx",
+]
+
+F32 = npt.NDArray[np.float32]
+U8 = npt.NDArray[np.uint8]
+CORNER_ORDER = "TL,TR,BR,BL"
+
+
+def export_detector_onnx(model: Any, path: str | os.PathLike[str], imgsz: int, *, opset: int = 17) -> Path:
+    """Export a :class:`~alpr.train.detector.PlateDetector` to ONNX.
+
+    Args:
+        model: the trained detector (put in eval mode here).
+        path: the ``.onnx`` file to write.
+        imgsz: the square input size the anchors are laid out for.
+        opset: ONNX opset (>= 17).
+
+    Returns:
+        The written path. Input ``images`` float32 (N, 3, imgsz, imgsz) RGB 0..1, output ``output0``
+        float32 (N, 13, A).
+    """
+    import onnx
+    import torch
+
+    from alpr.train.detector import DetectorExport
+
+    if opset < 17:
+        raise ValueError(f"opset: expected >= 17, got {opset}")
+    model.eval()
+    wrapper = DetectorExport(model, imgsz, imgsz).eval()
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(
+        wrapper,
+        (torch.zeros(1, 3, imgsz, imgsz),),
+        str(target),
+        input_names=["images"],
+        output_names=["output0"],
+        dynamic_axes={"images": {0: "batch"}, "output0": {0: "batch"}},
+        opset_version=opset,
+        dynamo=False,
+    )
+    proto = onnx.load(str(target))
+    onnx.checker.check_model(proto)
+    meta = {
+        "format": "yolov8",
+        "task": "pose",
+        "names": "{0: 'plate'}",
+        "imgsz": f"[{imgsz}, {imgsz}]",
+        "stride": "32",
+        "kpt_shape": "[4, 2]",
+        "corner_order": CORNER_ORDER,
+        "input": "float32 (N, 3, H, W) RGB 0..1, letterboxed, pad 114",
+        "output": "float32 (N, 13, A): cx, cy, w, h (input px), score (sigmoid), 4 corners x, y (input px)",
+        "description": "alpr plate detector (EfficientNet-Lite0 blocks + PAN-lite, anchor-free, corners)",
+        "license": "Apache-2.0 (code); see MODEL_CARD.md for the training data licences",
+    }
+    del proto.metadata_props[:]
+    for k, v in meta.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = k, v
+    onnx.save(proto, str(target))
+    return target
+
+
+def onnx_session(path: str | os.PathLike[str], *, threads: int = 0) -> Any:
+    """An ONNX Runtime CPU session (``threads`` 0 = ORT's default)."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    if threads:
+        so.intra_op_num_threads = threads
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def verify_detector_onnx(model: Any, path: str | os.PathLike[str], x: F32, *, atol: float = 1e-3) -> float:
+    """Max |PyTorch - ONNX Runtime| over the outputs for input ``x`` float32 (N, 3, S, S).
+
+    Raises:
+        AssertionError: shapes differ or the difference exceeds ``atol`` (input px / scores).
+    """
+    import torch
+
+    from alpr.train.detector import DetectorExport
+
+    s = x.shape[-1]
+    wrapper = DetectorExport(model.eval(), x.shape[-2], s).eval()
+    with torch.no_grad():
+        ref = wrapper(torch.from_numpy(x)).numpy()
+    got = onnx_session(path).run(None, {"images": np.ascontiguousarray(x)})[0]
+    if ref.shape != got.shape:
+        raise AssertionError(f"onnx output: expected shape {ref.shape}, got {got.shape}")
+    diff = float(np.abs(ref - got).max())
+    if diff > atol:
+        raise AssertionError(f"onnx output: expected max |torch - ort| <= {atol}, got {diff:.3g}")
+    return diff
+
+
+def letterbox_batch(frames: Sequence[U8], size: int) -> tuple[F32, list[tuple[float, int, int]]]:
+    """Letterbox RGB uint8 frames to float32 (N, 3, size, size) 0..1; returns (scale, left, top) per frame."""
+    from alpr.train.detector_data import letterbox_image
+
+    out = np.empty((len(frames), 3, size, size), np.float32)
+    infos: list[tuple[float, int, int]] = []
+    for i, f in enumerate(frames):
+        img, r, (left, top) = letterbox_image(f, size)
+        out[i] = img.transpose(2, 0, 1).astype(np.float32) / 255.0
+        infos.append((r, left, top))
+    return out, infos
+
+
+def decode_output(
+    output: F32, *, conf_threshold: float = 0.001, iou_threshold: float = 0.5, max_det: int = 100
+) -> list[Prediction]:
+    """Decode the ONNX output float32 (N, 13, A) with NMS into per-image predictions (input px)."""
+    preds: list[Prediction] = []
+    for o in output:
+        o = o.T  # (A, 13)
+        keep = o[:, 4] > conf_threshold
+        o = o[keep]
+        boxes = np.concatenate([o[:, :2] - o[:, 2:4] / 2, o[:, :2] + o[:, 2:4] / 2], 1).astype(np.float32)
+        scores = o[:, 4].astype(np.float32)
+        corners = o[:, 5:13].reshape(-1, 4, 2).astype(np.float32)
+        idx = _nms(boxes, scores, iou_threshold)[:max_det]
+        preds.append(Prediction(boxes[idx], scores[idx], corners[idx]))
+    return preds
+
+
+def _nms(boxes: F32, scores: F32, iou_threshold: float) -> npt.NDArray[np.int64]:
+    from alpr.train.metrics import box_iou
+
+    order = np.argsort(-scores, kind="stable")
+    keep: list[int] = []
+    while len(order):
+        i = int(order[0])
+        keep.append(i)
+        if len(order) == 1:
+            break
+        ious = box_iou(boxes[i : i + 1], boxes[order[1:]])[0]
+        order = order[1:][ious <= iou_threshold]
+    return np.asarray(keep, dtype=np.int64)
+
+
+def _unmap(pred: Prediction, info: tuple[float, int, int]) -> Prediction:
+    r, left, top = info
+    off = np.asarray([left, top, left, top], np.float32)
+    return Prediction(
+        ((pred.boxes - off) / r).astype(np.float32),
+        pred.scores,
+        ((pred.corners - off[:2]) / r).astype(np.float32),
+    )
+
+
+def _read_rgb(path: str | Path) -> U8:
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise ValueError(f"{path}: expected a readable image, got undecodable data")
+    return np.asarray(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), np.uint8)
+
+
+def evaluate_onnx(
+    path: str | os.PathLike[str],
+    *,
+    imgsz: int,
+    data: str | None = "/work/shared/data/detect",
+    openalpr: str | None = "/work/shared/data/openalpr-dev",
+    conf_threshold: float = 0.25,
+    batch: int = 8,
+) -> dict[str, Any]:
+    """Evaluate an exported detector with ONNX Runtime.
+
+    Returns:
+        ``{"valid": {map50, map, precision, recall, ...}, "openalpr": {found, total, rate, per_region}}``
+        (a key is absent when its folder is None or missing).
+    """
+    from alpr.train.detector_data import load_split
+
+    sess = onnx_session(path)
+    report: dict[str, Any] = {}
+    if data and Path(data).is_dir():
+        items = load_split(data, "valid")
+        preds: list[Prediction] = []
+        gts: list[F32] = []
+        for start in range(0, len(items), batch):
+            chunk = items[start : start + batch]
+            frames = [_read_rgb(it.image) for it in chunk]
+            x, infos = letterbox_batch(frames, imgsz)
+            out = sess.run(None, {"images": x})[0]
+            for it, frame, p, info in zip(chunk, frames, decode_output(out), infos, strict=True):
+                preds.append(_unmap(p, info))
+                h, w = frame.shape[:2]
+                scale = np.asarray([w / it.width, h / it.height] * 2, np.float32) if it.width else 1.0
+                gts.append((it.boxes * scale).astype(np.float32))
+        stats = detection_stats(preds, gts, conf_threshold=conf_threshold)
+        report["valid"] = stats
+    if openalpr and Path(openalpr).is_dir():
+        from alpr.evaluate import read_openalpr
+
+        samples = read_openalpr(openalpr)
+        per_region: dict[str, list[int]] = {}
+        for smp in samples:
+            frame = _read_rgb(smp.image)
+            x, infos = letterbox_batch([frame], imgsz)
+            out = sess.run(None, {"images": x})[0]
+            p = _unmap(decode_output(out, conf_threshold=conf_threshold)[0], infos[0])
+            gt = np.asarray([g.box for g in smp.plates], np.float32).reshape(-1, 4)
+            found, total = plates_found([p], [gt], iou_threshold=0.4)
+            acc = per_region.setdefault(smp.region, [0, 0])
+            acc[0] += found
+            acc[1] += total
+        found = sum(v[0] for v in per_region.values())
+        total = sum(v[1] for v in per_region.values())
+        report["openalpr"] = {
+            "found": found,
+            "total": total,
+            "rate": found / total if total else 0.0,
+            "per_region": {k: {"found": v[0], "total": v[1]} for k, v in sorted(per_region.items())},
+            "conf_threshold": conf_threshold,
+            "iou": 0.4,
+        }
+    return report
+
+
+def time_onnx(path: str | os.PathLike[str], imgsz: int, *, runs: int = 30, threads: int = 0) -> float:
+    """Median latency in ms of one (1, 3, imgsz, imgsz) inference (ONNX Runtime CPU, model only)."""
+    sess = onnx_session(path, threads=threads)
+    x = np.random.default_rng(0).random((1, 3, imgsz, imgsz), dtype=np.float32)
+    for _ in range(3):
+        sess.run(None, {"images": x})
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        sess.run(None, {"images": x})
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times) * 1000.0)
+
+
+def calibration_inputs(data: str, imgsz: int, count: int = 128, seed: int = 0) -> F32:
+    """Letterboxed real train frames float32 (count, 3, imgsz, imgsz) for INT8 calibration."""
+    from alpr.train.detector_data import load_split
+
+    items = load_split(data, "train")
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(items), size=min(count, len(items)), replace=False)
+    x, _ = letterbox_batch([_read_rgb(items[int(i)].image) for i in pick], imgsz)
+    return x
+
+
+def export_detector_int8(src: str | os.PathLike[str], dst: str | os.PathLike[str], calibration: F32) -> Path:
+    """INT8 static quantization (QDQ, per-channel, percentile calibration) of the convolutions.
+
+    The box/corner decode after the head stays in FP32 (only ``Conv`` is quantized), so coordinates keep
+    full precision.
+    """
+    from alpr.train.quantize import quantize_static_int8
+
+    return quantize_static_int8(src, dst, calibration, method="percentile")
+
+
+def manifest_entry(
+    path: str | os.PathLike[str], imgsz: int, *, variants: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The ``"detector"`` entry of ``models/manifest.json``."""
+    from alpr.train.export import sha256_file
+
+    p = Path(path)
+    return {
+        "file": p.name,
+        "sha256": sha256_file(p),
+        "format": "yolov8",
+        "input": {
+            "name": "images",
+            "width": imgsz,
+            "height": imgsz,
+            "color": "RGB",
+            "scale": 1.0 / 255.0,
+            "pad_value": 114,
+        },
+        "output": {
+            "name": "output0",
+            "num_classes": 1,
+            "num_keypoints": 4,
+            "keypoint_dim": 2,
+            "names": ["plate"],
+            "corner_order": CORNER_ORDER,
+        },
+        "conf_threshold": 0.25,
+        "iou_threshold": 0.5,
+        "version": "0.1.0",
+        "variants": variants or {},
+    }
+
+
+def build_arg_parser() -> argparse.ArgumentParser:
+    """The ``alpr export detector`` argument parser."""
+    p = argparse.ArgumentParser(prog="alpr export detector", description="Export the plate detector to ONNX.")
+    p.add_argument("--checkpoint", default="runs/detector/best.pt", help="best.pt or last.pt of a run")
+    p.add_argument("--out", default="models", help="folder for plate_detector*.onnx and manifest.json")
+    p.add_argument("--imgsz", type=int, default=480)
+    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--data", default="/work/shared/data/detect", help="detect set (valid mAP, calibration)")
+    p.add_argument(
+        "--openalpr", default="/work/shared/data/openalpr-dev", help="benchmark folder to report on"
+    )
+    p.add_argument("--calib", type=int, default=128, help="calibration frames for INT8")
+    p.add_argument("--no-int8", action="store_true")
+    p.add_argument("--no-fp16", action="store_true")
+    p.add_argument("--no-manifest", action="store_true", help="do not update OUT/manifest.json")
+    p.add_argument("--report", default="runs/detector/export_report.json")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``alpr export detector``."""
+    import json
+
+    import torch
+
+    from alpr.train.common import load_checkpoint, write_json
+    from alpr.train.detector import PlateDetector
+
+    args = build_arg_parser().parse_args(argv)
+    state = load_checkpoint(args.checkpoint)
+    model = PlateDetector()
+    sd = state.get("model", state)
+    sd = {k.removeprefix("module."): v for k, v in sd.items() if k != "n_averaged"}
+    model.load_state_dict(sd)
+    model.eval()
+    out = Path(args.out)
+    fp32 = export_detector_onnx(model, out / "plate_detector.onnx", args.imgsz, opset=args.opset)
+    x = np.random.default_rng(0).random((2, 3, args.imgsz, args.imgsz), dtype=np.float32)
+    report: dict[str, Any] = {"checkpoint": str(args.checkpoint), "imgsz": args.imgsz}
+    report["max_abs_diff_torch_ort"] = verify_detector_onnx(model, fp32, x)
+    variants: dict[str, str] = {}
+    files = {"fp32": fp32}
+    if not args.no_int8 and Path(args.data).is_dir():
+        calib = calibration_inputs(args.data, args.imgsz, args.calib)
+        files["int8"] = export_detector_int8(fp32, out / "plate_detector.int8.onnx", calib)
+        variants["int8"] = files["int8"].name
+    if not args.no_fp16:
+        from alpr.train.export import export_fp16
+
+        files["fp16"] = export_fp16(fp32, out / "plate_detector.fp16.onnx")
+        variants["fp16"] = files["fp16"].name
+    for name, f in files.items():
+        res = evaluate_onnx(f, imgsz=args.imgsz, data=args.data, openalpr=args.openalpr)
+        res["ms_per_frame_2threads"] = time_onnx(f, args.imgsz, threads=2)
+        res["size_bytes"] = f.stat().st_size
+        if "valid" in res:
+            res["valid"] = {k: v for k, v in res["valid"].items() if not k.startswith("pr_")}
+        report[name] = res
+        print(name, json.dumps(res, default=float), flush=True)
+    write_json(args.report, report)
+    if not args.no_manifest:
+        mpath = out / "manifest.json"
+        manifest: dict[str, Any] = (
+            json.loads(mpath.read_text()) if mpath.is_file() else {"version": "0.1.0", "models": {}}
+        )
+        manifest.setdefault("models", {})["detector"] = manifest_entry(fp32, args.imgsz, variants=variants)
+        mpath.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    del torch
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,268 @@
+"""Detection metrics: COCO-style AP (101-point interpolation) at IoU 0.5 and 0.5:0.95, precision/recall
+at an operating threshold, the OpenALPR "plate found" criterion, plus training-curve plots.
+
+Pure NumPy apart from :func:`evaluate_model` / :func:`predict_batch` (torch) and the plots (matplotlib).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "Prediction",
+    "average_precision",
+    "box_iou",
+    "detection_stats",
+    "evaluate_model",
+    "match_detections",
+    "plates_found",
+    "plot_history",
+    "plot_pr",
+    "predict_batch",
+]
+
+F32 = npt.NDArray[np.float32]
+IOU_THRESHOLDS = np.round(np.arange(0.5, 0.96, 0.05), 2)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Detections of one image: boxes float32 (K, 4) xyxy px, scores (K,), corners (K, 4, 2) px."""
+
+    boxes: F32
+    scores: F32
+    corners: F32
+
+
+def box_iou(a: F32, b: F32) -> F32:
+    """IoU matrix float32 (len(a), len(b)) of xyxy boxes."""
+    a = np.asarray(a, np.float32).reshape(-1, 4)
+    b = np.asarray(b, np.float32).reshape(-1, 4)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(-1)
+    area_a = np.clip(a[:, 2:] - a[:, :2], 0, None).prod(-1)
+    area_b = np.clip(b[:, 2:] - b[:, :2], 0, None).prod(-1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    out: F32 = (inter / np.maximum(union, 1e-9)).astype(np.float32)
+    return out
+
+
+def match_detections(pred: F32, scores: F32, gt: F32, iou_threshold: float) -> npt.NDArray[np.bool_]:
+    """Greedy COCO matching: detections by descending score take the best unmatched gt with IoU >= thr.
+
+    Returns:
+        bool (K,) true-positive flag per detection, in the order of ``pred``.
+    """
+    tp = np.zeros(len(pred), dtype=bool)
+    if not len(pred) or not len(gt):
+        return tp
+    ious = box_iou(pred, gt)
+    taken = np.zeros(len(gt), dtype=bool)
+    for i in np.argsort(-scores, kind="stable"):
+        cand = np.where(~taken, ious[i], -1.0)
+        j = int(cand.argmax())
+        if cand[j] >= iou_threshold:
+            taken[j] = True
+            tp[i] = True
+    return tp
+
+
+def average_precision(tp: npt.NDArray[np.bool_], scores: F32, num_gt: int) -> tuple[float, F32, F32]:
+    """COCO 101-point interpolated AP.
+
+    Args:
+        tp: bool (K,) true-positive flags of all detections over the dataset.
+        scores: float32 (K,) their scores.
+        num_gt: number of ground-truth objects.
+
+    Returns:
+        ``(ap, recall, precision)``; the curves are float32, ordered by descending score.
+    """
+    if num_gt == 0:
+        return float("nan"), np.zeros(0, np.float32), np.zeros(0, np.float32)
+    order = np.argsort(-scores, kind="stable")
+    hits = tp[order].astype(np.float64)
+    ctp = np.cumsum(hits)
+    cfp = np.cumsum(1.0 - hits)
+    recall = ctp / num_gt
+    precision = ctp / np.maximum(ctp + cfp, 1e-9)
+    # Monotone precision envelope, then sample at 101 recall points.
+    env = np.maximum.accumulate(precision[::-1])[::-1] if len(precision) else precision
+    points = np.linspace(0, 1, 101)
+    idx = np.searchsorted(recall, points, side="left")
+    sampled = np.array([env[i] if i < len(env) else 0.0 for i in idx])
+    return float(sampled.mean()), recall.astype(np.float32), precision.astype(np.float32)
+
+
+def detection_stats(
+    preds: Sequence[Prediction], gts: Sequence[F32], *, conf_threshold: float = 0.25
+) -> dict[str, Any]:
+    """mAP@0.5, mAP@0.5:0.95 and precision/recall/F1 at ``conf_threshold`` (IoU 0.5).
+
+    Args:
+        preds: one :class:`Prediction` per image.
+        gts: one float32 (M, 4) xyxy array per image (same px frame as the predictions).
+        conf_threshold: the operating threshold for precision/recall.
+    """
+    if len(preds) != len(gts):
+        raise ValueError(f"preds/gts: expected the same number of images, got {len(preds)} and {len(gts)}")
+    num_gt = int(sum(len(g) for g in gts))
+    scores = np.concatenate([p.scores for p in preds]) if preds else np.zeros(0, np.float32)
+    aps: list[float] = []
+    curve: tuple[F32, F32] = (np.zeros(0, np.float32), np.zeros(0, np.float32))
+    tp50 = np.zeros(0, bool)
+    for thr in IOU_THRESHOLDS:
+        tp = (
+            np.concatenate(
+                [match_detections(p.boxes, p.scores, g, float(thr)) for p, g in zip(preds, gts, strict=True)]
+            )
+            if preds
+            else np.zeros(0, bool)
+        )
+        ap, rec, prec = average_precision(tp, scores, num_gt)
+        aps.append(ap)
+        if thr == 0.5:
+            curve, tp50 = (rec, prec), tp
+    keep = scores >= conf_threshold
+    ntp = int(tp50[keep].sum()) if len(tp50) else 0
+    ndet = int(keep.sum())
+    precision = ntp / ndet if ndet else 0.0
+    recall = ntp / num_gt if num_gt else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "map50": aps[0],
+        "map": float(np.mean(aps)),
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "conf_threshold": conf_threshold,
+        "images": len(gts),
+        "objects": num_gt,
+        "detections": ndet,
+        "pr_recall": curve[0],
+        "pr_precision": curve[1],
+    }
+
+
+def plates_found(
+    preds: Sequence[Prediction], gts: Sequence[F32], *, iou_threshold: float = 0.4
+) -> tuple[int, int]:
+    """OpenALPR benchmark criterion: a plate is found when a detection overlaps it with IoU > threshold.
+
+    Returns:
+        ``(found, total)`` over all ground-truth plates.
+    """
+    found = total = 0
+    for p, g in zip(preds, gts, strict=True):
+        total += len(g)
+        if len(g) and len(p.boxes):
+            found += int((box_iou(g, p.boxes).max(1) > iou_threshold).sum())
+    return found, total
+
+
+def predict_batch(
+    model: Any, images: Any, *, conf_threshold: float = 0.001, iou_threshold: float = 0.5, max_det: int = 100
+) -> list[Prediction]:
+    """Run the torch detector on float32 (N, 3, H, W) 0..1 and apply NMS; coordinates in input px."""
+    import torch
+    from torchvision.ops import nms
+
+    from alpr.train.detector import decode_predictions, make_anchors
+
+    h, w = images.shape[-2:]
+    with torch.no_grad():
+        raw = model(images)
+        points, strides = make_anchors(h, w, images.device)
+        boxes, logits, corners = decode_predictions(raw, points, strides)
+        scores = logits.sigmoid()
+    out: list[Prediction] = []
+    for i in range(images.shape[0]):
+        keep = scores[i] > conf_threshold
+        b, s, c = boxes[i][keep], scores[i][keep], corners[i][keep]
+        idx = nms(b, s, iou_threshold)[:max_det]
+        out.append(
+            Prediction(
+                b[idx].numpy().astype(np.float32),
+                s[idx].numpy().astype(np.float32),
+                c[idx].numpy().astype(np.float32),
+            )
+        )
+    return out
+
+
+def evaluate_model(
+    model: Any, dataset: Any, *, conf_threshold: float = 0.25, batch: int = 8
+) -> dict[str, Any]:
+    """Evaluate a torch detector on a :class:`~alpr.train.detector_data.DetectionDataset` (letterboxed)."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    preds: list[Prediction] = []
+    gts: list[F32] = []
+    for start in range(0, len(dataset), batch):
+        samples = [dataset.eval_sample(i) for i in range(start, min(len(dataset), start + batch))]
+        x = torch.from_numpy(np.stack([s.image for s in samples])).permute(0, 3, 1, 2).float().div_(255.0)
+        preds.extend(predict_batch(model, x))
+        gts.extend(s.boxes for s in samples)
+    model.train(was_training)
+    return detection_stats(preds, gts, conf_threshold=conf_threshold)
+
+
+def plot_history(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
+    """Plot training losses and validation mAP per epoch into a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    epochs = [r.get("epoch", i) for i, r in enumerate(rows)]
+    for key in ("loss", "cls", "box", "kpt"):
+        ax1.plot(epochs, [r.get(key, np.nan) for r in rows], label=key)
+    ax1.set_xlabel("epoch")
+    ax1.set_title("training loss")
+    ax1.legend()
+    for key in ("val_map50", "val_map", "val_precision", "val_recall"):
+        ax2.plot(epochs, [r.get(key, np.nan) for r in rows], label=key.removeprefix("val_"))
+    ax2.set_xlabel("epoch")
+    ax2.set_title("validation")
+    ax2.set_ylim(0, 1)
+    ax2.legend()
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def plot_pr(
+    recall: F32, precision: F32, path: str | os.PathLike[str], *, title: str = "PR @ IoU 0.5"
+) -> Path:
+    """Plot a precision-recall curve into a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.plot(recall, precision)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title)
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
