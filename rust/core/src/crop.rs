@@ -117,20 +117,19 @@ pub fn rect_to_quad(w: f64, h: f64, quad: &[[f64; 2]; 4]) -> Option<[f64; 9]> {
             return None;
         }
         m.swap(col, piv);
-        for r in 0..8 {
-            if r != col {
-                let f = m[r][col] / m[col][col];
-                if f != 0.0 {
-                    for c in col..9 {
-                        m[r][c] -= f * m[col][c];
-                    }
+        let pivot = m[col];
+        for (r, row) in m.iter_mut().enumerate() {
+            let f = row[col] / pivot[col];
+            if r != col && f != 0.0 {
+                for (v, p) in row[col..].iter_mut().zip(&pivot[col..]) {
+                    *v -= f * p;
                 }
             }
         }
     }
     let mut hm = [0.0; 9];
-    for k in 0..8 {
-        hm[k] = m[k][8] / m[k][k];
+    for (k, (h, row)) in hm.iter_mut().zip(&m).enumerate() {
+        *h = row[8] / row[k];
     }
     hm[8] = 1.0;
     hm.iter().all(|v| v.is_finite()).then_some(hm)

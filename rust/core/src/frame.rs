@@ -349,9 +349,9 @@ pub fn decode_jpeg(data: &[u8], bgr: bool) -> Result<DecodedImage> {
         (Some(sos), Some(eoi)) if eoi > sos => {}
         _ => {
             return Err(CoreError::Decode(format!(
-                "jpeg: truncated or incomplete stream ({} bytes, no EOI marker after the last scan)",
-                data.len()
-            )))
+            "jpeg: truncated or incomplete stream ({} bytes, no EOI marker after the last scan)",
+            data.len()
+        )))
         }
     }
     let colorspace = if bgr {

@@ -376,7 +376,7 @@ fn decode_jpeg<'py>(
     let bytes = buf.as_slice()?;
     let img = core(py.detach(|| core_decode_jpeg(bytes, true)))?;
     let (h, w) = (img.height, img.width);
-    Ok(numpy::PyArray1::from_vec(py, img.data).reshape([h, w, 3])?)
+    numpy::PyArray1::from_vec(py, img.data).reshape([h, w, 3])
 }
 
 /// Convert a raw frame buffer to a `uint8 (H, W, 3)` BGR array.
@@ -394,7 +394,7 @@ fn raw_to_bgr<'py>(
     let buf = borrow_bytes(data, "data")?;
     let frame = core(Frame::new(buf.as_slice()?, width, height, format, stride))?;
     let bgr = py.detach(|| frame.to_bgr());
-    Ok(numpy::PyArray1::from_vec(py, bgr).reshape([height, width, 3])?)
+    numpy::PyArray1::from_vec(py, bgr).reshape([height, width, 3])
 }
 
 fn per_channel(v: &[f32], name: &str) -> PyResult<[f32; 3]> {
