@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["add_parsers"]
+__all__ = ["add_parsers", "main"]
 
 
 def add_parsers(subparsers: Any) -> None:
@@ -173,28 +173,44 @@ def _export_ocr(args: argparse.Namespace) -> int:
 
 
 def _add_train_detector(sub: Any) -> None:
-    p = sub.add_parser("detector", help="train the plate detector")
+    from alpr.train.detector_config import add_train_arguments
+
+    p = sub.add_parser("detector", help="train the plate detector (resumes runs/detector/last.pt)")
+    add_train_arguments(p)
     p.set_defaults(func=_train_detector)
 
 
 def _train_detector(args: argparse.Namespace) -> int:
     from alpr.train import detector
 
-    run = getattr(detector, "cli_train", None)
-    if run is None:
-        raise NotImplementedError("alpr.train.detector.cli_train(args) is not written yet")
-    return int(run(args))
+    return detector.cli_train(vars(args))
 
 
 def _add_export_detector(sub: Any) -> None:
-    p = sub.add_parser("detector", help="export the plate detector to ONNX")
+    from alpr.train.detector_config import add_export_arguments
+
+    p = sub.add_parser(
+        "detector", help="export the plate detector to ONNX (+ INT8, FP16), evaluate it, update the manifest"
+    )
+    add_export_arguments(p)
     p.set_defaults(func=_export_detector)
 
 
 def _export_detector(args: argparse.Namespace) -> int:
-    from alpr.train import detector
+    from alpr.train import detector_export
 
-    run = getattr(detector, "cli_export", None)
-    if run is None:
-        raise NotImplementedError("alpr.train.detector.cli_export(args) is not written yet")
-    return int(run(args))
+    return detector_export.cli_export(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry point: ``python -m alpr.train.cli train ocr ...`` (= ``alpr train ocr ...``)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m alpr.train.cli", description="alpr model training and export"
+    )
+    add_parsers(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
