@@ -63,6 +63,8 @@ class EngineConfig(_Base):
     cache_dir: Path | None = None
     max_batch: int = Field(default=8, ge=1)
     workspace_mib: int = Field(default=1024, ge=64)
+    calibration_images: Path | None = None
+    calibration_batches: int = Field(default=16, ge=1)
 
 
 class DetectorConfig(_Base):
@@ -182,7 +184,7 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
     for section, keys in (
         ("detector", ("model",)),
         ("ocr", ("model", "dict_path")),
-        ("engine", ("cache_dir",)),
+        ("engine", ("cache_dir", "calibration_images")),
     ):
         sec = data.get(section)
         if isinstance(sec, dict):

@@ -103,6 +103,23 @@ def check_frame(frame: Any, what: str = "frame") -> np.ndarray:
     return out
 
 
+def _calibration(cfg: EngineConfig | None, to_tensor: Any) -> Iterator[np.ndarray] | None:
+    """INT8 calibration batches (8 images each) from ``cfg.calibration_images``, for TensorRT."""
+    if cfg is None or cfg.backend != "tensorrt" or cfg.precision != "int8" or cfg.calibration_images is None:
+        return None
+    from alpr.sources import expand_images, read_image
+
+    paths = expand_images([cfg.calibration_images])[: 8 * cfg.calibration_batches]
+    if not paths:
+        raise ModelLoadError(f"no calibration images in {cfg.calibration_images}")
+
+    def batches() -> Iterator[np.ndarray]:
+        for i in range(0, len(paths), 8):
+            yield np.ascontiguousarray(to_tensor([read_image(p) for p in paths[i : i + 8]]))
+
+    return batches()
+
+
 def _verify_sha(path: Path, expected: str | None) -> None:
     if expected and file_sha256(path) != expected:
         raise ModelLoadError(f"{path}: sha256 does not match models/manifest.json (corrupt or replaced file)")
@@ -186,14 +203,18 @@ class Detector:
             path, entry = _bundled("detector", cfg.variant)
         else:
             path = Path(cfg.model)
-        engine = create_engine(path, engine_cfg)
+        inp = entry.get("input", {})
+        size = int(cfg.input_size or inp.get("width", 640))
+        engine = create_engine(
+            path,
+            engine_cfg,
+            calibration=_calibration(engine_cfg, lambda fs: ops.letterbox_batch(fs, size)[0]),
+        )
         spec = engine.inputs[0]
         h, w = spec.fixed(2), spec.fixed(3)
-        inp = entry.get("input", {})
-        if h is None or w is None:
-            size = cfg.input_size or inp.get("width") or 640
-            w = h = int(size) if cfg.input_size else int(inp.get("width", size))
-            h = int(cfg.input_size or inp.get("height", h))
+        if h is None or w is None:  # dynamic input: config, then manifest, then 640
+            w = size
+            h = int(cfg.input_size or inp.get("height", size))
         output = entry.get("output", {})
         fmt_kp = 4 if cfg.format == "alpr" else 0
         kp = cfg.num_keypoints if cfg.num_keypoints is not None else int(output.get("num_keypoints", fmt_kp))

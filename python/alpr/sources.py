@@ -350,7 +350,7 @@ class VideoSource(Source):
                 self.errors += 1
                 cap.release()
                 cap = None
-                attempt = max(attempt, 1)
+                attempt = 0
                 self._stop.wait(min(self.backoff[1], self.backoff[0]))
                 continue
             bad_reads = 0

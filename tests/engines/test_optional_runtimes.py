@@ -114,3 +114,22 @@ def test_tensorrt_engine_on_gpu(tmp_path: Path) -> None:
     again = trt_mod.TensorRTEngine(model, precision="fp32", cache_dir=tmp_path, max_batch=4)
     assert again.cache_path.is_file()
     again.close()
+
+
+def test_int8_calibration_batches_from_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cv2
+
+    from alpr.pipeline import _calibration
+
+    for i in range(10):
+        cv2.imwrite(str(tmp_path / f"c{i}.png"), np.full((40, 60, 3), i, np.uint8))
+    cfg = EngineConfig(
+        backend="tensorrt", precision="int8", calibration_images=tmp_path, calibration_batches=2
+    )
+    from alpr import ops
+
+    batches = _calibration(cfg, lambda fs: ops.letterbox_batch(fs, 32)[0])
+    assert batches is not None
+    shapes = [b.shape for b in batches]
+    assert shapes == [(8, 3, 32, 32), (2, 3, 32, 32)]
+    assert _calibration(EngineConfig(), lambda fs: fs) is None

@@ -130,3 +130,60 @@ def test_runner_push_frames_from_python(models_dir: Path) -> None:
     reads = [r for r in out if r.frame is not None]
     assert reads and all(r.reads and r.reads[0].text == "ABC1234" for r in reads)
     assert len(reads) + push.dropped == 3
+
+
+class _FlakyCapture:
+    """A camera that delivers ``n`` frames and then drops the connection."""
+
+    def __init__(self, n: int, start: int) -> None:
+        self.n, self.i, self.start = n, 0, start
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        if self.i >= self.n:
+            return False, None
+        self.i += 1
+        time.sleep(0.002)
+        return True, np.full((8, 8, 3), self.start + self.i, np.uint8)
+
+    def get(self, prop: int) -> float:
+        return 0.0
+
+    def release(self) -> None:
+        pass
+
+
+class _FlakyCamera(VideoSource):
+    def __init__(self, fail_opens: list[bool]) -> None:
+        self.opens = 0
+        self._plan = fail_opens
+        super().__init__(
+            "rtsp://camera.invalid/stream", camera="flaky", max_retries=3, backoff=(0.001, 0.002)
+        )
+
+    def _open(self) -> _FlakyCapture:
+        self.opens += 1
+        if self._plan and self._plan.pop(0):
+            raise SourceError("cannot open video source rtsp://camera.invalid/stream")
+        return _FlakyCapture(5, 10 * self.opens)
+
+
+def test_camera_that_disappears_reconnects_with_backoff() -> None:
+    # connects, drops after 5 frames, fails twice to reconnect, comes back, drops again, then is gone.
+    cam = _FlakyCamera([False, True, True, False, True, True, True, True])
+    frames = []
+    while (f := cam.get(timeout=5)) is not None:
+        frames.append(f)
+        time.sleep(0.001)
+    assert cam.reconnects == 1 and cam.opens == 8
+    assert cam.frames == 10 and len(frames) + cam.dropped == 10
+    assert cam.error is not None and "gave up after 3 retries" in cam.error
+    assert [f.index for f in frames] == sorted(f.index for f in frames)
+
+
+def test_live_source_drops_old_frames_when_the_consumer_lags() -> None:
+    cam = _FlakyCamera([False, True, True, True, True])
+    cam.start()
+    time.sleep(0.2)  # consumer busy: the camera keeps producing, only the newest frame is kept
+    frames = list(cam)
+    assert cam.frames == 5 and len(frames) == 1 and cam.dropped == 4
+    assert int(frames[0].image[0, 0, 0]) == 15

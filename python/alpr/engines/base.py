@@ -7,7 +7,7 @@ is safe to call from several threads at once (each runtime serialises internally
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -95,12 +95,15 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def create_engine(model: str | Path, config: EngineConfig | None = None) -> Engine:
+def create_engine(
+    model: str | Path, config: EngineConfig | None = None, *, calibration: Iterable[np.ndarray] | None = None
+) -> Engine:
     """Open ``model`` (an ONNX file) with the runtime named by ``config.backend``.
 
     Args:
         model: Path to an ``.onnx`` file.
         config: Backend and its options; ``None`` means ONNX Runtime on the CPU.
+        calibration: Input batches for TensorRT INT8 calibration (ignored by the other backends).
 
     Raises:
         ModelLoadError: the file is missing or is not a valid model.
@@ -130,6 +133,7 @@ def create_engine(model: str | Path, config: EngineConfig | None = None) -> Engi
             cache_dir=cfg.cache_dir,
             max_batch=cfg.max_batch,
             workspace_mib=cfg.workspace_mib,
+            calibration=calibration,
         )
     if cfg.backend == "openvino":
         from alpr.engines.openvino import OpenVINOEngine
