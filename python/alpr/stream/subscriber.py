@@ -133,9 +133,11 @@ def subscribe(
             sock.setsockopt(zmq.SUBSCRIBE, t)
         for ep in eps:
             sock.connect(ep)
-        timeout_ms = None if idle_timeout is None else int(idle_timeout * 1000)
+        deadline = None if idle_timeout is None else time.monotonic() + idle_timeout
         while True:
-            if not sock.poll(timeout_ms):
+            # Heartbeats keep arriving: the idle timeout counts from the last event, not the last frame.
+            wait = None if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
+            if not sock.poll(wait):
                 return
             frames = sock.recv_multipart()
             if len(frames) != 4:
@@ -165,6 +167,8 @@ def subscribe(
             if msg is not None:
                 stats.delivered += 1
                 yield msg
+                if idle_timeout is not None:
+                    deadline = time.monotonic() + idle_timeout
     finally:
         sock.close(linger=0)
 

@@ -1,0 +1,349 @@
+"""Real sockets on loopback: round trips, topics, gaps and replay, restarts, CurveZMQ, malformed input."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+import zmq
+
+from alpr.stream import (
+    ConsumerStats,
+    PlateEvent,
+    Publisher,
+    ReliableConsumer,
+    StreamMessage,
+    _wire,
+    subscribe,
+)
+
+HB = 0.05  # fast heartbeats keep the tests short
+
+
+def drain(consumer: ReliableConsumer, n: int, timeout: float = 10.0) -> list[StreamMessage]:
+    """Receive until ``n`` messages arrived or ``timeout`` passed."""
+    out: list[StreamMessage] = []
+    deadline = time.monotonic() + timeout
+    while len(out) < n and time.monotonic() < deadline:
+        out += consumer.recv_batch(n - len(out), timeout=0.1)
+    return out
+
+
+class Pump:
+    """Publish events in a background thread until stopped (beats the PUB/SUB slow-joiner race)."""
+
+    def __init__(self, pub: Publisher, make: Callable[[int], tuple[PlateEvent, bytes | None]]) -> None:
+        self.pub, self.make, self.stop = pub, make, threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        i = 0
+        while not self.stop.is_set():
+            self.pub.publish(*self.make(i))
+            i += 1
+            time.sleep(0.002)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def _first(it: Iterator[StreamMessage], n: int) -> list[StreamMessage]:
+    out = []
+    for msg in it:
+        out.append(msg)
+        if len(out) == n:
+            break
+    return out
+
+
+def test_subscribe_round_trip_with_crop(
+    endpoint: str, event_factory: Callable[..., PlateEvent], tiny_jpeg: bytes
+) -> None:
+    with Publisher(endpoint, heartbeat_s=HB) as pub:
+        events = [event_factory(i) for i in range(10_000)]
+        pump = Pump(pub, lambda i: (events[i], tiny_jpeg if i % 2 else None))
+        try:
+            got = _first(subscribe(pub.endpoint, idle_timeout=5), 20)
+        finally:
+            pump.close()
+    assert len(got) == 20
+    seqs = [m.seq for m in got]
+    assert seqs == list(range(seqs[0], seqs[0] + 20))  # in order, no holes once joined
+    for m in got:
+        assert m.event == events[m.seq - 1]
+        assert m.crop_jpeg == (None if (m.seq - 1) % 2 == 0 else tiny_jpeg)
+        assert m.publisher == pub.publisher_id and not m.replayed
+
+
+def test_subscribe_filters_topics_exactly(endpoint: str, event_factory: Callable[..., PlateEvent]) -> None:
+    cams = ["cam1", "cam10", "cam2"]  # "cam10" starts with "cam1": ZeroMQ alone would let it through
+    stats = ConsumerStats()
+    with Publisher(endpoint, heartbeat_s=HB) as pub:
+        pump = Pump(pub, lambda i: (event_factory(i, cams[i % 3]), None))
+        try:
+            got = _first(subscribe(pub.endpoint, topics=["cam1"], idle_timeout=5, stats=stats), 10)
+            both = _first(subscribe(pub.endpoint, topics=["cam10", "cam2"], idle_timeout=5), 10)
+        finally:
+            pump.close()
+    assert len(got) == 10 and {m.event.camera for m in got} == {"cam1"}
+    assert all((m.seq - 1) % 3 == 0 for m in got)
+    assert {m.event.camera for m in both} == {"cam10", "cam2"}
+    assert stats.malformed == 0
+
+
+def test_subscribe_counts_gaps_it_cannot_fill(event_factory: Callable[..., PlateEvent]) -> None:
+    stats = ConsumerStats()
+    with Publisher("tcp://127.0.0.1:*", heartbeat_s=HB) as pub:
+        gen = subscribe(pub.endpoint, idle_timeout=5, stats=stats)
+        pump = Pump(pub, lambda i: (event_factory(i), None))
+        try:
+            first = next(gen)
+        finally:
+            pump.close()
+        pub.outbox.append([(b"cam1", event_factory(0).to_json(), None)])  # stored, never sent: a hole
+        pub.publish(event_factory(1))
+        rest = []
+        for m in gen:
+            rest.append(m)
+            if m.seq == pub.last_seq:
+                break
+        gen.close()
+    assert first.seq < rest[-1].seq
+    assert stats.gaps == 1
+
+
+def test_late_consumer_gets_everything_through_replay(
+    endpoint: str, event_factory: Callable[..., PlateEvent], tiny_jpeg: bytes
+) -> None:
+    with Publisher(endpoint, heartbeat_s=HB) as pub:
+        events = [event_factory(i) for i in range(2_500)]
+        pub.publish_many([(e, tiny_jpeg if i % 3 == 0 else None) for i, e in enumerate(events)])
+        with ReliableConsumer(pub.endpoint, name="late", replay_batch=500) as consumer:
+            got = drain(consumer, 2_500)
+            assert consumer.recv(timeout=0.2) is None  # nothing more, no duplicates
+            stats = consumer.stats
+    assert [m.seq for m in got] == list(range(1, 2_501))
+    assert [m.event for m in got] == events
+    assert all(m.replayed for m in got) and stats.replayed == 2_500
+    assert [m.crop_jpeg is not None for m in got] == [i % 3 == 0 for i in range(2_500)]
+    assert stats.gaps == 0 and stats.lost == 0 and stats.malformed == 0
+
+
+def test_gap_in_the_live_stream_is_replayed_in_order(event_factory: Callable[..., PlateEvent]) -> None:
+    with Publisher("tcp://127.0.0.1:*", heartbeat_s=HB) as pub:
+        with ReliableConsumer(pub.endpoint, name="gaps") as consumer:
+            pub.publish(event_factory(1))
+            assert [m.seq for m in drain(consumer, 1)] == [1]
+            # A message dropped on the way: stored in the outbox but never sent.
+            missing = event_factory(2)
+            pub.outbox.append([(b"cam1", missing.to_json(), None)])
+            pub.publish(event_factory(3))
+            got = drain(consumer, 2)
+            assert consumer.stats.gaps == 1
+        assert [m.seq for m in got] == [2, 3]
+        assert got[0].event == missing and got[0].replayed  # 3 may come live or with the replay
+
+
+def test_lost_tail_is_found_through_the_heartbeat(event_factory: Callable[..., PlateEvent]) -> None:
+    with (
+        Publisher("tcp://127.0.0.1:*", heartbeat_s=HB) as pub,
+        ReliableConsumer(pub.endpoint, name="tail") as consumer,
+    ):
+        pub.publish(event_factory(1))
+        assert len(drain(consumer, 1)) == 1
+        pub.outbox.append([(b"cam1", event_factory(2).to_json(), None)])  # no later event will follow
+        got = drain(consumer, 1, timeout=5)
+    assert [m.seq for m in got] == [2]
+
+
+def test_pub_high_water_mark_drops_are_recovered(event_factory: Callable[..., PlateEvent]) -> None:
+    n = 20_000
+    events = [event_factory(i) for i in range(n)]
+    with (
+        Publisher("tcp://127.0.0.1:*", hwm=50, heartbeat_s=HB) as pub,
+        ReliableConsumer(pub.endpoint, name="slow", hwm=50) as consumer,
+    ):
+        pub.publish(events[0])
+        assert len(drain(consumer, 1)) == 1  # connected and caught up
+        for i in range(1, n, 1000):  # a burst far beyond both HWMs while the consumer is not reading
+            pub.publish_many(events[i : i + 1000])
+        got = drain(consumer, n - 1, timeout=30)
+        stats = consumer.stats
+    assert [m.seq for m in got] == list(range(2, n + 1))
+    assert stats.gaps >= 1 and stats.replayed > 0 and stats.lost == 0
+
+
+def test_topics_with_reliable_consumer(event_factory: Callable[..., PlateEvent]) -> None:
+    with Publisher("tcp://127.0.0.1:*", heartbeat_s=HB) as pub:
+        pub.publish_many([event_factory(i, ["cam1", "cam10"][i % 2]) for i in range(100)])
+        with ReliableConsumer(pub.endpoint, name="t", topics=["cam10"]) as consumer:
+            got = drain(consumer, 50)
+            pub.publish_many([event_factory(i, ["cam1", "cam10"][i % 2]) for i in range(100, 110)])
+            got += drain(consumer, 5)
+            assert consumer.recv(timeout=0.2) is None
+    assert [m.seq for m in got] == list(range(2, 111, 2))
+    assert {m.event.camera for m in got} == {"cam10"}
+
+
+def test_acks_prune_the_outbox_and_a_restarted_consumer_resumes_after_them(
+    tmp_path: Path, event_factory: Callable[..., PlateEvent]
+) -> None:
+    with Publisher("tcp://127.0.0.1:*", outbox=tmp_path / "ob.db", heartbeat_s=HB) as pub:
+        pub.publish_many([event_factory(i) for i in range(100)])
+        with ReliableConsumer(pub.endpoint, name="store") as consumer:
+            got = drain(consumer, 100)
+            consumer.ack(got[59])  # stored the first 60 only, then "crashes"
+        deadline = time.monotonic() + 5
+        while pub.outbox.pending() > 40 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert pub.outbox.pending() == 40 and pub.outbox.acked("store") == 60
+        with ReliableConsumer(pub.endpoint, name="store") as again:
+            rest = drain(again, 40)
+            assert again.recv(timeout=0.2) is None
+            with ReliableConsumer(pub.endpoint, name="other") as other:
+                # A consumer that never acknowledged starts from what the outbox still holds.
+                assert [m.seq for m in drain(other, 40)] == list(range(61, 101))
+            again.ack(pub.publisher_id, rest[-1].seq)
+        deadline = time.monotonic() + 5
+        while pub.outbox.pending() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert pub.outbox.pending() == 0
+    assert [m.seq for m in rest] == list(range(61, 101))
+
+
+def test_ack_rejects_unknown_publishers() -> None:
+    with ReliableConsumer("tcp://127.0.0.1:1", name="x") as consumer:
+        with pytest.raises(ValueError, match="unknown publisher"):
+            consumer.ack("00" * 16, 3)
+        with pytest.raises(ValueError, match="32 hex"):
+            consumer.ack("zz", 3)
+        with pytest.raises(TypeError, match="seq"):
+            consumer.ack("00" * 16)
+
+
+def test_publisher_restart_with_its_outbox_loses_nothing(
+    tmp_path: Path, event_factory: Callable[..., PlateEvent]
+) -> None:
+    ep, db = f"ipc://{tmp_path}/ev", tmp_path / "ob.db"
+    events = [event_factory(i) for i in range(300)]
+    with ReliableConsumer(ep, name="bridge") as consumer:
+        with Publisher(ep, outbox=db, heartbeat_s=HB) as pub:
+            pid = pub.publisher_id
+            pub.publish_many(events[:100])
+            got = drain(consumer, 50)
+            # Accepted (committed) but the process died before sending it.
+            pub.outbox.append([(b"cam1", events[100].to_json(), None)])
+        got += drain(consumer, 50)  # what was already in flight
+        with Publisher(ep, outbox=db, heartbeat_s=HB) as pub:
+            assert pub.publisher_id == pid and pub.last_seq == 101
+            assert pub.publish_many(events[101:200])[0] == 102
+            got += drain(consumer, 100)  # 101 (from the outbox) and 102..200
+            pub.publish_many(events[200:])
+            got += drain(consumer, 100)
+            assert consumer.recv(timeout=0.2) is None
+    assert [m.seq for m in got] == list(range(1, 301))
+    assert [m.event for m in got] == events
+
+
+def test_two_publishers_one_consumer(tmp_path: Path, event_factory: Callable[..., PlateEvent]) -> None:
+    with (
+        Publisher("tcp://127.0.0.1:*", heartbeat_s=HB) as a,
+        Publisher(f"ipc://{tmp_path}/b", heartbeat_s=HB) as b,
+    ):
+        a.publish_many([event_factory(i, "a") for i in range(30)])
+        b.publish_many([event_factory(i, "b") for i in range(20)])
+        with ReliableConsumer([a.endpoint, b.endpoint], name="both") as consumer:
+            got = drain(consumer, 50)
+            assert set(consumer.publishers) == {a.publisher_id, b.publisher_id}
+    by_pub: dict[str, list[int]] = {}
+    for m in got:
+        by_pub.setdefault(m.publisher, []).append(m.seq)
+    assert by_pub == {a.publisher_id: list(range(1, 31)), b.publisher_id: list(range(1, 21))}
+
+
+def test_curve_encryption(event_factory: Callable[..., PlateEvent]) -> None:
+    server_public, server_secret = zmq.curve_keypair()
+    wrong_public, _ = zmq.curve_keypair()
+    with Publisher("tcp://127.0.0.1:*", curve_server_secret=server_secret, heartbeat_s=HB) as pub:
+        pub.publish_many([event_factory(i) for i in range(10)])
+        with ReliableConsumer(pub.endpoint, name="c", curve_server_key=server_public) as consumer:
+            assert [m.seq for m in drain(consumer, 10)] == list(range(1, 11))
+        with ReliableConsumer(pub.endpoint, name="w", curve_server_key=wrong_public) as wrong:
+            assert wrong.recv(timeout=0.5) is None
+        with ReliableConsumer(pub.endpoint, name="p") as plain:
+            assert plain.recv(timeout=0.5) is None
+
+
+def test_malformed_frames_are_counted_and_skipped(event_factory: Callable[..., PlateEvent]) -> None:
+    ctx = zmq.Context.instance()
+    rogue = ctx.socket(zmq.PUB)
+    rogue.bind("tcp://127.0.0.1:*")
+    rogue_ep = rogue.get_string(zmq.LAST_ENDPOINT)
+    pid = b"\x01" * 16
+    good = event_factory(7).to_json()
+    junk: list[list[bytes]] = [
+        [b"cam1"],  # wrong number of frames
+        [b"cam1", b"short", good, b""],  # bad header
+        [b"cam1", bytes([9]) + pid + bytes(8), good, b""],  # unknown version
+        [b"cam1", _wire.pack_header(pid, 1), b"{not json", b""],
+        [b"cam1", _wire.pack_header(pid, 2), orjson.dumps({"schema": "alpr.plate/1"}), b""],
+        [_wire.HEARTBEAT_TOPIC, _wire.pack_header(pid, 3), b"[]", b""],  # bad heartbeat
+    ]
+    try:
+        with Publisher("tcp://127.0.0.1:*", heartbeat_s=HB) as pub:
+            stats = ConsumerStats()
+            gen = subscribe([rogue_ep, pub.endpoint], idle_timeout=5, stats=stats)
+            with ReliableConsumer([rogue_ep, pub.endpoint], name="m") as consumer:
+                pump = Pump(pub, lambda i: (event_factory(i), None))
+                try:
+                    assert next(gen).event.camera == "cam1"  # both connected
+                    assert drain(consumer, 1)
+                finally:
+                    pump.close()
+                for frames in junk:
+                    rogue.send_multipart(frames)
+                rogue.send_multipart([b"cam1", _wire.pack_header(pid, 4), good, b""])
+                ok = next(m for m in gen if m.publisher == pid.hex())
+                assert ok.event == PlateEvent.from_json(good) and ok.seq == 4
+                assert stats.malformed == 5  # the bad heartbeat is just skipped by subscribe
+                # The reliable consumer counts them too and still serves the real publisher.
+                deadline = time.monotonic() + 5
+                while consumer.stats.malformed < 4 and time.monotonic() < deadline:
+                    consumer.recv(timeout=0.05)
+                assert consumer.stats.malformed >= 4
+                n = pub.publish(event_factory(99))
+                assert any(m.seq == n for m in drain(consumer, 1_000, timeout=2))
+    finally:
+        rogue.close(linger=0)
+
+
+def test_bad_replay_requests_do_not_stop_the_publisher(event_factory: Callable[..., PlateEvent]) -> None:
+    with Publisher("tcp://127.0.0.1:*", heartbeat_s=HB) as pub:
+        pub.publish_many([event_factory(i) for i in range(5)])
+        dealer = zmq.Context.instance().socket(zmq.DEALER)
+        dealer.connect(pub.replay_endpoint)
+        try:
+            for frames in (
+                [b"HELLO"],
+                [b"HELLO", b"not json"],
+                [b"REPLAY", b'{"from": -1, "max": 5}'],
+                [b"ACK", b'{"consumer": "", "seq": 1}'],
+                [b"BOGUS", b"{}"],
+            ):
+                dealer.send_multipart(frames)
+                assert dealer.poll(2000)
+                assert dealer.recv_multipart()[0] == b"ERROR"
+            dealer.send_multipart([b"REPLAY", b'{"from": 2, "max": 2}'])
+            assert dealer.poll(2000)
+            reply = dealer.recv_multipart()
+        finally:
+            dealer.close(linger=0)
+        assert pub.stats.bad_requests == 5
+    assert reply[0] == b"BATCH" and orjson.loads(reply[1])["through"] == 3
+    assert [_wire.unpack_header(reply[i])[1] for i in (2, 5)] == [2, 3]

@@ -1,0 +1,141 @@
+"""Outbox: sequence numbers, reads by range, acknowledgements, persistence, bounds."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from alpr.errors import ConfigError
+from alpr.stream import Outbox, PlateEvent, Publisher
+
+
+def _rows(n: int, topic: bytes = b"cam1") -> list[tuple[bytes, bytes, bytes | None]]:
+    return [(topic, f'{{"n":{i}}}'.encode(), None) for i in range(n)]
+
+
+def test_append_numbers_from_one_and_reads_ranges(tmp_path: Path) -> None:
+    ob = Outbox(tmp_path / "ob.db")
+    try:
+        assert ob.last_seq == 0 and ob.first_seq() == 1
+        assert ob.append(_rows(3)) == 1
+        assert ob.append(_rows(2, b"cam2")) == 4
+        assert ob.last_seq == 5 and ob.pending() == 5
+        rows, through = ob.read(2, 2)
+        assert [r[0] for r in rows] == [2, 3] and through == 3
+        rows, through = ob.read(4, 100)
+        assert [r[0] for r in rows] == [4, 5] and through == 5
+        assert rows[0][1] == b"cam2"
+        rows, through = ob.read(1, 100, topics=["cam2"])
+        assert [r[0] for r in rows] == [4, 5] and through == 5
+        rows, through = ob.read(1, 2, topics=["cam2"])
+        assert rows == [] and through == 2  # scanned 1..2, nothing for cam2 there
+        rows, through = ob.read(6, 10)
+        assert rows == [] and through == 5
+    finally:
+        ob.close()
+
+
+def test_ack_prunes_up_to_the_slowest_consumer(tmp_path: Path) -> None:
+    ob = Outbox(tmp_path / "ob.db")
+    try:
+        ob.append(_rows(10))
+        assert ob.acked("a") is None
+        assert ob.ack("a", 6) == 6
+        assert ob.first_seq() == 7 and ob.acked("a") == 6
+        assert ob.ack("b", 3) == 0  # b is behind: nothing more to delete
+        assert ob.ack("a", 4) == 0 and ob.acked("a") == 6  # acks never go back
+        assert ob.ack("b", 8) == 0  # a (at 6) is now the slowest
+        assert ob.ack("a", 99) == 2 and ob.acked("a") == 10  # clamped to what exists; b holds 9, 10
+        assert ob.first_seq() == 9 and ob.pending() == 2
+    finally:
+        ob.close()
+
+
+def test_state_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "ob.db"
+    ob = Outbox(path)
+    ob.append(_rows(5))
+    ob.ack("a", 5)  # everything pruned: the sequence must still go on from 6
+    pid = ob.publisher_id
+    ob.close()
+    ob = Outbox(path)
+    try:
+        assert ob.publisher_id == pid and ob.last_seq == 5 and ob.pending() == 0
+        assert ob.append(_rows(1)) == 6
+        assert ob.acked("a") == 5
+    finally:
+        ob.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_second_process_cannot_open_the_same_outbox(tmp_path: Path) -> None:
+    ob = Outbox(tmp_path / "ob.db")
+    try:
+        with pytest.raises(ConfigError, match="already open"):
+            Outbox(tmp_path / "ob.db")
+    finally:
+        ob.close()
+    Outbox(tmp_path / "ob.db").close()  # released on close
+
+
+def test_bounded_outbox_drops_oldest_and_counts(tmp_path: Path) -> None:
+    ob = Outbox(None, max_events=4)
+    try:
+        ob.append(_rows(3))
+        ob.append(_rows(3))
+        assert ob.pending() == 4 and ob.first_seq() == 3 and ob.evicted == 2
+    finally:
+        ob.close()
+    with pytest.raises(ValueError, match="max_events"):
+        Outbox(None, max_events=0)
+
+
+def test_corrupt_outbox_file_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "ob.db"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(Exception, match="outbox") as info:
+        Outbox(path)
+    assert type(info.value).__name__ == "StoreError"
+
+
+def test_publish_validates_its_arguments(event_factory: Callable[..., PlateEvent], tiny_jpeg: bytes) -> None:
+    with Publisher("inproc://validate") as pub:
+        with pytest.raises(TypeError, match="PlateEvent"):
+            pub.publish({"plate": "X"})  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="JPEG"):
+            pub.publish(event_factory(1), b"\x89PNG....")
+        with pytest.raises(TypeError, match="crop_jpeg"):
+            pub.publish(event_factory(1), "not bytes")  # type: ignore[arg-type]
+        assert pub.last_seq == 0  # nothing accepted
+        assert pub.publish(event_factory(1), tiny_jpeg) == 1
+        assert pub.publish_many([event_factory(2), (event_factory(3), tiny_jpeg)]) == [2, 3]
+        assert pub.publish_many([]) == []
+        rows, _ = pub.outbox.read(1, 10)
+        assert [r[3] for r in rows] == [tiny_jpeg, None, tiny_jpeg]
+        assert PlateEvent.from_json(rows[1][2]).plate == "AB00002"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "match"),
+    [("nonsense", "scheme"), ("udp://127.0.0.1:5", "tcp"), ("tcp://127.0.0.1:notaport", "port")],
+)
+def test_bad_endpoints_are_rejected(endpoint: str, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        Publisher(endpoint)
+
+
+def test_endpoint_in_use_is_a_config_error() -> None:
+    with Publisher("tcp://127.0.0.1:*") as pub, pytest.raises(ConfigError, match="cannot bind"):
+        Publisher(pub.endpoint, replay_endpoint="tcp://127.0.0.1:*")
+
+
+def test_default_replay_endpoints(tmp_path: Path) -> None:
+    with Publisher(f"ipc://{tmp_path}/ev") as pub:
+        assert pub.replay_endpoint == f"ipc://{tmp_path}/ev.replay"
+    with Publisher("tcp://127.0.0.1:*") as pub:
+        assert pub.replay_endpoint.startswith("tcp://127.0.0.1:")
+        assert pub.replay_endpoint != pub.endpoint
