@@ -64,14 +64,13 @@ def _run_alpr(path: Path) -> dict[str, Any]:
     from alpr.sources import VideoSource
 
     pipe = Pipeline()
-    src = VideoSource(str(path))
+    src = VideoSource(str(path), decode_stride=STRIDE)
     runner = StreamRunner(pipe, [src], stride=STRIDE)
     t0 = time.perf_counter()
     events = []
-    frames = 0
     for res in runner:
-        frames += res.frame is not None
         events.extend(res.events)
+    frames = src.frames
     wall = time.perf_counter() - t0
     stages = {k: v[0] for k, v in pipe.times.items()}
     stages["decode (thread)"] = src.decode_seconds

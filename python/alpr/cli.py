@@ -153,17 +153,21 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"alpr: error: --camera given {len(names)} times for {len(args.sources)} sources", file=sys.stderr
         )
         return 2
+    pipe = _pipeline(args, return_crops=bool(args.publish))
+    stride = int(args.stride or pipe.config.detect_stride)
     sources = []
     status = 0
     for i, spec in enumerate(args.sources):
         try:
-            sources.append(open_source(spec, camera=names[i] if names else None))
+            # Without --save-video the frames between detector runs are never looked at: skip their
+            # BGR conversion (they are still decoded, so the codec state stays right).
+            skip = 1 if args.save_video and i == 0 else stride
+            sources.append(open_source(spec, camera=names[i] if names else None, decode_stride=skip))
         except SourceError as exc:
             print(f"alpr: {exc}", file=sys.stderr)
             status = 1
     if not sources:
         return 1
-    pipe = _pipeline(args, return_crops=bool(args.publish))
     publisher = None
     if args.publish:
         from alpr.stream import Publisher
@@ -171,7 +175,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         publisher = Publisher(args.publish, outbox=args.outbox)
     writer = None
     first = sources[0]
-    runner = StreamRunner(pipe, sources, stride=args.stride, tracking=not args.no_tracking)
+    runner = StreamRunner(pipe, sources, stride=stride, tracking=not args.no_tracking)
     total = sum(s.total or 0 for s in sources) or None
     bar = tqdm(total=total, unit="f", disable=args.no_progress, file=sys.stderr, desc="run")
     last_reads: dict[str, list[Any]] = {}
@@ -184,7 +188,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         for res in runner:
             if res.frame is not None:
-                bar.update(1)
+                bar.update(sum(s.frames for s in sources) - bar.n)
                 if res.detected:
                     last_reads[res.camera] = res.reads
                 if args.no_tracking and res.reads:
@@ -252,11 +256,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"alpr: {err}", file=sys.stderr)
         status = 1
     if not args.json:
-        fps = runner.frames / wall if wall > 0 else 0.0
+        frames = sum(s.frames for s in sources)
+        fps = frames / wall if wall > 0 else 0.0
         dropped = sum(s.dropped for s in sources)
         print(
-            f"{runner.frames} frames in {wall:.1f}s ({fps:.1f} FPS), "
-            f"{events} vehicle events, {dropped} dropped",
+            f"{frames} frames in {wall:.1f}s ({fps:.1f} FPS), {events} vehicle events, {dropped} dropped",
             file=sys.stderr,
         )
     return status
@@ -291,7 +295,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     pipe = _pipeline(args)
     if args.source:
-        source: Any = VideoSource(args.source)
+        source: Any = VideoSource(args.source, decode_stride=args.stride or pipe.config.detect_stride)
     else:
         push = PushSource("synthetic")
         rng = np.random.default_rng(0)
@@ -302,7 +306,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     n = 0
     for res in runner:
         if res.frame is not None:
-            n += 1
+            n = int(getattr(source, "frames", 0)) if args.source else n + 1
             if n >= args.frames:
                 break
     wall = time.perf_counter() - t0

@@ -859,6 +859,8 @@ class StreamRunner:
         self.tracking = tracking
         self.trackers = {s.camera: Tracker(pipeline.config.tracking, s.camera) for s in self.sources}
         self._count = {s.camera: 0 for s in self.sources}
+        self._live = {s.camera: bool(getattr(s, "live", False)) for s in self.sources}
+        self._still = {s.camera: bool(getattr(s, "still", False)) for s in self.sources}
         self.frames = 0
         self.detected_frames = 0
         self.errors: list[str] = []
@@ -902,7 +904,9 @@ class StreamRunner:
             for f in got:
                 n = self._count[f.camera]
                 self._count[f.camera] = n + 1
-                if n % self.stride == 0:
+                # Files: by frame number (a source may deliver only every stride-th frame);
+                # live sources: by delivered count (their frame numbers jump where frames were dropped).
+                if self._still[f.camera] or (f.index if not self._live[f.camera] else n) % self.stride == 0:
                     todo.append(f)
             self.frames += len(got)
             reads_by_id: dict[int, list[PlateRead]] = {}

@@ -221,6 +221,8 @@ def read_image(path: str | Path) -> np.ndarray:
 class ImageSource(Source):
     """Still images from files, folders and globs; unreadable files are counted and skipped."""
 
+    still = True  # every image is analysed, whatever the detector stride
+
     def __init__(self, specs: Sequence[str | os.PathLike[str]], camera: str = "images") -> None:
         super().__init__(camera)
         self.paths = expand_images(specs)
@@ -265,6 +267,9 @@ class VideoSource(Source):
         live: Force live (newest-frame-wins, reconnect) or file behaviour; default: by ``spec``.
         max_retries: Reconnection attempts before giving up (``None``: forever).
         backoff: ``(first, max)`` delay in seconds between attempts, doubling.
+        decode_stride: Deliver only every n-th frame of a file; the others are grabbed (demuxed and
+            decoded by the codec) but never converted to BGR or queued. For a detector stride when
+            the skipped frames are not needed (e.g. no ``--save-video``).
     """
 
     def __init__(
@@ -275,8 +280,10 @@ class VideoSource(Source):
         live: bool | None = None,
         max_retries: int | None = 10,
         backoff: tuple[float, float] = (0.5, 10.0),
+        decode_stride: int = 1,
     ) -> None:
         self.spec = spec
+        self.decode_stride = max(1, int(decode_stride))
         s = str(spec)
         self.gstreamer = "!" in s
         is_device = isinstance(spec, int) or s.isdigit() or s.startswith("/dev/video")
@@ -336,8 +343,17 @@ class VideoSource(Source):
                     self._stop.wait(delay)
                     continue
             t0 = time.perf_counter()
-            ok, img = cap.read()
-            self.decode_seconds += time.perf_counter() - t0
+            if not self.live and index % self.decode_stride:
+                ok = cap.grab()
+                self.decode_seconds += time.perf_counter() - t0
+                if ok:
+                    self.frames += 1
+                    index += 1
+                    continue
+                img = None
+            else:
+                ok, img = cap.read()
+                self.decode_seconds += time.perf_counter() - t0
             if not ok or img is None:
                 if not self.live:
                     # A truncated file: a few unreadable packets are skipped; a run of them ends the file.
@@ -434,7 +450,7 @@ class PushSource(Source):
         self.end()
 
 
-def open_source(spec: str, camera: str | None = None) -> Source:
+def open_source(spec: str, camera: str | None = None, *, decode_stride: int = 1) -> Source:
     """Open a source from a command-line spec (see :class:`VideoSource` and :class:`ImageSource`).
 
     Raises:
@@ -447,4 +463,4 @@ def open_source(spec: str, camera: str | None = None) -> Source:
         or (not p.exists() and any(c in spec for c in "*?"))
     ):
         return ImageSource([spec], camera=camera or (p.stem if p.is_dir() else "images"))
-    return VideoSource(spec, camera=camera)
+    return VideoSource(spec, camera=camera, decode_stride=decode_stride)
