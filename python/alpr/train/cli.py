@@ -190,7 +190,7 @@ def _add_export_detector(sub: Any) -> None:
     from alpr.train.detector_config import add_export_arguments
 
     p = sub.add_parser(
-        "detector", help="export the plate detector to ONNX (+ INT8, FP16), evaluate it, update the manifest"
+        "detector", help="export the plate detector to ONNX (+ INT8, FP16), evaluate it, write the manifest"
     )
     add_export_arguments(p)
     p.set_defaults(func=_export_detector)

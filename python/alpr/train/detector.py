@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from alpr.train.detector_config import TrainConfig
 
 __all__ = [
     "STRIDES",
@@ -502,61 +504,6 @@ class DetectorLoss:
 # Training
 
 
-@dataclass
-class TrainConfig:
-    """Detector training settings (defaults: the shipped model's run).
-
-    Attributes:
-        data: the YOLO detection set (``manifest.csv``, ``images/``, ``labels/``).
-        negatives: folder of plate-free images added to the train split as background, or None.
-        out: run folder (checkpoints, metrics, plots).
-        imgsz: evaluation/export input size (square); training images are cached at this scale.
-        crop: training canvas size (random crops at the ``imgsz`` scale; smaller is faster).
-        freeze: backbone blocks (after the stem) kept frozen.
-        negatives_per_epoch: share of the background images drawn into each epoch.
-        time_budget_s: when > 0 the cosine schedule runs over this much training wall time instead of
-            ``epochs`` (for a fixed compute budget); training stops when it is spent.
-        epochs: the schedule length in epochs (and the maximum number of epochs).
-        batch: images per step.
-        lr: peak AdamW learning rate.
-        weight_decay: AdamW weight decay.
-        warmup_steps: linear warm-up steps.
-        restart_epochs: cosine warm-restart period in epochs (0 = one cosine over all epochs).
-        synth_fraction: share of training samples that are synthetic plates pasted into scenes.
-        pretrained: initialise the backbone from ImageNet EfficientNet-Lite0.
-        seed: RNG seed.
-        threads: torch intra-op threads.
-        deadline: wall-clock UNIX time at which to stop after the current epoch (0 = none).
-        max_steps: stop after this many steps in total (0 = none; for tests).
-        eval_every: evaluate on the valid split every this many epochs.
-        limit_train: use only the first N train images (0 = all; for tests).
-    """
-
-    data: str = "/work/shared/data/detect"
-    negatives: str | None = "/work/shared/data/negatives/images"
-    out: str = "runs/detector"
-    imgsz: int = 480
-    crop: int = 320
-    freeze: int = 3
-    negatives_per_epoch: float = 0.25
-    time_budget_s: float = 0.0
-    epochs: int = 60
-    batch: int = 8
-    lr: float = 2e-3
-    weight_decay: float = 0.05
-    warmup_steps: int = 150
-    restart_epochs: int = 0
-    synth_fraction: float = 0.15
-    pretrained: bool = True
-    seed: int = 0
-    threads: int = 1
-    deadline: float = 0.0
-    max_steps: int = 0
-    eval_every: int = 1
-    limit_train: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 def _lr_at(cfg: TrainConfig, step: int, steps_per_epoch: int, elapsed: float = 0.0) -> float:
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
@@ -701,34 +648,19 @@ def train_detector(cfg: TrainConfig, *, resume: bool = True, log: Any = print) -
     return best_stats
 
 
-def build_arg_parser() -> Any:
-    """The ``alpr train detector`` argument parser (every :class:`TrainConfig` field as ``--name``)."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="alpr train detector", description="Train the plate detector.")
-    defaults = TrainConfig()
-    for name, value in asdict(defaults).items():
-        if name == "extra":
-            continue
-        flag = "--" + name.replace("_", "-")
-        if isinstance(value, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
-        elif value is None or isinstance(value, str):
-            parser.add_argument(flag, type=str, default=value)
-        else:
-            parser.add_argument(flag, type=type(value), default=value)
-    parser.add_argument("--no-resume", action="store_true", help="start fresh even if last.pt exists")
-    return parser
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``alpr train detector``."""
-    args = vars(build_arg_parser().parse_args(argv))
-    no_resume = bool(args.pop("no_resume"))
-    if args.get("negatives") in ("", "none", "None"):
-        args["negatives"] = None
-    cfg = TrainConfig(**args)
-    stats = train_detector(cfg, resume=not no_resume, log=lambda m: print(m, flush=True))
+    from alpr.train.detector_config import build_train_parser
+
+    return cli_train(vars(build_train_parser().parse_args(argv)))
+
+
+def cli_train(args: dict[str, Any]) -> int:
+    """Run training from parsed ``alpr train detector`` arguments."""
+    from alpr.train.detector_config import config_from_args
+
+    cfg, resume = config_from_args(args)
+    stats = train_detector(cfg, resume=resume, log=lambda m: print(m, flush=True))
     print({k: v for k, v in stats.items() if isinstance(v, (int, float))}, flush=True)
     return 0
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -67,16 +68,20 @@ def export_detector_onnx(model: Any, path: str | os.PathLike[str], imgsz: int, *
     wrapper = DetectorExport(model, imgsz, imgsz).eval()
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    torch.onnx.export(
-        wrapper,
-        (torch.zeros(1, 3, imgsz, imgsz),),
-        str(target),
-        input_names=["images"],
-        output_names=["output0"],
-        dynamic_axes={"images": {0: "batch"}, "output0": {0: "batch"}},
-        opset_version=opset,
-        dynamo=False,
-    )
+    with warnings.catch_warnings():
+        # The TorchScript exporter warns about its own deprecation; the graph is plain convolutions.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            wrapper,
+            (torch.zeros(1, 3, imgsz, imgsz),),
+            str(target),
+            input_names=["images"],
+            output_names=["output0"],
+            dynamic_axes={"images": {0: "batch"}, "output0": {0: "batch"}},
+            opset_version=opset,
+            do_constant_folding=True,
+            dynamo=False,
+        )
     proto = onnx.load(str(target))
     onnx.checker.check_model(proto)
     meta = {
@@ -284,15 +289,23 @@ def calibration_inputs(data: str, imgsz: int, count: int = 128, seed: int = 0) -
     return x
 
 
-def export_detector_int8(src: str | os.PathLike[str], dst: str | os.PathLike[str], calibration: F32) -> Path:
-    """INT8 static quantization (QDQ, per-channel, percentile calibration) of the convolutions.
+def export_detector_int8(
+    src: str | os.PathLike[str], dst: str | os.PathLike[str], calibration: F32, *, method: str = "percentile"
+) -> Path:
+    """INT8 static quantization (QDQ, per-channel weights) of the convolutions, calibrated on ``calibration``.
 
     The box/corner decode after the head stays in FP32 (only ``Conv`` is quantized), so coordinates keep
-    full precision.
+    full precision. Percentile calibration falls back to min/max when a tensor's range is degenerate
+    (its histogram cannot be built).
     """
     from alpr.train.quantize import quantize_static_int8
 
-    return quantize_static_int8(src, dst, calibration, method="percentile")
+    try:
+        return quantize_static_int8(src, dst, calibration, method=method)
+    except ValueError:
+        if method == "minmax":
+            raise
+        return quantize_static_int8(src, dst, calibration, method="minmax")
 
 
 def manifest_entry(
@@ -331,33 +344,25 @@ def manifest_entry(
 
 def build_arg_parser() -> argparse.ArgumentParser:
     """The ``alpr export detector`` argument parser."""
-    p = argparse.ArgumentParser(prog="alpr export detector", description="Export the plate detector to ONNX.")
-    p.add_argument("--checkpoint", default="runs/detector/best.pt", help="best.pt or last.pt of a run")
-    p.add_argument("--out", default="models", help="folder for plate_detector*.onnx and manifest.json")
-    p.add_argument("--imgsz", type=int, default=480)
-    p.add_argument("--opset", type=int, default=17)
-    p.add_argument("--data", default="/work/shared/data/detect", help="detect set (valid mAP, calibration)")
-    p.add_argument(
-        "--openalpr", default="/work/shared/data/openalpr-dev", help="benchmark folder to report on"
+    from alpr.train.detector_config import add_export_arguments
+
+    return add_export_arguments(
+        argparse.ArgumentParser(prog="alpr export detector", description="Export the plate detector to ONNX.")
     )
-    p.add_argument("--calib", type=int, default=128, help="calibration frames for INT8")
-    p.add_argument("--no-int8", action="store_true")
-    p.add_argument("--no-fp16", action="store_true")
-    p.add_argument("--no-manifest", action="store_true", help="do not update OUT/manifest.json")
-    p.add_argument("--report", default="runs/detector/export_report.json")
-    return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``alpr export detector``."""
-    import json
+    return cli_export(build_arg_parser().parse_args(argv))
 
-    import torch
+
+def cli_export(args: argparse.Namespace) -> int:
+    """Run the export from parsed ``alpr export detector`` arguments."""
+    import json
 
     from alpr.train.common import load_checkpoint, write_json
     from alpr.train.detector import PlateDetector
 
-    args = build_arg_parser().parse_args(argv)
     state = load_checkpoint(args.checkpoint)
     model = PlateDetector()
     sd = state.get("model", state)
@@ -396,7 +401,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         manifest.setdefault("models", {})["detector"] = manifest_entry(fp32, args.imgsz, variants=variants)
         mpath.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    del torch
     return 0
 
 

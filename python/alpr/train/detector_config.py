@@ -1,0 +1,113 @@
+"""Torch-free configuration of the detector trainer and the ``alpr train|export detector`` arguments."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["TrainConfig", "add_export_arguments", "add_train_arguments", "build_train_parser"]
+
+
+@dataclass
+class TrainConfig:
+    """Detector training settings (defaults: the shipped model's run).
+
+    Attributes:
+        data: the YOLO detection set (``manifest.csv``, ``images/``, ``labels/``).
+        negatives: folder of plate-free images added to the train split as background, or None.
+        out: run folder (checkpoints, metrics, plots).
+        imgsz: evaluation/export input size (square); training images are cached at this scale.
+        crop: training canvas size (random crops at the ``imgsz`` scale; smaller is faster).
+        freeze: backbone blocks (after the stem) kept frozen.
+        negatives_per_epoch: share of the background images drawn into each epoch.
+        time_budget_s: when > 0 the cosine schedule runs over this much training wall time instead of
+            ``epochs`` (for a fixed compute budget); training stops when it is spent.
+        epochs: the schedule length in epochs (and the maximum number of epochs).
+        batch: images per step.
+        lr: peak AdamW learning rate.
+        weight_decay: AdamW weight decay.
+        warmup_steps: linear warm-up steps.
+        restart_epochs: cosine warm-restart period in epochs (0 = one cosine over all epochs).
+        synth_fraction: share of training samples that are synthetic plates pasted into scenes.
+        pretrained: initialise the backbone from ImageNet EfficientNet-Lite0.
+        seed: RNG seed.
+        threads: torch intra-op threads.
+        deadline: wall-clock UNIX time at which to stop after the current epoch (0 = none).
+        max_steps: stop after this many steps in total (0 = none; for tests).
+        eval_every: evaluate on the valid split every this many epochs.
+        limit_train: use only the first N train images (0 = all; for tests).
+    """
+
+    data: str = "/work/shared/data/detect"
+    negatives: str | None = "/work/shared/data/negatives/images"
+    out: str = "runs/detector"
+    imgsz: int = 480
+    crop: int = 320
+    freeze: int = 3
+    negatives_per_epoch: float = 0.25
+    time_budget_s: float = 0.0
+    epochs: int = 60
+    batch: int = 8
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    warmup_steps: int = 150
+    restart_epochs: int = 0
+    synth_fraction: float = 0.15
+    pretrained: bool = True
+    seed: int = 0
+    threads: int = 1
+    deadline: float = 0.0
+    max_steps: int = 0
+    eval_every: int = 1
+    limit_train: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add every :class:`TrainConfig` field as ``--name`` (booleans as ``--name/--no-name``)."""
+    for name, value in asdict(TrainConfig()).items():
+        if name == "extra":
+            continue
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
+        elif value is None or isinstance(value, str):
+            parser.add_argument(flag, type=str, default=value)
+        else:
+            parser.add_argument(flag, type=type(value), default=value)
+    parser.add_argument("--no-resume", action="store_true", help="start fresh even if last.pt exists")
+    return parser
+
+
+def build_train_parser() -> argparse.ArgumentParser:
+    """The ``alpr train detector`` argument parser."""
+    return add_train_arguments(
+        argparse.ArgumentParser(prog="alpr train detector", description="Train the plate detector.")
+    )
+
+
+def add_export_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the ``alpr export detector`` options."""
+    p.add_argument("--checkpoint", default="runs/detector/best.pt", help="best.pt or last.pt of a run")
+    p.add_argument("--out", default="models", help="folder for plate_detector*.onnx and manifest.json")
+    p.add_argument("--imgsz", type=int, default=480)
+    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--data", default="/work/shared/data/detect", help="detect set (valid mAP, calibration)")
+    p.add_argument(
+        "--openalpr", default="/work/shared/data/openalpr-dev", help="benchmark folder to report on"
+    )
+    p.add_argument("--calib", type=int, default=128, help="calibration frames for INT8")
+    p.add_argument("--no-int8", action="store_true")
+    p.add_argument("--no-fp16", action="store_true")
+    p.add_argument("--no-manifest", action="store_true", help="do not update OUT/manifest.json")
+    p.add_argument("--report", default="runs/detector/export_report.json")
+    return p
+
+
+def config_from_args(args: dict[str, Any]) -> tuple[TrainConfig, bool]:
+    """A :class:`TrainConfig` and the resume flag from parsed ``alpr train detector`` arguments."""
+    values = {k: v for k, v in args.items() if k in TrainConfig.__dataclass_fields__}
+    if values.get("negatives") in ("", "none", "None"):
+        values["negatives"] = None
+    return TrainConfig(**values), not bool(args.get("no_resume", False))
