@@ -73,6 +73,7 @@ def _add_train_ocr(sub: Any) -> None:
     p.add_argument("--time-limit", type=float, default=0.0, help="minutes; stop after the epoch passing it")
     p.add_argument("--evaluate", metavar="MODEL", default=None, help="only evaluate an .onnx or .pt model")
     p.add_argument("--json", default=None, help="with --evaluate: write the metrics here")
+    p.add_argument("--plots", default=None, help="with --evaluate: folder for confusion-matrix PNGs")
     p.set_defaults(func=_train_ocr)
 
 
@@ -120,7 +121,10 @@ def _evaluate_ocr(args: argparse.Namespace) -> int:
     from alpr.train.ocr_eval import evaluate_model, format_table
 
     results = evaluate_model(
-        args.evaluate, labels=args.labels + args.valid_labels, openalpr_dirs=args.openalpr
+        args.evaluate,
+        labels=args.labels + args.valid_labels,
+        openalpr_dirs=args.openalpr,
+        plots_dir=args.plots,
     )
     print(format_table(results))
     if args.json:

@@ -62,14 +62,27 @@ def _predictor(model_path: str | os.PathLike[str]) -> tuple[OcrConfig, Callable[
 
 
 def evaluate_model(
-    model_path: str | os.PathLike[str], *, labels: Sequence[str], openalpr_dirs: Sequence[str] = ()
+    model_path: str | os.PathLike[str],
+    *,
+    labels: Sequence[str],
+    openalpr_dirs: Sequence[str] = (),
+    plots_dir: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Evaluate an ``.onnx`` or ``.pt`` OCR model; returns ``{set: {group: metrics}}``
-    (see :func:`alpr.train.ocr.evaluate_reads`)."""
+    (see :func:`alpr.train.ocr.evaluate_reads`). With ``plots_dir``, also writes a character confusion
+    matrix per set (``confusion_<set>.png``)."""
     cfg, predict = _predictor(model_path)
     results: dict[str, Any] = {}
     for name, (x, texts, groups) in load_eval_sets(cfg, labels, openalpr_dirs).items():
-        results[name] = evaluate_reads(greedy_decode(predict(x), cfg.charset), texts, groups)
+        reads = greedy_decode(predict(x), cfg.charset)
+        results[name] = evaluate_reads(reads, texts, groups)
+        if plots_dir is not None:
+            from alpr.train.plots import plot_confusion
+
+            safe = name.replace(":", "_").replace("/", "_")
+            plot_confusion(
+                [r[0] for r in reads], texts, cfg.charset, Path(plots_dir) / f"confusion_{safe}.png"
+            )
     return results
 
 
