@@ -504,6 +504,40 @@ class DetectorLoss:
 # Training
 
 
+class ModelEMA:
+    """Exponential moving average of the weights with a warm-up ramp (as in YOLOv5/v8).
+
+    ``decay(n) = decay * (1 - exp(-n / tau))``: early on the average follows the model closely, so a short
+    run's EMA is not dominated by its random initial head.
+    """
+
+    def __init__(self, model: nn.Module, decay: float = 0.9995, tau: float = 400.0) -> None:
+        import copy
+
+        self.module = copy.deepcopy(model).eval()
+        for p in self.module.parameters():
+            p.requires_grad_(False)
+        self.decay, self.tau, self.updates = decay, tau, 0
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        """Blend ``model``'s current weights (and float buffers) into the average."""
+        self.updates += 1
+        d = self.decay * (1.0 - math.exp(-self.updates / self.tau))
+        src = model.state_dict()
+        for name, value in self.module.state_dict().items():
+            if value.dtype.is_floating_point:
+                value.mul_(d).add_(src[name].detach(), alpha=1.0 - d)
+            else:
+                value.copy_(src[name])
+
+    def load_state_dict(self, state: dict[str, Tensor], updates: int) -> None:
+        """Restore the average (accepts ``AveragedModel`` state with its ``module.`` prefix)."""
+        clean = {k.removeprefix("module."): v for k, v in state.items() if k != "n_averaged"}
+        self.module.load_state_dict(clean)
+        self.updates = updates
+
+
 def _lr_at(cfg: TrainConfig, step: int, steps_per_epoch: int, elapsed: float = 0.0) -> float:
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
@@ -545,26 +579,27 @@ def train_detector(cfg: TrainConfig, *, resume: bool = True, log: Any = print) -
         lr=cfg.lr,
         betas=(0.9, 0.99),
     )
-    ema = torch.optim.swa_utils.AveragedModel(
-        model,
-        multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(0.999),  # type: ignore[no-untyped-call]
-        use_buffers=True,
-    )
+    ema = ModelEMA(model)
     start_epoch, step, best, elapsed = 0, 0, -1.0, 0.0
     last = out / "last.pt"
     if resume and last.is_file():
         state = load_checkpoint(last)
         model.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["optimizer"])
         start_epoch, step, best = state["epoch"] + 1, state["step"], state["best"]
         elapsed = float(state.get("elapsed", 0.0))
+        ema.load_state_dict(state["ema"], step)
         rng = np.random.default_rng(cfg.seed + 1000 * start_epoch)
         log(f"resumed from epoch {state['epoch']} (step {step}, best {best:.4f})")
     metrics = MetricsLog(out, resume=resume)
 
-    train_items = load_split(cfg.data, "train", negatives=cfg.negatives, limit=cfg.limit_train)
-    valid_items = load_split(cfg.data, "valid", negatives=None, limit=cfg.limit_train)
+    excluded = tuple(s for s in cfg.exclude_sources.split(",") if s)
+    train_items = load_split(
+        cfg.data, "train", negatives=cfg.negatives, limit=cfg.limit_train, exclude_sources=excluded
+    )
+    valid_items = load_split(
+        cfg.data, "valid", negatives=None, limit=cfg.limit_train, exclude_sources=excluded
+    )
     train_ds = DetectionDataset(
         train_items, cfg.imgsz, augment=True, crop=cfg.crop, synth_fraction=cfg.synth_fraction
     )
@@ -592,7 +627,7 @@ def train_detector(cfg: TrainConfig, *, resume: bool = True, log: Any = print) -
             loss.backward()  # type: ignore[no-untyped-call]
             nn.utils.clip_grad_norm_(model.parameters(), 10.0)
             opt.step()
-            ema.update_parameters(model)
+            ema.update(model)
             step += 1
             nb += 1
             sums["loss"] += float(loss.detach())
@@ -628,7 +663,7 @@ def train_detector(cfg: TrainConfig, *, resume: bool = True, log: Any = print) -
             last,
             {
                 "model": model.state_dict(),
-                "ema": ema.state_dict(),
+                "ema": ema.module.state_dict(),
                 "optimizer": opt.state_dict(),
                 "epoch": epoch,
                 "step": step,

@@ -37,6 +37,8 @@ class TrainConfig:
         max_steps: stop after this many steps in total (0 = none; for tests).
         eval_every: evaluate on the valid split every this many epochs.
         limit_train: use only the first N train images (0 = all; for tests).
+        exclude_sources: comma-separated ``source`` values of the manifest to leave out of training and
+            validation (e.g. ``qanastek,yoavmai``, the sources that declare no licence).
     """
 
     data: str = "/work/shared/data/detect"
@@ -61,6 +63,7 @@ class TrainConfig:
     max_steps: int = 0
     eval_every: int = 1
     limit_train: int = 0
+    exclude_sources: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -51,7 +51,12 @@ class Sample:
 
 
 def load_split(
-    data: str | Path, split: str, *, negatives: str | Path | None = None, limit: int = 0
+    data: str | Path,
+    split: str,
+    *,
+    negatives: str | Path | None = None,
+    limit: int = 0,
+    exclude_sources: tuple[str, ...] = (),
 ) -> list[Item]:
     """The items of one split of a YOLO set with ``manifest.csv``, plus background images for training.
 
@@ -60,12 +65,13 @@ def load_split(
         split: ``train`` or ``valid``.
         negatives: a folder of plate-free ``*.jpg`` images to add (no boxes), or None.
         limit: keep at most this many labelled items (0 = all).
+        exclude_sources: manifest ``source`` values to leave out (e.g. sources without a licence).
     """
     root = Path(data)
     items: list[Item] = []
     with open(root / "manifest.csv", newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
-            if row["split"] != split:
+            if row["split"] != split or row.get("source", "") in exclude_sources:
                 continue
             rel = Path(row["image"])
             label = (root / "labels" / Path(*rel.parts[1:])).with_suffix(".txt")
