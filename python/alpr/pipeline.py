@@ -561,14 +561,21 @@ class PpOcrRecognizer(_CropRecognizer):
 
     @classmethod
     def from_config(cls, cfg: OcrConfig, engine_cfg: EngineConfig | None) -> PpOcrRecognizer:
-        """Needs ``cfg.model`` and ``cfg.dict_path``."""
-        if cfg.model is None or cfg.dict_path is None:
-            raise ModelLoadError("ocr.format = 'ppocr' needs ocr.model and ocr.dict_path")
-        try:
-            lines = Path(cfg.dict_path).read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise ModelLoadError(f"cannot read PP-OCR dictionary {cfg.dict_path}: {exc}") from exc
+        """Needs ``cfg.model``; the dictionary comes from ``cfg.dict_path`` or, when that is unset, from
+        the model's ``character`` metadata (as in the ONNX files of the ``rapidocr`` wheel)."""
+        if cfg.model is None:
+            raise ModelLoadError("ocr.format = 'ppocr' needs ocr.model (and ocr.dict_path unless embedded)")
         engine = create_engine(cfg.model, engine_cfg)
+        if cfg.dict_path is not None:
+            try:
+                lines = Path(cfg.dict_path).read_text(encoding="utf-8").splitlines()
+            except OSError as exc:
+                raise ModelLoadError(f"cannot read PP-OCR dictionary {cfg.dict_path}: {exc}") from exc
+        else:
+            embedded = getattr(engine, "metadata", {}).get("character")
+            if not embedded:
+                raise ModelLoadError(f"{cfg.model} has no embedded dictionary: set ocr.dict_path")
+            lines = embedded.splitlines()
         return cls(
             engine,
             [ln for ln in lines if ln != ""] if lines else [],

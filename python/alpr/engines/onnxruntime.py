@@ -97,6 +97,7 @@ class OnnxRuntimeEngine:
         self.providers: list[str] = list(self._session.get_providers())
         self._inputs = [_spec(a) for a in self._session.get_inputs()]
         self._outputs = [_spec(a) for a in self._session.get_outputs()]
+        self.metadata: dict[str, str] = dict(self._session.get_modelmeta().custom_metadata_map)
 
     @property
     def inputs(self) -> list[TensorSpec]:
