@@ -204,3 +204,48 @@ def test_cli_rejects_unknown_model() -> None:
     add_parsers(parser.add_subparsers(dest="cmd"))
     with pytest.raises(SystemExit):
         parser.parse_args(["train", "segmenter"])
+
+
+def test_export_all_writes_variants_manifest_and_matching_metrics(
+    model_and_onnx: tuple[CRNN, Path], tmp_path: Path
+) -> None:
+    import csv
+
+    import cv2
+
+    from alpr.train import common
+    from alpr.train.ocr_eval import evaluate_model, export_all, format_table
+
+    model, _ = model_and_onnx
+    ckpt = common.save_checkpoint(
+        tmp_path / "best.pt", {"model": model.state_dict(), "config": TINY.to_dict()}
+    )
+    rng = np.random.default_rng(0)
+    tsv = tmp_path / "labels.tsv"
+    with open(tsv, "w", newline="") as fh:
+        w = csv.writer(fh, delimiter="\t")
+        w.writerow(["path", "text", "region", "split"])
+        for i in range(8):
+            img = rng.integers(0, 256, (24, 80, 3), dtype=np.uint8)
+            cv2.imwrite(str(tmp_path / f"{i}.png"), img)
+            w.writerow([f"{i}.png", f"AB{i}", "EU", "valid" if i < 3 else "train"])
+    man = tmp_path / "models" / "manifest.json"
+    man.parent.mkdir()
+    man.write_text(json.dumps({"version": "0.1.0", "models": {"detector": {"file": "d.onnx"}}}))
+    report = export_all(ckpt, man.parent, calib_labels=[str(tsv)], calib_size=4, fp16=True)
+    assert report["max_abs_diff_torch_vs_ort"] <= 1e-4
+    for kind in ("fp32", "fp16", "int8"):
+        assert (man.parent / report[kind]["file"]).is_file()
+        assert report[kind]["valid"]["all"]["n"] == 3
+    manifest = json.loads(man.read_text())
+    assert manifest["models"]["detector"] == {"file": "d.onnx"}  # other entries are kept
+    assert manifest["models"]["ocr"]["variants"] == {
+        "fp16": "plate_ocr.fp16.onnx",
+        "int8": "plate_ocr.int8.onnx",
+    }
+    # The ONNX file and the checkpoint read the same crops the same way.
+    a = evaluate_model(man.parent / "plate_ocr.onnx", labels=[str(tsv)], plots_dir=tmp_path / "plots")
+    b = evaluate_model(ckpt, labels=[str(tsv)])
+    assert a["valid"]["all"]["char_acc"] == pytest.approx(b["valid"]["all"]["char_acc"])
+    assert (tmp_path / "plots" / "confusion_valid.png").is_file()
+    assert "valid" in format_table(a)
