@@ -110,3 +110,39 @@ def test_help_is_fast_and_light() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
     assert main([]) == 2
+
+
+def test_run_publish_streams_events(
+    models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+    import threading
+
+    from alpr.stream import subscribe
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    video = tmp_path / "cam.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"MJPG"), 25.0, (128, 96))
+    for _ in range(150):  # long enough for the subscriber to join
+        writer.write(np.zeros((96, 128, 3), np.uint8))
+    writer.release()
+    got: list = []
+
+    def listen() -> None:
+        for msg in subscribe(f"tcp://127.0.0.1:{port}", idle_timeout=8):
+            got.append(msg)
+            break
+
+    t = threading.Thread(target=listen, daemon=True)
+    t.start()
+    args = ["run", "--json", "--no-progress", "--camera", "lane1", "--stride", "1"]
+    rc = main([*args, "--publish", f"tcp://127.0.0.1:{port}", "--outbox", str(tmp_path / "o.db"), str(video)])
+    assert rc == 0
+    t.join(10)
+    assert got, "no event received"
+    ev = got[0].event
+    assert ev.plate == "ABC1234" and ev.camera == "lane1" and ev.first_seen is not None
+    assert got[0].crop_jpeg is not None and got[0].crop_jpeg[:2] == b"\xff\xd8"
+    assert json.loads(capsys.readouterr().out.strip())["plate"] == "ABC1234"
