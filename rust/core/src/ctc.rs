@@ -138,7 +138,7 @@ fn log_probs(row: &[f32], shape: &CtcShape, out: &mut Vec<f64>) {
                 .iter()
                 .filter(|v| !v.is_nan())
                 .fold(f32::NEG_INFINITY, |m, &v| m.max(v)) as f64;
-            if max == f64::INFINITY || max == f64::NEG_INFINITY {
+            if max.is_infinite() {
                 // Degenerate frame: +inf logits share the mass, all -inf/NaN is impossible.
                 let n_inf = frame.iter().filter(|v| **v == f32::INFINITY).count();
                 for &v in frame {
@@ -199,7 +199,7 @@ fn frame_prob(frame: &[f32], k: usize, logits: bool) -> f32 {
         .iter()
         .filter(|v| !v.is_nan())
         .fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-    if max == f32::INFINITY || max == f32::NEG_INFINITY {
+    if max.is_infinite() {
         let n_inf = frame.iter().filter(|v| **v == f32::INFINITY).count();
         return if frame[k] == f32::INFINITY {
             1.0 / n_inf as f32

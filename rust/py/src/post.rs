@@ -321,6 +321,7 @@ fn postprocess_yolo<'py>(
 // CTC and slot decoding
 
 type Row<'py> = (String, Bound<'py, PyArray1<f32>>);
+type MatchedRow<'py> = (String, Bound<'py, PyArray1<f32>>, i32);
 
 fn borrow_probs<'py>(obj: &Bound<'py, PyAny>, c: usize) -> PyResult<PyReadonlyArrayDyn<'py, f32>> {
     borrow::<f32>(obj, "probs", &format!("(B, T, {c}) float32"))
@@ -375,7 +376,7 @@ fn ctc_decode_constrained<'py>(
     blank: i64,
     beam_width: i64,
     logits: bool,
-) -> PyResult<Vec<(String, Bound<'py, PyArray1<f32>>, i32)>> {
+) -> PyResult<Vec<MatchedRow<'py>>> {
     let cs = tokens(charset, "charset")?;
     if patterns.cast::<PyString>().is_ok() {
         return Err(PyTypeError::new_err(
