@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,7 +32,6 @@ from cryptography.x509.oid import NameOID
 
 from alpr.bridge.crypto import Keyring, generate_keyfile
 from alpr.bridge.store import Store
-
 
 MOSQUITTO = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
 
@@ -312,20 +312,20 @@ def _pg_bin(name: str) -> str | None:
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
+def postgres() -> Iterator[Postgres]:
     initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
     if initdb is None or pg_ctl is None:
         pytest.skip("PostgreSQL not installed (run scripts/system-deps.sh)")
-    base = tmp_path_factory.mktemp("pg")
+    # Not under pytest's basetemp: that tree is private to root (0700), and PostgreSQL runs as postgres.
+    base = Path(tempfile.mkdtemp(prefix="alpr-pg-"))
     data = base / "data"
     runas: list[str] = []
     if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        import pwd
+
+        pw = pwd.getpwnam("postgres")
         runas = ["runuser", "-u", "postgres", "--"]
-        os.chmod(base, 0o777)
-        for parent in base.parents:
-            if str(parent) in ("/", "/tmp"):
-                break
-            os.chmod(parent, os.stat(parent).st_mode | 0o111)
+        os.chown(base, pw.pw_uid, pw.pw_gid)
     port = free_port()
     subprocess.run(
         [*runas, initdb, "-D", str(data), "-U", "alpr", "--auth=trust", "-E", "UTF8", "--no-sync"],
@@ -342,6 +342,7 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
         yield Postgres(base, port, runas)
     finally:
         subprocess.run([*runas, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

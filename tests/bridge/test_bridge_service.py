@@ -170,7 +170,7 @@ def test_config_precedence_and_errors(tmp_path: Path) -> None:
     assert cfg.mqtt == "mqtts://env:8883" and cfg.zmq == ["tcp://a:1", "tcp://b:2"] and cfg.ha_discovery
     cfg = load_config(toml, env=env, overrides={"mqtt": "mqtt://flag", "zmq": None, "db": None})
     assert cfg.mqtt == "mqtt://flag" and cfg.zmq == ["tcp://a:1", "tcp://b:2"]
-    with pytest.raises(ConfigError, match="http: .*HOST:PORT"):
+    with pytest.raises(ConfigError, match=r"http: .*HOST:PORT"):
         load_config(None, env={"ALPR_HTTP": "nope"})
     with pytest.raises(ConfigError, match="mqtt"):
         load_config(None, env={}, overrides={"mqtt": "http://x"})

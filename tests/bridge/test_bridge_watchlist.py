@@ -73,3 +73,13 @@ def test_matching_kinds_cameras_and_expiry() -> None:
     assert wl.match("OLD1", now_ms=1_000) == []
     assert [m.entry.id for m in wl.match("CAM1", "gate")] == [6]
     assert wl.match("CAM1", "exit") == []
+
+
+@given(
+    st.text(alphabet="ABDGILOQSTUVZ0124678XY", max_size=9),
+    st.text(alphabet="ABDGILOQSTUVZ0124678XY", max_size=9),
+)
+def test_prefilter_is_a_lower_bound(a: str, b: str) -> None:
+    from alpr.bridge.watchlist import confusable_skeleton, distance_lower_bound
+
+    assert distance_lower_bound(confusable_skeleton(a), confusable_skeleton(b)) <= plate_distance(a, b) + 1e-9

@@ -17,7 +17,6 @@ not rotated (rotating it would mean recomputing every index value), which is why
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import os
 import re
@@ -159,8 +158,7 @@ class Keyring:
 
     def blind_index(self, plate: str) -> str:
         """Keyed hash of the normalized plate: equal plates give equal values, nothing else leaks."""
-        mac = hmac.new(self.index_key, normalize_plate(plate).encode(), hashlib.sha256)
-        return mac.hexdigest()[:32]
+        return hmac.digest(self.index_key, normalize_plate(plate).encode(), "sha256")[:16].hex()
 
 
 def generate_keyfile(path: str | os.PathLike[str]) -> Keyring:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import queue
 import threading
 import time
 from collections.abc import Sequence
@@ -88,29 +89,59 @@ class Bridge:
         return self.ingest([Ingest(m.event, m.crop_jpeg, m.publisher, m.seq) for m in msgs])
 
     def _consume(self) -> None:
+        """Receive in this thread, store in a writer thread, acknowledge here after each commit.
+
+        Two threads so that decoding the next batch overlaps the store's commit (fsync and SQLite
+        release the GIL); ``ReliableConsumer`` is not thread-safe, so acks come back through a queue.
+        """
         from alpr.stream import ReliableConsumer
 
-        with ReliableConsumer(self.config.zmq, name=self.consumer_name) as consumer:
-            while not self._stop.is_set():
-                msgs = consumer.recv_batch(self.config.batch_size, timeout=0.1)
-                if not msgs:
-                    continue
-                delay = 0.1
-                while True:
-                    try:
-                        self.ingest_messages(msgs)
-                        break
-                    except StoreError:
-                        # Not acknowledged, so nothing is lost: hold the batch and retry.
-                        log.exception("store write failed; retrying in %.1f s", delay)
-                        if self._stop.wait(delay):
-                            return
-                        delay = min(delay * 2, 10.0)
-                last: dict[str, Any] = {}
-                for m in msgs:
-                    last[m.publisher] = m
-                for m in last.values():
-                    consumer.ack(m)
+        todo: queue.Queue[list[Any] | None] = queue.Queue(maxsize=4)
+        acks: queue.Queue[dict[str, Any]] = queue.Queue()
+        writer = threading.Thread(target=self._write_loop, args=(todo, acks), name="alpr-writer", daemon=True)
+        writer.start()
+        try:
+            with ReliableConsumer(self.config.zmq, name=self.consumer_name) as consumer:
+                while not self._stop.is_set():
+                    while not acks.empty():
+                        for m in acks.get_nowait().values():
+                            consumer.ack(m)
+                    msgs = consumer.recv_batch(self.config.batch_size, timeout=0.05)
+                    while msgs and not self._stop.is_set():
+                        try:
+                            todo.put(msgs, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+                todo.put(None)
+                writer.join(30)
+                while not acks.empty():
+                    for m in acks.get_nowait().values():
+                        consumer.ack(m)
+        finally:
+            if writer.is_alive():
+                todo.put(None)
+
+    def _write_loop(self, todo: queue.Queue[list[Any] | None], acks: queue.Queue[dict[str, Any]]) -> None:
+        while True:
+            msgs = todo.get()
+            if msgs is None:
+                return
+            delay = 0.1
+            while True:
+                try:
+                    self.ingest_messages(msgs)
+                    break
+                except StoreError:
+                    # Not acknowledged, so nothing is lost: hold the batch and retry.
+                    log.exception("store write failed; retrying in %.1f s", delay)
+                    if self._stop.wait(delay):
+                        return
+                    delay = min(delay * 2, 10.0)
+            last: dict[str, Any] = {}
+            for m in msgs:
+                last[m.publisher] = m
+            acks.put(last)
 
     def _retention(self) -> None:
         r = self.config.retention

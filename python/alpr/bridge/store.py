@@ -147,6 +147,23 @@ def iso_ms(ms: int) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
+_EXTRA = (
+    "schema",
+    "char_confidences",
+    "region",
+    "box",
+    "track_id",
+    "first_seen",
+    "last_seen",
+    "detector_score",
+)
+
+
+def _event_json(ev: EventLike) -> bytes:
+    to_json = getattr(ev, "to_json", None)
+    return to_json() if to_json is not None else _dumps(ev.to_dict())
+
+
 def _dumps(obj: Any) -> bytes:
     return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
 
@@ -166,6 +183,7 @@ class Store:
         self.url = normalize_url(url)
         self.keyring = keyring
         self.is_sqlite = self.url.startswith("sqlite")
+        self._insert_sql: dict[str, tuple[str, list[str], tuple[str, ...]]] = {}
         if self.is_sqlite:
             path = self.url.split(":///", 1)[1] if ":///" in self.url else ""
             if path and path != ":memory:":
@@ -230,10 +248,7 @@ class Store:
                 ts_ms = parse_ts_ms(ev.ts)
                 bidx = ring.blind_index(ev.plate)
                 aad = ev.event_id.encode()
-                d = ev.to_dict()
-                extra = {
-                    k: v for k, v in d.items() if k not in {"event_id", "camera", "ts", "plate", "confidence"}
-                }
+                extra = {k: getattr(ev, k, None) for k in _EXTRA}
                 read_rows.append(
                     {
                         "event_id": ev.event_id,
@@ -244,7 +259,7 @@ class Store:
                         "plate_bidx": bidx,
                         "key_id": ring.active,
                         "confidence": float(ev.confidence),
-                        "extra": json.dumps(extra),
+                        "extra": orjson.dumps(extra).decode(),
                         "has_crop": it.crop_jpeg is not None,
                         "created_ms": t,
                     }
@@ -261,7 +276,8 @@ class Store:
                 plate_payload: bytes | None = None
                 for sink in sinks:
                     if sink.plates:
-                        plate_payload = plate_payload or _dumps(d | {"type": "plate"})
+                        # The MQTT / webhook plate message is the stream's event document as is.
+                        plate_payload = plate_payload or _event_json(ev)
                         out_rows.append(
                             self._outbox_row(sink.name, f"alpr/{ev.camera}/plate", plate_payload, bidx, t)
                         )
@@ -293,24 +309,42 @@ class Store:
                         "match": m.entry.kind,
                         "reason": m.entry.reason,
                         "distance": m.distance,
-                        "event": d,
+                        "event": orjson.loads(_event_json(ev)),
                     }
                     for sink in sinks:
                         if sink.alerts:
                             out_rows.append(
                                 self._outbox_row(sink.name, f"alpr/{ev.camera}/alert", _dumps(alert), bidx, t)
                             )
-            if read_rows:
-                conn.execute(S.reads.insert(), read_rows)
-            if crop_rows:
-                conn.execute(S.crops.insert(), crop_rows)
-            if alert_rows:
-                conn.execute(S.alerts.insert(), alert_rows)
-            if out_rows:
-                conn.execute(S.outbox.insert(), out_rows)
+            self._insert_many(conn, S.reads, read_rows)
+            self._insert_many(conn, S.crops, crop_rows)
+            self._insert_many(conn, S.alerts, alert_rows)
+            self._insert_many(conn, S.outbox, out_rows)
             for pub, seq in cursors.items():
                 self._set_cursor(conn, pub, seq)
         return IngestResult(len(read_rows), len(items) - len(read_rows), len(alert_rows))
+
+    def _insert_many(self, conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+        """``executemany`` straight on the driver: the hot path skips SQLAlchemy's per-row processing
+        (about a third of the ingest time); values are already plain str/int/float/bool/bytes."""
+        if not rows:
+            return
+        cached = self._insert_sql.get(table.name)
+        if cached is None:
+            compiled = (
+                table.insert()
+                .values({k: sa.bindparam(k) for k in rows[0]})
+                .compile(dialect=self.engine.dialect)
+            )
+            order = list(compiled.positiontup or [])
+            cached = self._insert_sql[table.name] = (str(compiled), order, tuple(rows[0]))
+        sql, order, keys = cached
+        if tuple(rows[0]) != keys:
+            conn.execute(table.insert(), rows)
+        elif order:
+            conn.exec_driver_sql(sql, [tuple(r[k] for k in order) for r in rows])
+        else:
+            conn.exec_driver_sql(sql, rows)
 
     def _outbox_row(
         self, sink: str, topic: str, payload: bytes, bidx: str | None, t: int, retain: bool = False

@@ -33,6 +33,38 @@ _CONFUSABLE: frozenset[tuple[str, str]] = frozenset(
 MatchKind = Literal["exact", "wildcard", "fuzzy"]
 
 
+def _classes() -> dict[str, str]:
+    """Each character -> a representative of its confusable class (closure of the pairs)."""
+    rep = {c: c for p in _PAIRS for c in p}
+
+    def find(c: str) -> str:
+        while rep[c] != c:
+            c = rep[c]
+        return c
+
+    for pair in _PAIRS:
+        rep[find(pair[0])] = find(pair[1])
+    return {c: find(c) for c in rep}
+
+
+_CLASS = _classes()
+
+
+def confusable_skeleton(plate: str) -> frozenset[str]:
+    """The set of confusable classes in ``plate`` (O, 0, D, Q all map to one class, and so on)."""
+    return frozenset(_CLASS.get(c, c) for c in plate)
+
+
+def distance_lower_bound(a: frozenset[str], b: frozenset[str]) -> int:
+    """A cheap lower bound of :func:`plate_distance` from two :func:`confusable_skeleton` sets.
+
+    A class present in one plate and absent from the other needs at least one edit of cost 1 per
+    class (confusable substitutions stay inside a class), and one edit fixes at most one class on
+    each side.
+    """
+    return max(len(a - b), len(b - a))
+
+
 def _sub_cost(a: str, b: str) -> float:
     if a == b:
         return 0.0
@@ -94,14 +126,14 @@ class Watchlist:
     def __init__(self, entries: Iterable[WatchEntry] = ()) -> None:
         self._exact: dict[str, list[WatchEntry]] = {}
         self._wild: list[tuple[re.Pattern[str], WatchEntry]] = []
-        self._fuzzy: list[WatchEntry] = []
+        self._fuzzy: list[tuple[frozenset[str], WatchEntry]] = []
         for e in entries:
             if e.kind == "exact":
                 self._exact.setdefault(e.pattern, []).append(e)
             elif e.kind == "wildcard":
                 self._wild.append((re.compile(translate(e.pattern)), e))
             else:
-                self._fuzzy.append(e)
+                self._fuzzy.append((confusable_skeleton(e.pattern), e))
 
     def __len__(self) -> int:
         return sum(map(len, self._exact.values())) + len(self._wild) + len(self._fuzzy)
@@ -112,7 +144,10 @@ class Watchlist:
         p = normalize_plate(plate)
         out: list[Match] = [Match(e, 0.0) for e in self._exact.get(p, ())]
         out += [Match(e, 0.0) for rx, e in self._wild if rx.match(p)]
-        for e in self._fuzzy:
+        sk = confusable_skeleton(p) if self._fuzzy else frozenset()
+        for esk, e in self._fuzzy:
+            if distance_lower_bound(sk, esk) > e.max_distance:
+                continue
             d = plate_distance(p, e.pattern, limit=e.max_distance)
             if d <= e.max_distance:
                 out.append(Match(e, d))

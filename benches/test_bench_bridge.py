@@ -1,0 +1,191 @@
+"""Stream -> bridge -> SQLite throughput, with nothing lost.
+
+A producer PROCESS publishes ``N`` plate events as fast as it can (``Publisher.publish_many`` in
+chunks of 200, durable outbox on); the bridge in this process consumes them with the reliable
+consumer and stores them (AES-GCM plate text, HMAC blind index, 10 watchlist entries checked per
+event, one MQTT outbox row per event, stream cursor, all in one transaction per batch). The clock
+runs from the producer's first publish until the last event is committed. Then every published
+``event_id`` must be in the store (0 lost).
+
+Baseline, same run, same producer: the bridge a user would otherwise write - the same reliable
+consumer, stdlib ``sqlite3`` (WAL, synchronous=FULL, one commit per received batch) storing the
+event JSON in clear, no index, no watchlist, no outbox.
+
+    python -m pytest benches/test_bench_bridge.py -s -p no:cacheprovider --benchmark-enable
+"""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("sqlalchemy")
+
+from alpr.bridge.config import BridgeConfig
+from alpr.bridge.crypto import generate_keyfile
+from alpr.bridge.service import Bridge
+from alpr.bridge.store import Sink
+from alpr.stream import ReliableConsumer
+
+N = 30_000
+TARGET_EVENTS_PER_S = 5_000
+
+_PRODUCER = """
+import sys, time
+from alpr.stream import Publisher
+from alpr.stream.events import PlateEvent
+ep, outbox, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+pub = Publisher(ep, outbox=outbox)
+sys.stdin.readline()                      # wait for "go" (the consumer is connected)
+t0 = time.time()
+ids = []
+for start in range(0, n, 200):
+    evs = [PlateEvent.create(camera=("gate", "exit", "lane3")[i % 3], plate=f"BN{i:06d}", confidence=0.9,
+                             char_confidences=(0.9,) * 8, box=(10.0, 20.0, 110.0, 50.0), track_id=i)
+           for i in range(start, min(n, start + 200))]
+    pub.publish_many(evs)
+    ids += [e.event_id for e in evs]
+print(t0, flush=True)
+print(" ".join(ids), flush=True)
+sys.stdin.readline()                      # keep the replay endpoint up until told to stop
+pub.close()
+"""
+
+
+def _endpoint() -> str:
+    for _ in range(50):
+        with socket.socket() as a, socket.socket() as b:
+            try:
+                a.bind(("127.0.0.1", 0))
+                port = a.getsockname()[1]
+                b.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return f"tcp://127.0.0.1:{port}"
+    raise RuntimeError("no free ports")
+
+
+def _run(tmp: Path, consume: Callable[[str, Callable[[], bool]], Callable[[], int]]) -> dict[str, Any]:
+    """Start the producer, hand the endpoint to ``consume`` (returns a stored-count probe), time it."""
+    ep = _endpoint()
+    with subprocess.Popen(
+        [sys.executable, "-c", _PRODUCER, ep, str(tmp / "outbox.db"), str(N)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as prod:
+        assert prod.stdin is not None and prod.stdout is not None
+        done = [False]
+        stored = consume(ep, lambda: done[0])
+        time.sleep(1.0)  # let the consumer connect and handshake
+        prod.stdin.write("go\n")
+        prod.stdin.flush()
+        t0 = float(prod.stdout.readline())
+        ids = prod.stdout.readline().split()
+        while stored() < N:
+            time.sleep(0.005)
+        elapsed = time.time() - t0
+        done[0] = True
+        prod.stdin.write("stop\n")
+        prod.stdin.flush()
+        prod.wait(30)
+    return {"elapsed": elapsed, "ids": ids}
+
+
+def _bridge(tmp: Path) -> tuple[dict[str, Any], Bridge]:
+    holder: dict[str, Bridge] = {}
+
+    def consume(ep: str, _done: Callable[[], bool]) -> Callable[[], int]:
+        ring = generate_keyfile(tmp / "keys.json")
+        bridge = Bridge(BridgeConfig(db=f"sqlite:///{tmp / 'bridge.db'}", zmq=[ep], batch_size=1000), ring)
+        for i in range(5):
+            bridge.store.add_watch(f"WANT{i}", reason="stolen")
+        for pat in ("ZZ*", "Q?9*", "X*X"):
+            bridge.store.add_watch(pat, kind="wildcard", reason="fleet")
+        for pat in ("AB1234", "CD5678"):
+            bridge.store.add_watch(pat, kind="fuzzy", reason="vip", max_distance=1.0)
+        bridge.reload_watchlist()
+        bridge.sinks.append(Sink("mqtt"))  # outbox rows as with a broker configured (not drained here)
+        bridge.start()
+        holder["b"] = bridge
+        return lambda: bridge.ingested
+
+    res = _run(tmp, consume)
+    return res, holder["b"]
+
+
+def _baseline(tmp: Path) -> dict[str, Any]:
+    import threading
+
+    count = [0]
+    db_ids: list[str] = []
+
+    def consume(ep: str, done: Callable[[], bool]) -> Callable[[], int]:
+        def loop() -> None:
+            db = sqlite3.connect(tmp / "naive.db")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("CREATE TABLE reads (event_id TEXT PRIMARY KEY, camera TEXT, ts TEXT, doc TEXT)")
+            with ReliableConsumer(ep, name="naive") as c:
+                while not done():
+                    msgs = c.recv_batch(1000, timeout=0.1)
+                    if not msgs:
+                        continue
+                    db.executemany(
+                        "INSERT OR IGNORE INTO reads VALUES (?, ?, ?, ?)",
+                        [
+                            (m.event.event_id, m.event.camera, m.event.ts, m.event.to_json().decode())
+                            for m in msgs
+                        ],
+                    )
+                    db.commit()
+                    c.ack(msgs[-1])
+                    count[0] = db.execute("SELECT count(*) FROM reads").fetchone()[0]
+            db_ids.extend(r[0] for r in db.execute("SELECT event_id FROM reads"))
+            db.close()
+
+        threads.append(threading.Thread(target=loop, daemon=True))
+        threads[0].start()
+        return lambda: count[0]
+
+    threads: list[threading.Thread] = []
+    res = _run(tmp, consume)
+    threads[0].join(30)
+    res["stored_ids"] = set(db_ids)
+    return res
+
+
+def test_bridge_sustains_5000_events_per_s_into_sqlite(benchmark: Any, tmp_path: Path) -> None:
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        (tmp_path / "b").mkdir()
+        res, bridge = _bridge(tmp_path / "b")
+        try:
+            stored = {r["event_id"] for r in bridge.store.query_reads(limit=N + 10)[0]}
+        finally:
+            bridge.stop()
+        out["bridge"] = res | {"lost": len(set(res["ids"]) - stored), "dupes": len(res["ids"]) - len(stored)}
+        (tmp_path / "n").mkdir()
+        base = _baseline(tmp_path / "n")
+        out["baseline"] = base | {"lost": len(set(base["ids"]) - base["stored_ids"])}
+
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    b, n = out["bridge"], out["baseline"]
+    rate, base_rate = N / b["elapsed"], N / n["elapsed"]
+    print(
+        f"\nbridge: {N} events in {b['elapsed']:.2f} s = {rate:,.0f} events/s, lost {b['lost']}"
+        f"\nbaseline (plaintext sqlite3, no index/outbox): {n['elapsed']:.2f} s = {base_rate:,.0f} events/s,"
+        f" lost {n['lost']}\nratio bridge/baseline throughput: {rate / base_rate:.2f}"
+    )
+    benchmark.extra_info.update(bridge_events_per_s=rate, baseline_events_per_s=base_rate)
+    assert b["lost"] == 0 and b["dupes"] == 0 and n["lost"] == 0
+    assert rate >= TARGET_EVENTS_PER_S, f"{rate:.0f} events/s < {TARGET_EVENTS_PER_S}"
