@@ -133,3 +133,35 @@ def test_int8_calibration_batches_from_images(tmp_path: Path, monkeypatch: pytes
     shapes = [b.shape for b in batches]
     assert shapes == [(8, 3, 32, 32), (2, 3, 32, 32)]
     assert _calibration(EngineConfig(), lambda fs: fs) is None
+
+
+def test_openvino_engine_on_cpu(tmp_path: Path) -> None:
+    pytest.importorskip("openvino")
+    from alpr.engines.openvino import OpenVINOEngine
+
+    model = make_ocr(tmp_path / "m.onnx", ctc_probs("AB1"), 16, 64)
+    eng = create_engine(model, EngineConfig(backend="openvino", intra_op_threads=1))
+    assert isinstance(eng, OpenVINOEngine)
+    assert eng.inputs[0].name == "images" and eng.inputs[0].shape[1:] == (3, 16, 64)
+    (out,) = eng.infer(np.zeros((2, 3, 16, 64), np.float32))
+    assert out.shape == (2, 16, 37)
+    np.testing.assert_allclose(out[1], ctc_probs("AB1")[0], atol=1e-5)
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"junk")
+    from alpr.errors import ModelLoadError
+
+    with pytest.raises(ModelLoadError, match="OpenVINO cannot load"):
+        OpenVINOEngine(bad)
+
+
+def test_pipeline_on_openvino(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("openvino")
+    from models import write_models
+
+    from alpr.config import load_config
+    from alpr.pipeline import Pipeline
+
+    monkeypatch.setenv("ALPR_MODELS_DIR", str(write_models(tmp_path / "m")))
+    pipe = Pipeline(config=load_config(engine={"backend": "openvino"}))
+    (r,) = pipe(np.zeros((480, 640, 3), np.uint8))
+    assert r.text == "ABC1234" and r.box == pytest.approx((220, 200, 420, 280), abs=1)
