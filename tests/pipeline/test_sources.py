@@ -187,3 +187,23 @@ def test_live_source_drops_old_frames_when_the_consumer_lags() -> None:
     frames = list(cam)
     assert cam.frames == 5 and len(frames) == 1 and cam.dropped == 4
     assert int(frames[0].image[0, 0, 0]) == 15
+
+
+def test_gstreamer_pipelines() -> None:
+    from alpr.sources import jetson_pipeline
+
+    gst = jetson_pipeline("rtsp://cam/1", width=1280, height=720)
+    assert (
+        "nvv4l2decoder" in gst and "nvvidconv" in gst and "width=1280" in gst and gst.endswith("sync=false")
+    )
+    src = VideoSource(
+        "videotestsrc num-buffers=3 ! videoconvert ! appsink", max_retries=0, backoff=(0.01, 0.01)
+    )
+    assert src.live and src.gstreamer and src.camera == "gstreamer"
+    frames = list(src)
+    from alpr.sources import _has_gstreamer
+
+    if _has_gstreamer():
+        assert len(frames) >= 1  # pragma: no cover - OpenCV built with GStreamer
+    else:
+        assert frames == [] and src.error is not None and "no GStreamer" in src.error
