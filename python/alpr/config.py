@@ -91,7 +91,9 @@ class OcrConfig(_Base):
 
     ``ctc``: the bundled model (or any CTC model with ``charset``); ``ppocr``: a PaddleOCR recognizer
     ONNX with its dictionary (``dict_path``); ``slot``: a fast-plate-ocr fixed-slot model with its
-    ``alphabet`` and ``pad_char``.
+    ``alphabet`` and ``pad_char``. ``crop``: cut plates by their box or warp them by the detector's
+    corners; ``box_pad``: grow boxes by this fraction of their size on each side before cropping.
+    Unset values come from ``models/manifest.json`` (bundled model) or the model's input shape.
     """
 
     model: Path | None = None
@@ -107,6 +109,8 @@ class OcrConfig(_Base):
     mean: float | None = None
     std: float | None = Field(default=None, gt=0)
     keep_aspect: bool | None = None
+    crop: Literal["box", "corners"] | None = None
+    box_pad: float | None = Field(default=None, ge=0.0, le=1.0)
     beam_width: int = Field(default=10, ge=1)
     min_confidence: float = Field(default=0.0, ge=0.0, le=1.0)
 

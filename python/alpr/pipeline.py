@@ -496,8 +496,8 @@ class CtcRecognizer(_CropRecognizer):
             pad=0.0,
             layout="nchw",
             dtype=np.float32,
-            use_corners=str(inp.get("crop", "box")) == "corners",
-            box_pad=float(inp.get("box_pad", 0.0)),
+            use_corners=(cfg.crop or str(inp.get("crop", "box"))) == "corners",
+            box_pad=cfg.box_pad if cfg.box_pad is not None else float(inp.get("box_pad", 0.0)),
         )
 
     def _decode(
