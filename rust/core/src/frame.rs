@@ -205,40 +205,68 @@ impl<'a> Frame<'a> {
 
     /// Convert row `y` to packed RGB (`out.len() == 3 * width`).
     pub fn row_to_rgb(&self, y: usize, out: &mut [u8]) {
-        self.row_to_3(y, out, [0, 1, 2]);
+        self.row_to_3::<false>(y, out);
     }
 
     /// Convert row `y` to packed BGR (`out.len() == 3 * width`).
     pub fn row_to_bgr(&self, y: usize, out: &mut [u8]) {
-        self.row_to_3(y, out, [2, 1, 0]);
+        self.row_to_3::<true>(y, out);
     }
 
-    /// Write R, G, B of row `y` at byte offsets `pos` of each 3-byte output pixel.
-    fn row_to_3(&self, y: usize, out: &mut [u8], pos: [usize; 3]) {
+    /// Convert the pixels at columns `cols` of row `y` to packed RGB (`out.len() == 3 * cols.len()`).
+    /// Used by the letterbox to convert only the columns its taps read.
+    pub fn pixels_to_rgb(&self, y: usize, cols: &[usize], out: &mut [u8]) {
+        match self.format {
+            PixelFormat::Nv12 | PixelFormat::I420 => {
+                let luma = self.row(y);
+                let (us, vs, step) = self.chroma_rows(y);
+                for (&x, px) in cols.iter().zip(out.chunks_exact_mut(3)) {
+                    let c = x / 2 * step;
+                    put::<false>(px, yuv_pixel(luma[x], chroma(us[c], vs[c])));
+                }
+            }
+            PixelFormat::Yuyv => {
+                let row = self.row(y);
+                for (&x, px) in cols.iter().zip(out.chunks_exact_mut(3)) {
+                    let q = x / 2 * 4;
+                    put::<false>(px, yuv_pixel(row[2 * x], chroma(row[q + 1], row[q + 3])));
+                }
+            }
+            _ => {
+                let (bpp, off) = self.packed_layout().unwrap_or((3, [2, 1, 0]));
+                let row = self.row(y);
+                for (&x, px) in cols.iter().zip(out.chunks_exact_mut(3)) {
+                    let p = x * bpp;
+                    put::<false>(px, [row[p + off[0]], row[p + off[1]], row[p + off[2]]]);
+                }
+            }
+        }
+    }
+
+    /// Row `y` as packed RGB, or BGR when `BGR`.
+    fn row_to_3<const BGR: bool>(&self, y: usize, out: &mut [u8]) {
         let w = self.width;
         let out = &mut out[..3 * w];
         match self.format {
             PixelFormat::Nv12 | PixelFormat::I420 => {
                 let luma = self.row(y);
                 let (us, vs, step) = self.chroma_rows(y);
-                for (x, px) in out.chunks_exact_mut(3).enumerate() {
-                    let c = x / 2 * step;
-                    let rgb = yuv_to_rgb(luma[x], us[c], vs[c]);
-                    px[pos[0]] = rgb[0];
-                    px[pos[1]] = rgb[1];
-                    px[pos[2]] = rgb[2];
+                // Width is even: each chroma sample covers one pair of pixels.
+                let pairs = luma.chunks_exact(2).zip(out.chunks_exact_mut(6));
+                for (k, (yy, px)) in pairs.enumerate() {
+                    let c = chroma(us[k * step], vs[k * step]);
+                    let (p0, p1) = px.split_at_mut(3);
+                    put::<BGR>(p0, yuv_pixel(yy[0], c));
+                    put::<BGR>(p1, yuv_pixel(yy[1], c));
                 }
             }
             PixelFormat::Yuyv => {
                 let row = self.row(y);
-                for (quad, px2) in row.chunks_exact(4).zip(out.chunks_exact_mut(6)) {
-                    let (u, v) = (quad[1], quad[3]);
-                    for (k, px) in px2.chunks_exact_mut(3).enumerate() {
-                        let rgb = yuv_to_rgb(quad[2 * k], u, v);
-                        px[pos[0]] = rgb[0];
-                        px[pos[1]] = rgb[1];
-                        px[pos[2]] = rgb[2];
-                    }
+                for (quad, px) in row.chunks_exact(4).zip(out.chunks_exact_mut(6)) {
+                    let c = chroma(quad[1], quad[3]);
+                    let (p0, p1) = px.split_at_mut(3);
+                    put::<BGR>(p0, yuv_pixel(quad[0], c));
+                    put::<BGR>(p1, yuv_pixel(quad[2], c));
                 }
             }
             _ => {
@@ -246,9 +274,7 @@ impl<'a> Frame<'a> {
                 let (bpp, off) = self.packed_layout().unwrap_or((3, [2, 1, 0]));
                 let row = self.row(y);
                 for (src, px) in row.chunks_exact(bpp).zip(out.chunks_exact_mut(3)) {
-                    px[pos[0]] = src[off[0]];
-                    px[pos[1]] = src[off[1]];
-                    px[pos[2]] = src[off[2]];
+                    put::<BGR>(px, [src[off[0]], src[off[1]], src[off[2]]]);
                 }
             }
         }
@@ -294,17 +320,43 @@ fn clamp_u8(v: i32) -> u8 {
     v.clamp(0, 255) as u8
 }
 
-/// One YUV sample to RGB with OpenCV's fixed-point BT.601 limited-range formula.
+/// Write an RGB triple as RGB, or as BGR when `BGR`.
 #[inline(always)]
-pub fn yuv_to_rgb(y: u8, u: u8, v: u8) -> [u8; 3] {
-    let yy = (i32::from(y) - 16).max(0) * CY;
+fn put<const BGR: bool>(px: &mut [u8], rgb: [u8; 3]) {
+    if BGR {
+        px[0] = rgb[2];
+        px[1] = rgb[1];
+        px[2] = rgb[0];
+    } else {
+        px[0] = rgb[0];
+        px[1] = rgb[1];
+        px[2] = rgb[2];
+    }
+}
+
+/// The chroma terms (R, G, B) shared by the pixels of one U/V sample, rounding included.
+#[inline(always)]
+fn chroma(u: u8, v: u8) -> [i32; 3] {
     let u = i32::from(u) - 128;
     let v = i32::from(v) - 128;
     let half = 1 << (SHIFT - 1);
-    let r = (yy + half + CVR * v) >> SHIFT;
-    let g = (yy + half + CVG * v + CUG * u) >> SHIFT;
-    let b = (yy + half + CUB * u) >> SHIFT;
-    [clamp_u8(r), clamp_u8(g), clamp_u8(b)]
+    [half + CVR * v, half + CVG * v + CUG * u, half + CUB * u]
+}
+
+#[inline(always)]
+fn yuv_pixel(y: u8, c: [i32; 3]) -> [u8; 3] {
+    let yy = (i32::from(y) - 16).max(0) * CY;
+    [
+        clamp_u8((yy + c[0]) >> SHIFT),
+        clamp_u8((yy + c[1]) >> SHIFT),
+        clamp_u8((yy + c[2]) >> SHIFT),
+    ]
+}
+
+/// One YUV sample to RGB with OpenCV's fixed-point BT.601 limited-range formula.
+#[inline(always)]
+pub fn yuv_to_rgb(y: u8, u: u8, v: u8) -> [u8; 3] {
+    yuv_pixel(y, chroma(u, v))
 }
 
 /// A decoded image owned by Rust: packed 3-channel rows.

@@ -216,11 +216,9 @@ pub fn linear_taps(dst: usize, origin: f64, src_len: f64, lo: usize, hi: usize) 
             } else {
                 (i0 as usize, (s - i0) as f32)
             };
-            Tap {
-                i0,
-                i1: (i0 + 1).min(hi),
-                f,
-            }
+            // A zero weight reads one pixel only (exact integer downscales are all like this).
+            let i1 = if f == 0.0 { i0 } else { (i0 + 1).min(hi) };
+            Tap { i0, i1, f }
         })
         .collect()
 }
@@ -228,15 +226,22 @@ pub fn linear_taps(dst: usize, origin: f64, src_len: f64, lo: usize, hi: usize) 
 /// Precomputed tables for one frame size.
 struct Plan {
     info: LetterboxInfo,
-    /// Byte offsets of the two taps of each output column (pixel index * bytes per pixel).
+    /// Byte offsets (into the row `hpass` reads) of the two taps of each output column.
     x0: Vec<usize>,
     x1: Vec<usize>,
     fx: Vec<f32>,
+    /// Every column weight is zero: the horizontal pass is a gather.
+    nearest_x: bool,
+    /// Bytes per pixel of the row `hpass` reads, and the row length every offset fits in.
+    bpp: usize,
+    row_len: usize,
     ytaps: Vec<Tap>,
+    /// Converted sources: the source columns to convert (the taps index this compact row).
+    cols: Vec<usize>,
 }
 
 impl Plan {
-    fn new(info: LetterboxInfo, bpp: usize) -> Self {
+    fn new(info: LetterboxInfo, src: &Source<'_>) -> Self {
         let xt = linear_taps(
             info.new_width,
             0.0,
@@ -251,25 +256,57 @@ impl Plan {
             0,
             info.src_height - 1,
         );
+        let (bpp, cols, pos) = match src {
+            Source::Packed(_, bpp, _) => (*bpp, Vec::new(), None),
+            Source::Converted(_) => {
+                // Convert only the columns the taps read (a third of them for 1080p -> 640).
+                let mut cols: Vec<usize> = xt.iter().flat_map(|t| [t.i0, t.i1]).collect();
+                cols.sort_unstable();
+                cols.dedup();
+                let mut pos = vec![0usize; info.src_width];
+                for (k, &c) in cols.iter().enumerate() {
+                    pos[c] = k;
+                }
+                (3, cols, Some(pos))
+            }
+        };
+        let idx = |i: usize| pos.as_ref().map_or(i, |p| p[i]) * bpp;
+        let x0: Vec<usize> = xt.iter().map(|t| idx(t.i0)).collect();
+        let x1: Vec<usize> = xt.iter().map(|t| idx(t.i1)).collect();
+        let row_len = x0.iter().chain(&x1).max().map_or(0, |m| m + bpp);
         Self {
             info,
-            x0: xt.iter().map(|t| t.i0 * bpp).collect(),
-            x1: xt.iter().map(|t| t.i1 * bpp).collect(),
+            nearest_x: xt.iter().all(|t| t.f == 0.0),
             fx: xt.iter().map(|t| t.f).collect(),
+            x0,
+            x1,
+            bpp,
+            row_len,
             ytaps,
+            cols,
         }
     }
 }
 
-/// Horizontal resize of one source row into `out` (`nch` planes of `new_width` values).
+/// Horizontal resize of one source row into `out` (`off.len()` planes of `new_width` values).
 fn hpass(plan: &Plan, row: &[u8], off: &[usize], out: &mut [f32]) {
     let nw = plan.info.new_width;
+    // Checked once per row so the loops below can skip per-pixel bounds checks.
+    assert!(row.len() >= plan.row_len && off.iter().all(|&o| o < plan.bpp));
     for (c, &o) in off.iter().enumerate() {
         let dst = &mut out[c * nw..(c + 1) * nw];
+        if plan.nearest_x {
+            for (d, &a) in dst.iter_mut().zip(&plan.x0) {
+                // SAFETY: a + o < a + bpp <= plan.row_len <= row.len() (Plan::new, assert above).
+                *d = f32::from(unsafe { *row.get_unchecked(a + o) });
+            }
+            continue;
+        }
         for (((d, &a), &b), &f) in dst.iter_mut().zip(&plan.x0).zip(&plan.x1).zip(&plan.fx) {
-            let p0 = f32::from(row[a + o]);
-            let p1 = f32::from(row[b + o]);
-            *d = p0 + f * (p1 - p0);
+            // SAFETY: as above, for both taps.
+            let (p0, p1) = unsafe { (*row.get_unchecked(a + o), *row.get_unchecked(b + o)) };
+            let p0 = f32::from(p0);
+            *d = p0 + f * (f32::from(p1) - p0);
         }
     }
 }
@@ -286,7 +323,7 @@ struct RowCache {
 enum Source<'a> {
     /// Direct reads: bytes per pixel and channel offsets (one offset for gray).
     Packed(Frame<'a>, usize, Vec<usize>),
-    /// Converted to packed RGB per row first (YUV formats).
+    /// The needed pixels of each row are converted to packed RGB first (YUV formats).
     Converted(Frame<'a>),
 }
 
@@ -303,7 +340,7 @@ impl Source<'_> {
         match self {
             Source::Packed(frame, _, off) => hpass(plan, frame.row(y), off, buf),
             Source::Converted(frame) => {
-                frame.row_to_rgb(y, &mut cache.rgb);
+                frame.pixels_to_rgb(y, &plan.cols, &mut cache.rgb);
                 hpass(plan, &cache.rgb, &[0, 1, 2], buf);
             }
         }
@@ -324,10 +361,7 @@ fn run_band<T: OutElem>(
     let (left, top) = (info.pad_x as usize, info.pad_y as usize);
     let nch = src.channels();
     let pad = T::from_f32(params.pad_value * params.scale);
-    let rgb_len = match src {
-        Source::Packed(..) => 0,
-        Source::Converted(_) => 3 * info.src_width,
-    };
+    let rgb_len = 3 * plan.cols.len();
     let mut cache = RowCache {
         rows: [None, None],
         bufs: [vec![0.0; nch * nw], vec![0.0; nch * nw]],
@@ -416,11 +450,7 @@ pub fn letterbox_into<T: OutElem>(
         )));
     }
     let src = source_for(*frame);
-    let bpp = match &src {
-        Source::Packed(_, bpp, _) => *bpp,
-        Source::Converted(_) => 3,
-    };
-    let plan = Plan::new(info, bpp);
+    let plan = Plan::new(info, &src);
     let (r, rest) = out.split_at_mut(plane);
     let (g, b) = rest.split_at_mut(plane);
     let bands = if params.parallel {
@@ -496,41 +526,15 @@ mod tests {
 
     #[test]
     fn taps_match_opencv_edges() {
-        let t = linear_taps(2, 0.0, 6.0, 0, 5);
-        // (0.5 * 3 - 0.5) = 1.0 and 4.0
+        let t = |i0, i1, f| Tap { i0, i1, f };
+        let taps = linear_taps(2, 0.0, 6.0, 0, 5);
+        // (0.5 * 3 - 0.5) = 1.0 and 4.0: exact, one pixel read.
+        assert_eq!(taps, vec![t(1, 1, 0.0), t(4, 4, 0.0)]);
+        let taps = linear_taps(4, 0.0, 2.0, 0, 1);
+        // -0.25 clamps to 0, 0.25, 0.75, 1.25 clamps to the last pixel.
         assert_eq!(
-            t[0],
-            Tap {
-                i0: 1,
-                i1: 2,
-                f: 0.0
-            }
+            taps,
+            vec![t(0, 0, 0.0), t(0, 1, 0.25), t(0, 1, 0.75), t(1, 1, 0.0)]
         );
-        assert_eq!(
-            t[1],
-            Tap {
-                i0: 4,
-                i1: 5,
-                f: 0.0
-            }
-        );
-        let t = linear_taps(4, 0.0, 2.0, 0, 1);
-        assert_eq!(
-            t[0],
-            Tap {
-                i0: 0,
-                i1: 1,
-                f: 0.0
-            }
-        );
-        assert_eq!(
-            t[3],
-            Tap {
-                i0: 1,
-                i1: 1,
-                f: 0.0
-            }
-        );
-        assert_eq!(t[1].f, 0.25);
     }
 }
