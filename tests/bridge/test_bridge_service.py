@@ -81,6 +81,55 @@ def test_stream_to_store_with_crops_and_restart(tmp_path: Path, keyring: Keyring
             bridge.stop()
 
 
+def test_two_publishers_and_retention_on_schedule(tmp_path: Path, keyring: Keyring) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from alpr.bridge.config import Retention
+
+    eps = [f"tcp://127.0.0.1:{free_pair()}", f"ipc://{tmp_path}/cam2.sock"]
+    cfg = BridgeConfig(
+        db=f"sqlite:///{tmp_path / 'm.db'}", zmq=eps, retention=Retention(reads_days=1, interval_s=0.2)
+    )
+    bridge = Bridge(cfg, keyring)
+    with (
+        Publisher(eps[0], outbox=tmp_path / "o1.db") as p1,
+        Publisher(eps[1], outbox=tmp_path / "o2.db") as p2,
+    ):
+        a = [event(f"PA{i:03d}", "cam1") for i in range(50)]
+        b = [event(f"PB{i:03d}", "cam2") for i in range(50)]
+        for x, y in zip(a, b, strict=True):
+            p1.publish(x)
+            p2.publish(y)
+        old = PlateEvent.create(
+            camera="cam1",
+            plate="OLD1",
+            confidence=0.9,
+            box=(0, 0, 1, 1),
+            ts=datetime.now(timezone.utc) - timedelta(days=2),
+        )
+        p1.publish(old)
+        bridge.start()
+        try:
+            assert wait(
+                lambda: {c["camera"]: c["reads"] for c in bridge.store.cameras()} == {"cam1": 50, "cam2": 50}
+            )
+            assert bridge.store.query_reads(plate="OLD1")[0] == []  # stored, then removed by the schedule
+            assert len(bridge.store.cursors()) == 2
+        finally:
+            bridge.stop()
+
+
+def test_mqtt_url_parsing() -> None:
+    from alpr.bridge.mqtt import parse_mqtt_url
+
+    assert parse_mqtt_url("mqtt://broker") == ("broker", 1883, False, None, None)
+    assert parse_mqtt_url("mqtts://u%40x:p%3Aw@10.0.0.2:9999") == ("10.0.0.2", 9999, True, "u@x", "p:w")
+    with pytest.raises(ConfigError, match="expected mqtt://"):
+        parse_mqtt_url("tcp://broker")
+    with pytest.raises(ConfigError, match="bad port"):
+        parse_mqtt_url("mqtt://broker:99999")
+
+
 class Hook:
     def __init__(self, fail_first: int) -> None:
         self.fail_left = fail_first
