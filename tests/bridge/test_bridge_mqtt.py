@@ -189,6 +189,7 @@ def test_broker_outage_and_bridge_restart_lose_nothing(
         ).read_text()
         mosquitto.stop()  # --- broker down: the bridge keeps accepting into its outbox
         t_down = time.monotonic()
+        n_before = len(published)
         time.sleep(OUTAGE_S / 3)
         bridge.send_signal(signal.SIGKILL)  # --- and the bridge crashes mid-outage
         bridge.wait(10)
@@ -206,7 +207,7 @@ def test_broker_outage_and_bridge_restart_lose_nothing(
         got = [orjson.loads(p)["event_id"] for _t, p, _r in col.topics()]
         missing = want - set(got)
         assert ok and not missing, f"{len(missing)} of {len(want)} events never reached MQTT"
-        assert n_during > 100 * OUTAGE_S * 0.5  # events really flowed during the outage
+        assert n_during - n_before >= 10 * OUTAGE_S  # events really flowed during the outage
         print(f"outage {OUTAGE_S:.0f}s: {len(want)} events, {len(got) - len(set(got))} duplicates")
     finally:
         stop.set()
