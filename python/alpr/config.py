@@ -52,12 +52,17 @@ class _Base(BaseModel):
 
 
 class EngineConfig(_Base):
-    """Which runtime runs the models, and its options."""
+    """Which runtime runs the models, and its options.
+
+    ``allow_spinning``: let ONNX Runtime's worker threads busy-wait between operators (lower latency
+    on an idle machine, but it steals the cores that decode video; off by default).
+    """
 
     backend: Literal["onnxruntime", "tensorrt", "openvino"] = "onnxruntime"
     providers: list[str] | None = None
     intra_op_threads: int | None = Field(default=None, ge=1)
     inter_op_threads: int | None = Field(default=None, ge=1)
+    allow_spinning: bool = False
     device: str = "CPU"
     precision: Literal["fp32", "fp16", "int8"] = "fp16"
     cache_dir: Path | None = None

@@ -123,6 +123,7 @@ def create_engine(
             providers=cfg.providers,
             intra_op_threads=cfg.intra_op_threads,
             inter_op_threads=cfg.inter_op_threads,
+            allow_spinning=cfg.allow_spinning,
         )
     if cfg.backend == "tensorrt":
         from alpr.engines.tensorrt import TensorRTEngine

@@ -63,6 +63,8 @@ class OnnxRuntimeEngine:
             Providers not available in the installed wheel are dropped (CPU is always kept).
         intra_op_threads: Threads used inside one operator (``None``: ORT's default, one per core).
         inter_op_threads: Threads used across operators (``None``: ORT's default).
+        allow_spinning: Let idle worker threads busy-wait (ORT's default; off frees the cores for
+            video decoding running beside inference).
 
     Raises:
         ModelLoadError: the file is missing, corrupt or not an ONNX model.
@@ -75,6 +77,7 @@ class OnnxRuntimeEngine:
         providers: Sequence[str] | None = None,
         intra_op_threads: int | None = None,
         inter_op_threads: int | None = None,
+        allow_spinning: bool = True,
     ) -> None:
         ort = _import_ort()
         available = ort.get_available_providers()
@@ -86,6 +89,9 @@ class OnnxRuntimeEngine:
         if inter_op_threads is not None:
             options.inter_op_num_threads = int(inter_op_threads)
         options.log_severity_level = 3
+        if not allow_spinning:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         source: str | bytes = model if isinstance(model, bytes) else str(model)
         label = "<bytes>" if isinstance(model, bytes) else str(model)
         try:
