@@ -179,15 +179,20 @@ fn log_probs(row: &[f32], shape: &CtcShape, out: &mut Vec<f64>) {
 /// First index of the maximum of a frame, NaN ignored (index 0 when all are NaN).
 #[inline]
 fn argmax(frame: &[f32]) -> usize {
-    let mut best = 0;
-    let mut bv = f32::NEG_INFINITY;
-    for (i, &v) in frame.iter().enumerate() {
-        if v > bv {
-            bv = v;
-            best = i;
+    // Pass 1: the maximum, 8 lanes at a time (`if v > m` selects vectorise, unlike `f32::max`).
+    let mut lanes = [f32::NEG_INFINITY; 8];
+    let mut chunks = frame.chunks_exact(8);
+    for chunk in &mut chunks {
+        for (m, &v) in lanes.iter_mut().zip(chunk) {
+            *m = if v > *m { v } else { *m };
         }
     }
-    best
+    let mut max = f32::NEG_INFINITY;
+    for &v in lanes.iter().chain(chunks.remainder()) {
+        max = if v > max { v } else { max };
+    }
+    // Pass 2: its first position.
+    frame.iter().position(|&v| v == max).unwrap_or(0)
 }
 
 /// Probability of class `k` in a frame (softmax for logits).

@@ -93,6 +93,62 @@ proptest! {
     }
 }
 
+/// Large inputs (the grid kernel): clustered boxes of mixed sizes, some huge, some inverted.
+fn many_boxes() -> impl Strategy<Value = (Vec<f32>, Vec<f32>, Vec<i64>)> {
+    (256usize..700).prop_flat_map(|n| {
+        proptest::collection::vec(
+            (
+                0u16..400,
+                0u16..400,
+                0u16..60,
+                0u16..60,
+                0u8..20,
+                0i64..2,
+                any::<bool>(),
+            ),
+            n,
+        )
+        .prop_map(|v| {
+            let mut boxes = Vec::new();
+            let mut scores = Vec::new();
+            let mut classes = Vec::new();
+            for (x, y, w, h, s, c, odd) in v {
+                let (x, y) = (x as f32 / 2.0, y as f32 / 2.0);
+                let (w, h) = if odd && s == 0 {
+                    (400.0, 300.0) // covers many cells
+                } else if odd && s == 1 {
+                    (-5.0, 3.0) // inverted
+                } else {
+                    (w as f32, h as f32)
+                };
+                boxes.extend_from_slice(&[x, y, x + w, y + h]);
+                scores.push(s as f32 / 19.0);
+                classes.push(c);
+            }
+            (boxes, scores, classes)
+        })
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn large_nms_matches_reference(
+        (boxes, scores, classes) in many_boxes(),
+        thr in prop_oneof![Just(0.0f64), Just(0.5), 0.0f64..1.0],
+        aware in any::<bool>(),
+        max_det in proptest::option::of(0usize..300),
+    ) {
+        let cls = if aware { Some(&classes[..]) } else { None };
+        let keep = nms::nms(&boxes, &scores, thr, cls, max_det).unwrap();
+        let mut want = reference_nms(&boxes, &scores, thr, cls);
+        if let Some(m) = max_det {
+            want.truncate(m);
+        }
+        prop_assert_eq!(keep, want);
+    }
+}
+
 // ------------------------------------------------------------------------------------------------
 // YOLO head
 

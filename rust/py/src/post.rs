@@ -329,7 +329,7 @@ fn borrow_probs<'py>(obj: &Bound<'py, PyAny>, c: usize) -> PyResult<PyReadonlyAr
 
 fn rows_to_py<'py>(py: Python<'py>, rows: Vec<Decoded>) -> Vec<Row<'py>> {
     rows.into_iter()
-        .map(|d| (d.text, PyArray1::from_vec(py, d.confidences)))
+        .map(|d| (d.text, PyArray1::from_slice(py, &d.confidences)))
         .collect()
 }
 
@@ -395,7 +395,7 @@ fn ctc_decode_constrained<'py>(
         .map_err(NativeError)?;
     Ok(rows
         .into_iter()
-        .map(|d| (d.text, PyArray1::from_vec(py, d.confidences), d.pattern))
+        .map(|d| (d.text, PyArray1::from_slice(py, &d.confidences), d.pattern))
         .collect())
 }
 
