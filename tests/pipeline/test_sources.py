@@ -207,3 +207,42 @@ def test_gstreamer_pipelines() -> None:
         assert len(frames) >= 1  # pragma: no cover - OpenCV built with GStreamer
     else:
         assert frames == [] and src.error is not None and "no GStreamer" in src.error
+
+
+def test_http_stream_is_live_and_reconnects(tmp_path: Path) -> None:
+    """An HTTP video (MJPEG in AVI) served on loopback: read as a live camera; when the stream ends,
+    the source reconnects (the server starts it again) until closed."""
+    import functools
+    import http.server
+    import threading
+
+    _write_video(tmp_path / "cam.avi", 10, (64, 48))
+
+    class QuietHandler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(tmp_path))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/cam.avi"
+        src = VideoSource(url, backoff=(0.01, 0.05))
+        assert src.live and src.camera.startswith("127.0.0.1:")
+        got = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (src.reconnects < 1 or len(got) < 3):
+            try:
+                f = src.get(timeout=0.5)
+            except Exception:
+                continue
+            if f is None:
+                break
+            got.append(f)
+        src.close()
+        assert len(got) >= 3 and src.frames >= 10 and src.reconnects >= 1
+        assert got[0].image.shape == (48, 64, 3)
+    finally:
+        server.shutdown()
+        server.server_close()
