@@ -236,7 +236,11 @@ def _from_dict(doc: Any) -> PlateEvent:
             raise DecodeError(
                 f"char_confidences: expected a list of at most {_MAX_CHARS} numbers, got {chars!r:.60}"
             )
-        char_confidences = tuple(_check_unit("char_confidences[]", c) for c in chars)
+        # Fast path: orjson gives floats for "0.9"; ints, bools and out-of-range values take the checks.
+        if all(type(c) is float and 0.0 <= c <= 1.0 for c in chars):
+            char_confidences = tuple(chars)
+        else:
+            char_confidences = tuple(_check_unit("char_confidences[]", c) for c in chars)
         region = doc["region"]
         if region is not None:
             _check_str("region", region, _REGION_RE, "null or 1-64 printable characters")
@@ -244,9 +248,11 @@ def _from_dict(doc: Any) -> PlateEvent:
         if not isinstance(box, list) or len(box) != 4:
             raise DecodeError(f"box: expected [x1, y1, x2, y2], got {box!r:.60}")
         for b in box:
-            if isinstance(b, bool) or not isinstance(b, (int, float)) or not math.isfinite(b):
+            if type(b) is not float and (isinstance(b, bool) or not isinstance(b, int)):
                 raise DecodeError(f"box: expected 4 finite numbers, got {box!r:.80}")
         x1, y1, x2, y2 = (float(b) for b in box)
+        if not (math.isfinite(x1) and math.isfinite(y1) and math.isfinite(x2) and math.isfinite(y2)):
+            raise DecodeError(f"box: expected 4 finite numbers, got {box!r:.80}")
         if x2 < x1 or y2 < y1:
             raise DecodeError(f"box: expected x1 <= x2 and y1 <= y2, got {box!r:.80}")
         track_id = doc["track_id"]
@@ -264,6 +270,8 @@ def _from_dict(doc: Any) -> PlateEvent:
         detector_score = None if score is None else _check_unit("detector_score", score)
     except KeyError as exc:
         raise DecodeError(f"plate event: missing required field {exc.args[0]!r}") from None
+    except OverflowError as exc:  # a Python int beyond float range (from_dict; JSON never gets here)
+        raise DecodeError(f"plate event: number out of range ({exc})") from None
     return PlateEvent(
         schema=SCHEMA,
         event_id=event_id,

@@ -472,7 +472,8 @@ class ReliableConsumer:
             peer.delivered is None
             or peer.inflight_until
             or peer.delivered >= peer.target
-            or len(self._ready) >= self._batch
+            # Ask for the next batch while the caller still works through this one.
+            or len(self._ready) >= 2 * self._batch
         ):
             return
         req = {"from": peer.delivered + 1, "max": self._batch, "topics": list(self.topics)}
