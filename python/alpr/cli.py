@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="JSON summary")
     p.add_argument("--limit", type=int, metavar="N", help="first N images only")
     p.add_argument("--misreads", action="store_true", help="list misread plates")
+    p.add_argument(
+        "--gt-boxes", action="store_true", help="OCR only, on the ground-truth boxes (no detector)"
+    )
     _common(p)
     p.set_defaults(func=cmd_eval)
 
@@ -268,13 +271,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """``alpr eval DATADIR``."""
-    from alpr.evaluate import evaluate, format_table, read_openalpr
+    from alpr.evaluate import evaluate, evaluate_ocr, format_table, read_openalpr
 
     samples = read_openalpr(args.datadir)
     if args.limit:
         samples = samples[: args.limit]
     pipe = _pipeline(args)
-    scores = evaluate(pipe, samples, progress=not args.no_progress and not args.json)
+    show = not args.no_progress and not args.json
+    scores = (
+        evaluate_ocr(pipe, samples, progress=show)
+        if args.gt_boxes
+        else evaluate(pipe, samples, progress=show)
+    )
     if args.json:
         print(_dumps({k: v.to_dict() for k, v in scores.items()}))
     else:

@@ -143,3 +143,14 @@ def test_run_publish_streams_events(
     assert ev.first_seen is not None and ev.track_id is not None
     assert crop is not None and bytes(crop)[:2] == b"\xff\xd8"
     assert json.loads(capsys.readouterr().out.strip())["plate"] == "ABC1234"
+
+
+def test_eval_gt_boxes(models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = tmp_path / "bench" / "us"
+    d.mkdir(parents=True)
+    cv2.imwrite(str(d / "a.jpg"), np.zeros((100, 200, 3), np.uint8))
+    (d / "a.txt").write_text("a.jpg\t150\t10\t100\t30\tABC1234\na.jpg\t0\t0\t20\t10\tZZZ\n")
+    assert main(["eval", "--json", "--gt-boxes", str(tmp_path / "bench")]) == 0
+    res = json.loads(capsys.readouterr().out)
+    # OCR-only: both boxes are read (the constant OCR says ABC1234 for each), the box past the edge is clipped
+    assert res["us"]["plates"] == 2 and res["us"]["found"] == 2 and res["us"]["read"] == 1
