@@ -41,7 +41,7 @@ class Api:
         return self.client.request(method, path, headers=headers, **kw)
 
 
-def start_api(tmp: Path, pki: Any) -> tuple[Bridge, threading.Thread, str]:
+def start_api(tmp: Path, pki: Any, db: str) -> tuple[Bridge, threading.Thread, str]:
     import socket
 
     with socket.socket() as s:
@@ -49,7 +49,7 @@ def start_api(tmp: Path, pki: Any) -> tuple[Bridge, threading.Thread, str]:
         port = s.getsockname()[1]
     ring = generate_keyfile(tmp / "keys.json")
     cfg = BridgeConfig(
-        db=f"sqlite:///{tmp / 'api.db'}",
+        db=db,
         http=f"127.0.0.1:{port}",
         tls_cert=pki.server_cert,
         tls_key=pki.server_key,
@@ -65,10 +65,14 @@ def start_api(tmp: Path, pki: Any) -> tuple[Bridge, threading.Thread, str]:
     return bridge, t, f"https://127.0.0.1:{port}"
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory, pki: Any) -> Iterator[Api]:
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.services)])
+def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, pki: Any) -> Iterator[Api]:
     tmp = tmp_path_factory.mktemp("api")
-    bridge, thread, url = start_api(tmp, pki)
+    if request.param == "sqlite":
+        db = f"sqlite:///{tmp / 'api.db'}"
+    else:
+        db = request.getfixturevalue("postgres").new_database()
+    bridge, thread, url = start_api(tmp, pki, db)
     tokens = {role: bridge.store.create_token(role) for role in ("viewer", "operator", "admin")}
     tokens["gate_viewer"] = bridge.store.create_token("viewer", cameras=["gate"])
     ctx = ssl.create_default_context(cafile=str(pki.ca))

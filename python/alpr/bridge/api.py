@@ -13,8 +13,10 @@ from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response, Security
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DataError, DBAPIError
 
 from alpr.bridge.store import Role, Store, TokenInfo
 from alpr.errors import ConfigError, StoreError
@@ -22,6 +24,9 @@ from alpr.errors import ConfigError, StoreError
 __all__ = ["create_app"]
 
 API = "/api/v1"
+CAMERA = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # as alpr.stream.events.CAMERA_PATTERN
+PLATE = r"^[^\x00-\x1f\x7f]{1,32}$"
+TEXT = r"^[^\x00]*$"
 MAX_ID = 2**62
 _bearer = HTTPBearer(auto_error=False, description="alpr token (`alpr token create --role viewer ...`)")
 
@@ -76,9 +81,11 @@ class Cameras(BaseModel):
 
 
 class WatchIn(BaseModel):
-    pattern: str = Field(min_length=1, max_length=32, description="plate, or wildcard with * and ?")
+    pattern: str = Field(
+        min_length=1, max_length=32, pattern=PLATE, description="plate, or wildcard with * and ?"
+    )
     kind: Literal["exact", "wildcard", "fuzzy"] = "exact"
-    reason: str = Field(default="", max_length=256)
+    reason: str = Field(default="", max_length=256, pattern=TEXT)
     max_distance: float = Field(default=1.0, ge=0, le=4)
     expires: datetime | None = None
     cameras: list[Annotated[str, Field(min_length=1, max_length=128)]] | None = Field(
@@ -101,7 +108,7 @@ class WatchList(BaseModel):
 
 
 class PlateRequest(BaseModel):
-    plate: str = Field(min_length=1, max_length=32)
+    plate: str = Field(min_length=1, max_length=32, pattern=PLATE)
 
 
 class Health(BaseModel):
@@ -180,12 +187,18 @@ def create_app(
     Viewer = Annotated[TokenInfo, Depends(need("viewer"))]
     Operator = Annotated[TokenInfo, Depends(need("operator"))]
     Admin = Annotated[TokenInfo, Depends(need("admin"))]
-    EventId = Annotated[str, Path(min_length=1, max_length=64)]
+    EventId = Annotated[str, Path(pattern=r"^[0-9A-Za-z-]{1,64}$")]
     WatchId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
     @app.exception_handler(StoreError)
     async def _store_error(_r: Request, exc: StoreError) -> Response:
-        return Response(content=f'{{"detail": "store unavailable: {type(exc).__name__}"}}', status_code=503)
+        return JSONResponse({"detail": "store unavailable"}, status_code=503)
+
+    @app.exception_handler(DBAPIError)
+    async def _db_error(_r: Request, exc: DBAPIError) -> Response:
+        if isinstance(exc, DataError):  # a value the database cannot hold (e.g. out of range)
+            return JSONResponse({"detail": "invalid value for the store"}, status_code=422)
+        return JSONResponse({"detail": "store unavailable"}, status_code=503)
 
     @app.get(f"{API}/openapi.json", include_in_schema=False)
     def openapi(_t: Viewer) -> dict[str, Any]:
@@ -203,10 +216,10 @@ def create_app(
     @app.get(f"{API}/reads", response_model=ReadsPage)
     def reads(
         t: Viewer,
-        plate: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
+        plate: Annotated[str | None, Query(pattern=PLATE)] = None,
         fuzzy: bool = False,
         max_distance: Annotated[float, Query(ge=0, le=4)] = 1.0,
-        camera: Annotated[str | None, Query(max_length=128)] = None,
+        camera: Annotated[str | None, Query(pattern=CAMERA)] = None,
         since: datetime | None = None,
         until: datetime | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -260,7 +273,7 @@ def create_app(
     @app.get(f"{API}/alerts", response_model=AlertsPage)
     def alerts(
         t: Viewer,
-        camera: Annotated[str | None, Query(max_length=128)] = None,
+        camera: Annotated[str | None, Query(pattern=CAMERA)] = None,
         since: datetime | None = None,
         until: datetime | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
