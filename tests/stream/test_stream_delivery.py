@@ -217,10 +217,9 @@ def test_acks_prune_the_outbox_and_a_restarted_consumer_resumes_after_them(
     assert [m.seq for m in rest] == list(range(61, 101))
 
 
-def test_ack_rejects_unknown_publishers() -> None:
+def test_ack_argument_errors() -> None:
     with ReliableConsumer("tcp://127.0.0.1:1", name="x") as consumer:
-        with pytest.raises(ValueError, match="unknown publisher"):
-            consumer.ack("00" * 16, 3)
+        consumer.ack("00" * 16, 3)  # an unknown (e.g. replaced) publisher: nothing to do
         with pytest.raises(ValueError, match="32 hex"):
             consumer.ack("zz", 3)
         with pytest.raises(TypeError, match="seq"):
@@ -347,3 +346,31 @@ def test_bad_replay_requests_do_not_stop_the_publisher(event_factory: Callable[.
         assert pub.stats.bad_requests == 5
     assert reply[0] == b"BATCH" and orjson.loads(reply[1])["through"] == 3
     assert [_wire.unpack_header(reply[i])[1] for i in (2, 5)] == [2, 3]
+
+
+def test_publisher_replaced_without_its_outbox_is_retired() -> None:
+    """A new publisher (new id, no outbox) answers on the old replay endpoint: the old one's unsent
+    events cannot come back; the consumer says so (lost) instead of taking the new one's events."""
+    ctx = zmq.Context.instance()
+    pub, router = ctx.socket(zmq.PUB), ctx.socket(zmq.ROUTER)
+    pub.bind("tcp://127.0.0.1:*")
+    router.bind("tcp://127.0.0.1:*")
+    old, new = b"\x0a" * 16, b"\x0b" * 16
+    try:
+        with ReliableConsumer(pub.get_string(zmq.LAST_ENDPOINT), name="r") as consumer:
+            beat = orjson.dumps({"replay": router.get_string(zmq.LAST_ENDPOINT), "first": 1, "last": 7})
+            deadline = time.monotonic() + 5
+            while not router.poll(0) and time.monotonic() < deadline:
+                pub.send_multipart([_wire.HEARTBEAT_TOPIC, _wire.pack_header(old, 7), beat, b""])
+                consumer.recv(timeout=0.02)
+            ident, command, _ = router.recv_multipart()
+            assert command == _wire.HELLO and consumer.publishers == {old.hex(): None}
+            welcome = {"publisher": new.hex(), "acked": None, "first": 1, "last": 3}
+            router.send_multipart([ident, _wire.WELCOME, orjson.dumps(welcome)])
+            while consumer.publishers and time.monotonic() < deadline:
+                consumer.recv(timeout=0.02)
+            assert consumer.publishers == {}
+            assert consumer.stats.lost == 7
+    finally:
+        pub.close(linger=0)
+        router.close(linger=0)

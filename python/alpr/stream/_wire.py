@@ -12,7 +12,8 @@ Replay channel (consumer DEALER -> publisher ROUTER), requests are ``[command, J
 
     HELLO   {"consumer": name}                          -> WELCOME {"publisher", "acked", "first", "last"}
     REPLAY  {"from": seq, "max": n, "topics": [...]}    -> BATCH meta, then (header, body, crop) per event;
-            meta = {"from", "through", "first", "last"}: every seq in [from, through] was scanned
+            meta = {"publisher", "from", "through", "first", "last"}: every seq in [from, through]
+            was scanned
     ACK     {"consumer": name, "seq": seq}              -> no reply; the outbox prunes up to the minimum ack
 """
 

@@ -474,7 +474,13 @@ class Publisher:
         first = self._outbox.first_seq()
         rows, through = self._outbox.read(from_seq, limit, topics)
         pid = self._outbox.publisher_id
-        meta = {"from": from_seq, "through": through, "first": first, "last": self._outbox.last_seq}
+        meta = {
+            "publisher": self.publisher_id,
+            "from": from_seq,
+            "through": through,
+            "first": first,
+            "last": self._outbox.last_seq,
+        }
         frames: list[bytes] = [ident, _wire.BATCH, orjson.dumps(meta)]
         for seq, _topic, event_body, crop in rows:
             frames += (_wire.pack_header(pid, seq), event_body, crop or b"")

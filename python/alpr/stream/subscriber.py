@@ -322,7 +322,9 @@ class ReliableConsumer:
                 f"ack: expected a publisher id of 32 hex characters, got {publisher!r}"
             ) from None
         if pid not in self._peers:
-            raise ValueError(f"ack: unknown publisher {publisher!r}")
+            # A publisher replaced by another one (see _retire): nothing to acknowledge any more.
+            log.debug("stream: ack for unknown publisher %s ignored", publisher)
+            return
         if seq > self._pending_acks.get(pid, 0):
             self._pending_acks[pid] = seq
 
@@ -387,8 +389,10 @@ class ReliableConsumer:
                     break
                 if sock in self._subs:
                     self._on_live(frames, self._subs[sock])
-                else:
+                elif sock in self._by_dealer:
                     self._on_reply(self._by_dealer[sock], frames)
+                if sock not in self._subs and sock not in self._by_dealer:
+                    break  # retired (closed) while handling its reply
 
     def _on_live(self, frames: list[bytes], via: str) -> None:
         if len(frames) != 4:
@@ -498,6 +502,11 @@ class ReliableConsumer:
             meta = orjson.loads(frames[1])
             if not isinstance(meta, dict):
                 raise ValueError("reply: expected a JSON object")
+            if meta.get("publisher") != peer.id.hex():
+                # Another publisher now owns that replay endpoint (restarted without its outbox):
+                # what the old one did not deliver is gone.
+                self._retire(peer, str(meta.get("publisher")))
+                return
             if kind == _wire.WELCOME:
                 self._on_welcome(peer, meta)
             elif kind == _wire.BATCH:
@@ -508,6 +517,23 @@ class ReliableConsumer:
             self.stats.malformed += 1
             peer.inflight_until = 0.0
             log.warning("stream: malformed reply from %s skipped: %s", peer.id.hex(), exc)
+
+    def _retire(self, peer: _Peer, successor: str) -> None:
+        missing = max(0, peer.target - (peer.delivered or 0))
+        self.stats.lost += missing
+        log.error(
+            "stream: publisher %s was replaced by %s at %s; %d of its events cannot be recovered",
+            peer.id.hex(),
+            successor,
+            peer.replay_endpoint,
+            missing,
+        )
+        if peer.dealer is not None:
+            self._poller.unregister(peer.dealer)
+            del self._by_dealer[peer.dealer]
+            peer.dealer.close(linger=0)
+        del self._peers[peer.id]
+        self._pending_acks.pop(peer.id, None)
 
     def _on_welcome(self, peer: _Peer, meta: dict[str, Any]) -> None:
         acked, first, last = meta["acked"], int(meta["first"]), int(meta["last"])
