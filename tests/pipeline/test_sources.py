@@ -95,11 +95,12 @@ def test_push_source_newest_frame_wins() -> None:
         push.push(np.zeros((4, 4), np.float32))
 
 
-def test_runner_two_cameras_one_fails(models_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("overlap", [True, False])
+def test_runner_two_cameras_one_fails(models_dir: Path, tmp_path: Path, overlap: bool) -> None:
     video = _write_video(tmp_path / "cam.avi", 12, (96, 64))
     good = VideoSource(str(video), camera="good")
     bad = VideoSource("rtsp://127.0.0.1:9/x", camera="bad", max_retries=0, backoff=(0.01, 0.01))
-    runner = StreamRunner(Pipeline(), [good, bad], stride=2)
+    runner = StreamRunner(Pipeline(), [good, bad], stride=2, overlap=overlap)
     results = list(runner)
     frames = [r for r in results if r.frame is not None]
     assert len(frames) == 12 and all(r.camera == "good" for r in frames)
