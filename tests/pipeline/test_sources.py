@@ -247,3 +247,23 @@ def test_http_stream_is_live_and_reconnects(tmp_path: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_runner_survives_a_failing_batch(
+    models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    video = _write_video(tmp_path / "cam.avi", 6, (96, 64))
+    pipe = Pipeline()
+    real = pipe.detect
+    calls = {"n": 0}
+
+    def flaky(images: list) -> list:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("engine hiccup")
+        return real(images)
+
+    monkeypatch.setattr(pipe, "detect", flaky)
+    runner = StreamRunner(pipe, [VideoSource(str(video))], stride=1)
+    frames = [r for r in runner if r.frame is not None]
+    assert len(frames) == 6 and all(r.reads and r.reads[0].text == "ABC1234" for r in frames)
