@@ -374,3 +374,24 @@ def test_publisher_replaced_without_its_outbox_is_retired() -> None:
     finally:
         pub.close(linger=0)
         router.close(linger=0)
+
+
+def test_curve_client_allow_list(event_factory: Callable[..., PlateEvent]) -> None:
+    server_public, server_secret = zmq.curve_keypair()
+    allowed, stranger = zmq.curve_keypair(), zmq.curve_keypair()
+    with Publisher(
+        "tcp://127.0.0.1:*", curve_server_secret=server_secret, curve_client_keys=[allowed[0]], heartbeat_s=HB
+    ) as pub:
+        pub.publish_many([event_factory(i) for i in range(5)])
+        with ReliableConsumer(
+            pub.endpoint, name="a", curve_server_key=server_public, curve_keypair=allowed
+        ) as ok:
+            assert [m.seq for m in drain(ok, 5)] == [1, 2, 3, 4, 5]
+        with ReliableConsumer(
+            pub.endpoint, name="s", curve_server_key=server_public, curve_keypair=stranger
+        ) as refused:
+            assert refused.recv(timeout=0.5) is None
+    with pytest.raises(ValueError, match="curve_server_secret"):
+        Publisher("tcp://127.0.0.1:*", curve_client_keys=[allowed[0]])
+    with pytest.raises(ValueError, match="Z85"):
+        Publisher("tcp://127.0.0.1:*", curve_server_secret=server_secret, curve_client_keys=[b"short"])

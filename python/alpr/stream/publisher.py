@@ -264,6 +264,8 @@ class Publisher:
             and later replayed from the outbox).
         curve_server_secret: Z85 CurveZMQ secret key (from ``zmq.curve_keypair()``): encrypts both
             sockets; consumers need the matching public key.
+        curve_client_keys: Z85 public keys of the consumers allowed to connect (needs
+            ``curve_server_secret``). None: any client that knows the server's public key may connect.
         replay_endpoint: where to bind the replay ROUTER socket; default derived from ``endpoint``
             (tcp port + 1, or ``.replay`` appended to an ipc path). It is announced in heartbeats.
         heartbeat_s: interval of the heartbeats that carry the last sequence number.
@@ -281,6 +283,7 @@ class Publisher:
         outbox: str | os.PathLike[str] | None = None,
         hwm: int = 10_000,
         curve_server_secret: bytes | None = None,
+        curve_client_keys: Iterable[bytes] | None = None,
         replay_endpoint: str | None = None,
         heartbeat_s: float = 1.0,
         max_outbox_events: int | None = None,
@@ -291,6 +294,13 @@ class Publisher:
         if not heartbeat_s > 0:
             raise ValueError(f"heartbeat_s: expected > 0, got {heartbeat_s}")
         replay_at = replay_endpoint or _wire.replay_endpoint_for(endpoint)
+        allowed = None
+        if curve_client_keys is not None:
+            if curve_server_secret is None:
+                raise ValueError("curve_client_keys: needs curve_server_secret as well")
+            allowed = frozenset(curve_client_keys)
+            if not all(isinstance(k, bytes) and len(k) == 40 for k in allowed):
+                raise ValueError("curve_client_keys: expected Z85 public keys (40 bytes each)")
         self.stats = PublisherStats()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -299,7 +309,10 @@ class Publisher:
         self._outbox = Outbox(outbox, max_events=max_outbox_events, fsync=fsync)
         self.publisher_id = self._outbox.publisher_id.hex()
         self._ctx = zmq.Context()
+        self._auth: Any = None
         try:
+            if allowed is not None:
+                self._start_auth(allowed)
             self._pub = self._ctx.socket(zmq.PUB)
             self._router = self._ctx.socket(zmq.ROUTER)
             for sock in (self._pub, self._router):
@@ -392,7 +405,25 @@ class Publisher:
     ) -> None:
         self.close()
 
+    def _start_auth(self, allowed: frozenset[bytes]) -> None:
+        from zmq.auth.thread import ThreadAuthenticator
+
+        class _AllowList:
+            def callback(self, domain: str, key: bytes) -> bool:
+                if key in allowed:
+                    return True
+                log.warning("stream: refused a CurveZMQ client with an unknown key %s", key.decode())
+                return False
+
+        # ZAP handler on this context: must run before the sockets bind.
+        self._auth = ThreadAuthenticator(self._ctx)
+        self._auth.start()
+        self._auth.configure_curve_callback("*", _AllowList())
+
     def _teardown(self) -> None:
+        if self._auth is not None:
+            self._auth.stop()
+            self._auth = None
         for name in ("_pub", "_router"):
             sock = getattr(self, name, None)
             if sock is not None:
