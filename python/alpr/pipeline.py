@@ -193,6 +193,7 @@ class Detector:
                 f"expected at least 4 + classes + {self.num_keypoints}*2"
             )
         self._channels = channels
+        self._local = threading.local()
         self.times = StageTimes()
 
     @classmethod
@@ -243,8 +244,16 @@ class Detector:
         if not frames:
             return []
         with self.times.stage("det_pre"):
+            # Letterbox into a reused per-thread buffer: allocating (and page-faulting) a fresh
+            # multi-MB tensor per call costs more than the letterbox itself.
+            bufs: dict[int, np.ndarray] = self._local.__dict__.setdefault("bufs", {})
+            n = len(frames)
+            buf = bufs.get(n)
+            if buf is None:
+                w, h = self.input_size
+                buf = bufs[n] = np.empty((n, 3, h, w), dtype=self._input_dtype)
             tensor, infos = ops.letterbox_batch(
-                list(frames), self.input_size, pad_value=self.pad_value, dtype=self._input_dtype
+                list(frames), self.input_size, pad_value=self.pad_value, dtype=self._input_dtype, out=buf
             )
         outputs: list[np.ndarray] = []
         with self.times.stage("det_infer"):
