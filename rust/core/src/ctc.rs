@@ -234,8 +234,9 @@ fn text_of(labels: &[u32], shape: &CtcShape, charset: &[String]) -> String {
 
 /// Greedy (best path) decoding of one row.
 fn greedy_row(row: &[f32], shape: &CtcShape, charset: &[String]) -> Decoded {
-    let mut labels = Vec::new();
-    let mut confidences: Vec<f32> = Vec::new();
+    let mut labels = Vec::with_capacity(shape.time);
+    let mut confidences: Vec<f32> = Vec::with_capacity(shape.time);
+    let mut text = String::with_capacity(shape.time);
     let mut prev = usize::MAX;
     for frame in row.chunks_exact(shape.classes) {
         let k = argmax(frame);
@@ -249,11 +250,11 @@ fn greedy_row(row: &[f32], shape: &CtcShape, charset: &[String]) -> Decoded {
             } else {
                 labels.push(k as u32);
                 confidences.push(p);
+                text.push_str(&charset[shape.token(k)]);
             }
         }
         prev = k;
     }
-    let text = text_of(&labels, shape, charset);
     Decoded {
         labels,
         text,
