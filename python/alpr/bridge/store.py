@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -344,7 +345,8 @@ class Store:
         if tuple(rows[0]) != keys:
             conn.execute(table.insert(), rows)
         elif order:
-            conn.exec_driver_sql(sql, [tuple(r[k] for k in order) for r in rows])
+            get = itemgetter(*order)
+            conn.exec_driver_sql(sql, [get(r) for r in rows] if len(order) > 1 else [(get(r),) for r in rows])
         else:
             conn.exec_driver_sql(sql, rows)
 

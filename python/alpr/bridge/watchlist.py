@@ -48,11 +48,12 @@ def _classes() -> dict[str, str]:
 
 
 _CLASS = _classes()
+_CLASS_TABLE = str.maketrans(_CLASS)
 
 
 def confusable_skeleton(plate: str) -> frozenset[str]:
     """The set of confusable classes in ``plate`` (O, 0, D, Q all map to one class, and so on)."""
-    return frozenset(_CLASS.get(c, c) for c in plate)
+    return frozenset(plate.translate(_CLASS_TABLE))
 
 
 def distance_lower_bound(a: frozenset[str], b: frozenset[str]) -> int:
