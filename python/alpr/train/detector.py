@@ -600,6 +600,7 @@ def train_detector(cfg: TrainConfig, *, resume: bool = True, log: Any = print) -
     valid_items = load_split(
         cfg.data, "valid", negatives=None, limit=cfg.limit_train, exclude_sources=excluded
     )
+    valid_items = valid_items[:: max(1, cfg.eval_stride)]
     train_ds = DetectionDataset(
         train_items, cfg.imgsz, augment=True, crop=cfg.crop, synth_fraction=cfg.synth_fraction
     )

@@ -36,6 +36,8 @@ class TrainConfig:
         deadline: wall-clock UNIX time at which to stop after the current epoch (0 = none).
         max_steps: stop after this many steps in total (0 = none; for tests).
         eval_every: evaluate on the valid split every this many epochs.
+        eval_stride: evaluate on every n-th valid image during training (1 = all; the export
+            evaluates the whole split).
         limit_train: use only the first N train images (0 = all; for tests).
         exclude_sources: comma-separated ``source`` values of the manifest to leave out of training and
             validation (e.g. ``qanastek,yoavmai``, the sources that declare no licence).
@@ -62,6 +64,7 @@ class TrainConfig:
     deadline: float = 0.0
     max_steps: int = 0
     eval_every: int = 1
+    eval_stride: int = 1
     limit_train: int = 0
     exclude_sources: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
