@@ -255,6 +255,24 @@ def test_cli_token_and_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert info is not None and info.role == "operator" and info.cameras == ("gate",)
     store.ingest([Ingest(event("ROT1"))])
     store.close()
+    assert _run(["token", "list", "--db", db, "--key-file", str(kf)]) == 0
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert listed == [
+        {
+            "id": info.id,
+            "name": "operator",
+            "role": "operator",
+            "cameras": ["gate"],
+            "created": listed[0]["created"],
+            "revoked": False,
+        }
+    ]
+    assert token not in json.dumps(listed)
+    assert _run(["token", "revoke", str(info.id), "--db", db, "--key-file", str(kf)]) == 0
+    assert _run(["token", "revoke", "999", "--db", db, "--key-file", str(kf)]) == 1
+    store = Store(db, Keyring.load(kf))
+    assert store.verify_token(token) is None
+    store.close()
     assert _run(["keys", "add", "--key-file", str(kf)]) == 0
     capsys.readouterr()
     assert _run(["keys", "rotate", "--db", db, "--key-file", str(kf)]) == 0

@@ -43,6 +43,13 @@ def add_parsers(subparsers: Any) -> None:
     tc.add_argument("--name", default="")
     _common_store(tc)
     tc.set_defaults(func=_token_create)
+    tl = tsub.add_parser("list", help="list tokens (ids, roles, cameras; never the secrets)")
+    _common_store(tl)
+    tl.set_defaults(func=_token_list)
+    tr = tsub.add_parser("revoke", help="revoke a token by id")
+    tr.add_argument("id", type=int)
+    _common_store(tr)
+    tr.set_defaults(func=_token_revoke)
 
     k = subparsers.add_parser("keys", help="encryption keys: init, add, rotate")
     ksub = k.add_subparsers(dest="keys_cmd", required=True)
@@ -109,6 +116,45 @@ def _token_create(args: argparse.Namespace) -> int:
         print(f"alpr token create: {exc}", file=sys.stderr)
         return 2
     print(token)
+    return 0
+
+
+def _token_list(args: argparse.Namespace) -> int:
+    import orjson
+
+    from alpr.bridge.crypto import Keyring
+    from alpr.bridge.store import Store
+    from alpr.errors import AlprError
+
+    try:
+        cfg = _config(args)
+        store = Store(cfg.db, Keyring.load(cfg.key_file))
+        for t in store.list_tokens():
+            print(orjson.dumps(t).decode())
+        store.close()
+    except AlprError as exc:
+        print(f"alpr token list: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _token_revoke(args: argparse.Namespace) -> int:
+    from alpr.bridge.crypto import Keyring
+    from alpr.bridge.store import Store
+    from alpr.errors import AlprError
+
+    try:
+        cfg = _config(args)
+        store = Store(cfg.db, Keyring.load(cfg.key_file))
+        ok = store.revoke_token(args.id)
+        store.close()
+    except AlprError as exc:
+        print(f"alpr token revoke: {exc}", file=sys.stderr)
+        return 2
+    if not ok:
+        print(f"alpr token revoke: no token with id {args.id}", file=sys.stderr)
+        return 1
+    print(f"revoked token {args.id}")
     return 0
 
 

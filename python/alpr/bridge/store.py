@@ -714,6 +714,22 @@ class Store:
         cams = None if r.cameras is None else tuple(json.loads(r.cameras))
         return TokenInfo(int(r.id), r.name, r.role, cams)
 
+    def list_tokens(self) -> list[dict[str, Any]]:
+        """Every token's id, name, role, cameras and state (never the token, which is not stored)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(S.tokens).order_by(S.tokens.c.id)).all()
+        return [
+            {
+                "id": int(r.id),
+                "name": r.name,
+                "role": r.role,
+                "cameras": None if r.cameras is None else json.loads(r.cameras),
+                "created": iso_ms(int(r.created_ms)),
+                "revoked": bool(r.revoked),
+            }
+            for r in rows
+        ]
+
     def revoke_token(self, token_id: int) -> bool:
         with self._begin() as conn:
             return bool(
