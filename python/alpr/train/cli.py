@@ -60,7 +60,9 @@ def _add_train_ocr(sub: Any) -> None:
     p.add_argument("--t-mult", type=int, default=2, help="cycle length multiplier")
     p.add_argument("--synth-fraction", type=float, default=0.45)
     p.add_argument("--eu-weight", type=float, default=4.0, help="oversampling of real EU crops")
-    p.add_argument("--ema", type=float, default=0.999, help="weight EMA decay (0 = off)")
+    p.add_argument("--ema", type=float, default=0.995, help="weight EMA decay (0 = off)")
+    p.add_argument("--aug-strength", type=float, default=1.0, help="photometric augmentation strength 0..1")
+    p.add_argument("--warmup", type=int, default=200, help="learning-rate warm-up steps")
     p.add_argument("--height", type=int, default=32)
     p.add_argument("--width", type=int, default=128)
     p.add_argument("--channels", default="24,48,80,112,144", help="five CNN stage widths")
@@ -111,6 +113,8 @@ def _train_ocr(args: argparse.Namespace) -> int:
         time_limit=args.time_limit,
         config=cfg,
         ema=args.ema,
+        aug_strength=args.aug_strength,
+        warmup=args.warmup,
     )
     train_ocr(opts)
     return 0

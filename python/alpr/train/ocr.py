@@ -353,6 +353,9 @@ class TrainOcrOptions:
         time_limit: stop after the epoch that passes this many minutes (0 = no limit).
         config: the model shape.
         ema: decay of the weight moving average that is evaluated and saved (0 = off).
+        max_real: use only the first N real training crops (0 = all; for quick tests).
+        aug_strength: photometric augmentation strength, 0..1.
+        warmup: linear learning-rate warm-up steps.
     """
 
     labels: list[str] = field(default_factory=list)
@@ -376,8 +379,10 @@ class TrainOcrOptions:
     resume: bool = True
     time_limit: float = 0.0
     config: OcrConfig = field(default_factory=OcrConfig)
-    ema: float = 0.999
+    ema: float = 0.995
     max_real: int = 0
+    aug_strength: float = 1.0
+    warmup: int = 200
 
 
 def _load_valid_sets(
@@ -467,6 +472,7 @@ def train_ocr(opts: TrainOcrOptions) -> dict[str, object]:
         charset=cfg.charset,
         mean=cfg.mean,
         std=cfg.std,
+        aug_strength=opts.aug_strength,
     )
     valid_sets = _load_valid_sets(opts, cfg)
     print(
@@ -505,6 +511,9 @@ def train_ocr(opts: TrainOcrOptions) -> dict[str, object]:
         model.load_state_dict(state["model"])
         optim.load_state_dict(state["optim"])
         sched.load_state_dict(state["sched"])
+        # A resume may change the peak learning rate; the rest of the schedule is kept.
+        sched.base_lrs = [opts.lr for _ in sched.base_lrs]
+        sched.eta_min = opts.lr * 0.01
         if ema is not None and state.get("ema") is not None:
             ema.load_state_dict(state["ema"])
         rng.bit_generator.state = state["rng"]
@@ -523,7 +532,7 @@ def train_ocr(opts: TrainOcrOptions) -> dict[str, object]:
         model.train()
         t0 = time.time()
         losses = []
-        warm = 200
+        warm = opts.warmup
         for step in common.progress(range(opts.steps_per_epoch), desc=f"epoch {epoch}"):
             sched.step(epoch + step / opts.steps_per_epoch)
             global_step = epoch * opts.steps_per_epoch + step
