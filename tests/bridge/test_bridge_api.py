@@ -99,7 +99,7 @@ def _routes(api: Api) -> list[tuple[str, str]]:
     app = api.bridge.server.config.app
     out = []
     for r in app.routes:
-        if isinstance(r, APIRoute):
+        if isinstance(r, APIRoute) and r.path.startswith("/api/"):
             path = re.sub(r"\{event_id\}", "x", r.path)
             path = re.sub(r"\{watch_id\}", "1", path)
             out += [(m, path) for m in sorted(r.methods)]
@@ -127,6 +127,19 @@ def test_every_route_rejects_missing_or_wrong_tokens(api: Api) -> None:
             method, path, headers={"Authorization": f"Bearer {api.tokens['admin']}"}, json=body
         )
         assert ok.status_code != 401, (method, path)
+
+
+def test_dashboard_is_static_and_data_free(api: Api) -> None:
+    app = api.bridge.server.config.app
+    public = sorted(r.path for r in app.routes if isinstance(r, APIRoute) and not r.path.startswith("/api/"))
+    assert public == ["/", "/dashboard.css", "/dashboard.js"]
+    plates = {e.plate for e in api.events}  # type: ignore[attr-defined]
+    for path in public:
+        r = api.client.get(path)  # no token: these hold no data
+        assert r.status_code == 200 and "default-src 'self'" in r.headers["content-security-policy"]
+        assert not any(p in r.text for p in plates)
+    js = api.client.get("/dashboard.js").text
+    assert "innerHTML" not in js and "Authorization" in js  # data only via the API, as text
 
 
 def test_roles(api: Api) -> None:

@@ -10,6 +10,7 @@ the audit log (filters encrypted, like everything else that names a plate).
 
 from collections.abc import Callable
 from datetime import datetime, timezone
+from pathlib import Path as PathlibPath
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response, Security
@@ -199,6 +200,31 @@ def create_app(
         if isinstance(exc, DataError):  # a value the database cannot hold (e.g. out of range)
             return JSONResponse({"detail": "invalid value for the store"}, status_code=422)
         return JSONResponse({"detail": "store unavailable"}, status_code=503)
+
+    # The operator page: static files that hold no data (everything shown is fetched from the API with
+    # the token the operator types in), so they are the only routes served without a token.
+    static = PathlibPath(__file__).with_name("static")
+    headers = {
+        "Content-Security-Policy": "default-src 'self'; img-src 'self' blob:; frame-ancestors 'none'",
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store",
+    }
+    assets = {
+        "/": ("dashboard.html", "text/html"),
+        "/dashboard.js": ("dashboard.js", "text/javascript"),
+        "/dashboard.css": ("dashboard.css", "text/css"),
+    }
+
+    def asset(name: str, media: str) -> Callable[[], Response]:
+        body = (static / name).read_bytes()
+
+        def serve() -> Response:
+            return Response(body, media_type=media, headers=headers)
+
+        return serve
+
+    for route, (name, media) in assets.items():
+        app.add_api_route(route, asset(name, media), methods=["GET"], include_in_schema=False)
 
     @app.get(f"{API}/openapi.json", include_in_schema=False)
     def openapi(_t: Viewer) -> dict[str, Any]:
