@@ -9,7 +9,21 @@ import numpy.typing as npt
 
 __version__: str
 
+# pyo3 fills the module's __all__; each section appends its own names.
+__all__ = ["__version__"]
+
 # --- image: frame intake, letterbox, crops (rust/py/src/image.rs) ---
+
+__all__ += [
+    "LetterboxInfo",
+    "crop_plates",
+    "decode_jpeg",
+    "letterbox",
+    "letterbox_batch",
+    "letterbox_jpeg",
+    "letterbox_raw",
+    "raw_to_bgr",
+]
 
 _Buffer = bytes | bytearray | memoryview | npt.NDArray[np.uint8]
 _FloatTensor = npt.NDArray[np.float32] | npt.NDArray[np.float16]
@@ -111,6 +125,8 @@ def crop_plates(
 ) -> npt.NDArray[np.float32] | npt.NDArray[np.float16] | npt.NDArray[np.uint8]: ...
 
 # --- post: detector decoding, NMS, CTC (rust/py/src/post.rs) ---
+
+__all__ += ["ctc_decode", "ctc_decode_constrained", "decode_yolo", "nms", "postprocess_yolo", "slot_decode"]
 
 def nms(
     boxes: npt.NDArray[np.float32],

@@ -121,6 +121,10 @@ pub trait OutElem: Copy + Send + Sync + 'static {
     fn from_f32(v: f32) -> Self;
     /// Store `src` into `dst` (same length).
     fn store(dst: &mut [Self], src: &[f32]);
+    /// `dst` itself when the element type is `f32` (lets kernels write results in place).
+    fn as_f32_mut(_dst: &mut [Self]) -> Option<&mut [f32]> {
+        None
+    }
     /// `dst[i] = a[i] * w0 + b[i] * w1`, using `tmp` as scratch where needed.
     fn blend(dst: &mut [Self], a: &[f32], b: &[f32], w0: f32, w1: f32, tmp: &mut [f32]) {
         let tmp = &mut tmp[..dst.len()];
@@ -138,6 +142,9 @@ impl OutElem for f32 {
     }
     fn store(dst: &mut [Self], src: &[f32]) {
         dst.copy_from_slice(src);
+    }
+    fn as_f32_mut(dst: &mut [Self]) -> Option<&mut [f32]> {
+        Some(dst)
     }
     fn blend(dst: &mut [Self], a: &[f32], b: &[f32], w0: f32, w1: f32, _tmp: &mut [f32]) {
         for ((d, &x), &y) in dst.iter_mut().zip(a).zip(b) {
@@ -288,17 +295,26 @@ impl Plan {
     }
 }
 
-/// Horizontal resize of one source row into `out` (`off.len()` planes of `new_width` values).
-fn hpass(plan: &Plan, row: &[u8], off: &[usize], out: &mut [f32]) {
-    let nw = plan.info.new_width;
+/// Horizontal resize of one source row, times `scale`, into `outs` (one slice of `new_width`
+/// values per channel offset in `off`).
+fn hpass(plan: &Plan, row: &[u8], off: &[usize], outs: &mut [&mut [f32]], scale: f32) {
     // Checked once per row so the loops below can skip per-pixel bounds checks.
     assert!(row.len() >= plan.row_len && off.iter().all(|&o| o < plan.bpp));
-    for (c, &o) in off.iter().enumerate() {
-        let dst = &mut out[c * nw..(c + 1) * nw];
+    assert!(outs.len() == off.len() && outs.iter().all(|o| o.len() == plan.info.new_width));
+    match (off, outs) {
+        ([2, 1, 0], [r, g, b]) => hpass3::<2, 1, 0>(plan, row, [r, g, b], scale),
+        ([0, 1, 2], [r, g, b]) => hpass3::<0, 1, 2>(plan, row, [r, g, b], scale),
+        (_, outs) => hpass_planes(plan, row, off, outs, scale),
+    }
+}
+
+/// One plane at a time (gray, and any other channel layout).
+fn hpass_planes(plan: &Plan, row: &[u8], off: &[usize], outs: &mut [&mut [f32]], scale: f32) {
+    for (dst, &o) in outs.iter_mut().zip(off) {
         if plan.nearest_x {
             for (d, &a) in dst.iter_mut().zip(&plan.x0) {
-                // SAFETY: a + o < a + bpp <= plan.row_len <= row.len() (Plan::new, assert above).
-                *d = f32::from(unsafe { *row.get_unchecked(a + o) });
+                // SAFETY: a + o < a + bpp <= plan.row_len <= row.len() (Plan::new, `hpass`).
+                *d = f32::from(unsafe { *row.get_unchecked(a + o) }) * scale;
             }
             continue;
         }
@@ -306,8 +322,64 @@ fn hpass(plan: &Plan, row: &[u8], off: &[usize], out: &mut [f32]) {
             // SAFETY: as above, for both taps.
             let (p0, p1) = unsafe { (*row.get_unchecked(a + o), *row.get_unchecked(b + o)) };
             let p0 = f32::from(p0);
-            *d = p0 + f * (f32::from(p1) - p0);
+            *d = (p0 + f * (f32::from(p1) - p0)) * scale;
         }
+    }
+}
+
+/// Three channels per pixel read (R, G, B at byte offsets R, G, B): one table lookup per pixel.
+fn hpass3<const R: usize, const G: usize, const B: usize>(
+    plan: &Plan,
+    row: &[u8],
+    outs: [&mut &mut [f32]; 3],
+    scale: f32,
+) {
+    let nw = plan.info.new_width;
+    let [r, g, b] = outs;
+    let (r, g, b) = (&mut r[..nw], &mut g[..nw], &mut b[..nw]);
+    // SAFETY (every read below): an offset plus R, G or B (< bpp, checked in `hpass`) stays
+    // below plan.row_len <= row.len().
+    let px = |a: usize| unsafe {
+        [
+            f32::from(*row.get_unchecked(a + R)),
+            f32::from(*row.get_unchecked(a + G)),
+            f32::from(*row.get_unchecked(a + B)),
+        ]
+    };
+    if plan.nearest_x {
+        // Gather bytes first, then convert whole blocks (the conversion vectorises; a scalar
+        // load-convert-multiply-store per value does not).
+        const BLOCK: usize = 64;
+        let mut bytes = [[0u8; BLOCK]; 3];
+        for (k, offs) in plan.x0[..nw].chunks(BLOCK).enumerate() {
+            let n = offs.len();
+            for (j, &a) in offs.iter().enumerate() {
+                // SAFETY: as for `px`.
+                unsafe {
+                    bytes[0][j] = *row.get_unchecked(a + R);
+                    bytes[1][j] = *row.get_unchecked(a + G);
+                    bytes[2][j] = *row.get_unchecked(a + B);
+                }
+            }
+            let at = k * BLOCK;
+            for (dst, src) in [&mut *r, &mut *g, &mut *b].into_iter().zip(&bytes) {
+                for (d, &v) in dst[at..at + n].iter_mut().zip(&src[..n]) {
+                    *d = f32::from(v) * scale;
+                }
+            }
+        }
+        return;
+    }
+    for (i, ((&a, &c), &f)) in plan.x0[..nw]
+        .iter()
+        .zip(&plan.x1[..nw])
+        .zip(&plan.fx[..nw])
+        .enumerate()
+    {
+        let (p, q) = (px(a), px(c));
+        r[i] = (p[0] + f * (q[0] - p[0])) * scale;
+        g[i] = (p[1] + f * (q[1] - p[1])) * scale;
+        b[i] = (p[2] + f * (q[2] - p[2])) * scale;
     }
 }
 
@@ -336,15 +408,21 @@ impl Source<'_> {
     }
 
     fn load(&self, plan: &Plan, y: usize, cache: &mut RowCache, slot: usize) {
-        let buf = &mut cache.bufs[slot];
+        let nw = plan.info.new_width;
+        let mut outs: Vec<&mut [f32]> = cache.bufs[slot].chunks_exact_mut(nw).collect();
+        self.hpass_row(plan, y, &mut cache.rgb, &mut outs, 1.0);
+        cache.rows[slot] = Some(y);
+    }
+
+    /// Horizontal pass of source row `y`, times `scale`, into `outs` (one slice per channel).
+    fn hpass_row(&self, plan: &Plan, y: usize, rgb: &mut [u8], outs: &mut [&mut [f32]], scale: f32) {
         match self {
-            Source::Packed(frame, _, off) => hpass(plan, frame.row(y), off, buf),
+            Source::Packed(frame, _, off) => hpass(plan, frame.row(y), off, outs, scale),
             Source::Converted(frame) => {
-                frame.pixels_to_rgb(y, &plan.cols, &mut cache.rgb);
-                hpass(plan, &cache.rgb, &[0, 1, 2], buf);
+                frame.pixels_to_rgb(y, &plan.cols, rgb);
+                hpass(plan, rgb, &[0, 1, 2], outs, scale);
             }
         }
-        cache.rows[slot] = Some(y);
     }
 }
 
@@ -379,6 +457,23 @@ fn run_band<T: OutElem>(
             continue;
         }
         let tap = plan.ytaps[y - top];
+        if tap.f == 0.0 && nch == 3 {
+            // One source row (exact downscales): resize it straight into the output lines.
+            let [p0, p1, p2] = &mut planes;
+            let lines = [
+                &mut p0[line.clone()],
+                &mut p1[line.clone()],
+                &mut p2[line.clone()],
+            ];
+            if let [Some(r), Some(g), Some(b)] = lines.map(|l| {
+                l[..left].fill(pad);
+                l[left + nw..].fill(pad);
+                T::as_f32_mut(&mut l[left..left + nw])
+            }) {
+                src.hpass_row(plan, tap.i0, &mut cache.rgb, &mut [r, g, b], params.scale);
+                continue;
+            }
+        }
         let find = |c: &RowCache, r: usize| c.rows.iter().position(|&s| s == Some(r));
         let ia = match find(&cache, tap.i0) {
             Some(s) => s,
