@@ -10,10 +10,10 @@ bump (readers ignore fields they do not know); a removed, renamed or retyped fie
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from math import isfinite as _isfinite
 from typing import Any
 
 import orjson
@@ -219,6 +219,10 @@ def _check_str(name: str, value: object, pattern: re.Pattern[str], what: str) ->
     return value
 
 
+_CAMERA_WHAT = f"a camera name matching {CAMERA_PATTERN}"
+_known_cameras: set[str] = set()  # cameras already validated: most streams have a handful
+
+
 def _from_dict(doc: Any) -> PlateEvent:
     if not isinstance(doc, dict):
         raise DecodeError(f"plate event: expected a JSON object, got {type(doc).__name__}")
@@ -226,39 +230,49 @@ def _from_dict(doc: Any) -> PlateEvent:
         schema = doc["schema"]
         if schema != SCHEMA:
             raise DecodeError(f"schema: expected {SCHEMA!r}, got {schema!r:.60}")
-        event_id = _check_str("event_id", doc["event_id"], _UUID7_RE, "a lowercase UUIDv7 string")
-        camera = _check_str("camera", doc["camera"], _CAMERA_RE, f"a camera name matching {CAMERA_PATTERN}")
+        event_id = doc["event_id"]
+        if type(event_id) is not str or not _UUID7_RE.fullmatch(event_id):
+            raise DecodeError(f"event_id: expected a lowercase UUIDv7 string, got {event_id!r:.60}")
+        camera = doc["camera"]
+        if type(camera) is not str or camera not in _known_cameras:
+            _check_str("camera", camera, _CAMERA_RE, _CAMERA_WHAT)
+            if len(_known_cameras) < 4096:
+                _known_cameras.add(camera)
         ts = _check_time("ts", doc["ts"])
-        plate = _check_str("plate", doc["plate"], _PLATE_RE, "1-32 printable characters")
-        confidence = _check_unit("confidence", doc["confidence"])
+        plate = doc["plate"]
+        if type(plate) is not str or not _PLATE_RE.fullmatch(plate):
+            raise DecodeError(f"plate: expected 1-32 printable characters, got {plate!r:.60}")
+        confidence = doc["confidence"]
+        if type(confidence) is not float or not 0.0 <= confidence <= 1.0:
+            confidence = _check_unit("confidence", confidence)
         chars = doc["char_confidences"]
-        if not isinstance(chars, list) or len(chars) > _MAX_CHARS:
+        if type(chars) is not list or len(chars) > _MAX_CHARS:
             raise DecodeError(
                 f"char_confidences: expected a list of at most {_MAX_CHARS} numbers, got {chars!r:.60}"
             )
-        # Fast path: orjson gives floats for "0.9"; ints, bools and out-of-range values take the checks.
-        if all(type(c) is float and 0.0 <= c <= 1.0 for c in chars):
-            char_confidences = tuple(chars)
+        # Fast paths: orjson gives floats for "0.9"; ints, bools and out-of-range values take the checks.
+        for c in chars:
+            if type(c) is not float or not 0.0 <= c <= 1.0:
+                char_confidences = tuple(_check_unit("char_confidences[]", c) for c in chars)
+                break
         else:
-            char_confidences = tuple(_check_unit("char_confidences[]", c) for c in chars)
+            char_confidences = tuple(chars)
         region = doc["region"]
         if region is not None:
             _check_str("region", region, _REGION_RE, "null or 1-64 printable characters")
         box = doc["box"]
-        if not isinstance(box, list) or len(box) != 4:
+        if type(box) is not list or len(box) != 4:
             raise DecodeError(f"box: expected [x1, y1, x2, y2], got {box!r:.60}")
         for b in box:
-            if type(b) is not float and (isinstance(b, bool) or not isinstance(b, int)):
+            if type(b) is not float and (type(b) is not int):
                 raise DecodeError(f"box: expected 4 finite numbers, got {box!r:.80}")
-        x1, y1, x2, y2 = (float(b) for b in box)
-        if not (math.isfinite(x1) and math.isfinite(y1) and math.isfinite(x2) and math.isfinite(y2)):
+        x1, y1, x2, y2 = float(box[0]), float(box[1]), float(box[2]), float(box[3])
+        if not (_isfinite(x1) and _isfinite(y1) and _isfinite(x2) and _isfinite(y2)):
             raise DecodeError(f"box: expected 4 finite numbers, got {box!r:.80}")
         if x2 < x1 or y2 < y1:
             raise DecodeError(f"box: expected x1 <= x2 and y1 <= y2, got {box!r:.80}")
         track_id = doc["track_id"]
-        if track_id is not None and (
-            isinstance(track_id, bool) or not isinstance(track_id, int) or not 0 <= track_id <= _MAX_TRACK_ID
-        ):
+        if track_id is not None and (type(track_id) is not int or not 0 <= track_id <= _MAX_TRACK_ID):
             raise DecodeError(f"track_id: expected null or an integer in [0, 2**63), got {track_id!r:.40}")
         first_seen = doc["first_seen"]
         if first_seen is not None:
@@ -273,17 +287,17 @@ def _from_dict(doc: Any) -> PlateEvent:
     except OverflowError as exc:  # a Python int beyond float range (from_dict; JSON never gets here)
         raise DecodeError(f"plate event: number out of range ({exc})") from None
     return PlateEvent(
-        schema=SCHEMA,
-        event_id=event_id,
-        camera=camera,
-        ts=ts,
-        plate=plate,
-        confidence=confidence,
-        char_confidences=char_confidences,
-        region=region,
-        box=(x1, y1, x2, y2),
-        track_id=track_id,
-        first_seen=first_seen,
-        last_seen=last_seen,
-        detector_score=detector_score,
+        SCHEMA,
+        event_id,
+        camera,
+        ts,
+        plate,
+        confidence,
+        char_confidences,
+        region,
+        (x1, y1, x2, y2),
+        track_id,
+        first_seen,
+        last_seen,
+        detector_score,
     )
