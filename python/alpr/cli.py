@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--gt-boxes", action="store_true", help="OCR only, on the ground-truth boxes (no detector)"
     )
+    p.add_argument(
+        "--per-region",
+        action="store_true",
+        help="constrain each folder (us, eu, br) to its own region's formats, like OpenALPR's -c REGION",
+    )
     _common(p)
     p.set_defaults(func=cmd_eval)
 
@@ -278,11 +283,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
         samples = samples[: args.limit]
     pipe = _pipeline(args)
     show = not args.no_progress and not args.json
-    scores = (
-        evaluate_ocr(pipe, samples, progress=show)
-        if args.gt_boxes
-        else evaluate(pipe, samples, progress=show)
-    )
+    run = evaluate_ocr if args.gt_boxes else evaluate
+    if args.per_region:
+        from alpr.regions import builtin_regions
+
+        known = builtin_regions()
+        groups: dict[str, list[Any]] = {}
+        for s in samples:
+            groups.setdefault(s.region, []).append(s)
+        scores = {}
+        for region, group in groups.items():
+            sub_pipe = pipe.with_regions([region]) if region in known else pipe
+            scores.update({k: v for k, v in run(sub_pipe, group, progress=show).items() if k != "all"})
+        scores["all"] = _total(scores.values())
+    else:
+        scores = run(pipe, samples, progress=show)
     if args.json:
         print(_dumps({k: v.to_dict() for k, v in scores.items()}))
     else:
@@ -292,6 +307,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 for img, gt, got in sc.misreads:
                     print(f"{name:<4} {img:<24} truth {gt:<10} read {got or '(not found)'}")
     return 0
+
+
+def _total(parts: Any) -> Any:
+    from alpr.evaluate import RegionScore
+
+    total = RegionScore()
+    for sc in parts:
+        total.images += sc.images
+        total.plates += sc.plates
+        total.found += sc.found
+        total.read += sc.read
+        total.ms.extend(sc.ms)
+    return total
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -684,9 +684,8 @@ def _build_recognizer(cfg: PipelineConfig) -> Recognizer:
         return PpOcrRecognizer.from_config(cfg.ocr, cfg.engine)
     if cfg.ocr.format == "slot":
         return SlotRecognizer.from_config(cfg.ocr, cfg.engine)
-    return CtcRecognizer.from_config(
-        cfg.ocr, cfg.engine, constrain=cfg.regions.constrain and bool(cfg.regions.enabled)
-    )
+    # The pipeline decides per call whether to constrain (it passes the formats or not).
+    return CtcRecognizer.from_config(cfg.ocr, cfg.engine, constrain=True)
 
 
 def _charset_of(recognizer: Recognizer) -> str | None:
@@ -734,6 +733,12 @@ class Pipeline:
     def from_config(cls, path: str | Path | None = None, **overrides: Any) -> Pipeline:
         """Build from a TOML file (see :mod:`alpr.config`); env ``ALPR__...`` and ``overrides`` win."""
         return cls(config=load_config(path, **overrides))
+
+    def with_regions(self, enabled: Sequence[str], *, constrain: bool = True) -> Pipeline:
+        """A pipeline sharing this one's engines, with other plate formats (e.g. ``["br"]``)."""
+        regions = self.config.regions.model_copy(update={"enabled": list(enabled), "constrain": constrain})
+        cfg = self.config.model_copy(update={"regions": regions})
+        return Pipeline(self.detector, self.recognizer, cfg)
 
     @property
     def times(self) -> dict[str, tuple[float, int]]:

@@ -154,3 +154,20 @@ def test_eval_gt_boxes(models_dir: Path, tmp_path: Path, capsys: pytest.CaptureF
     res = json.loads(capsys.readouterr().out)
     # OCR-only: both boxes are read (the constant OCR says ABC1234 for each), the box past the edge is clipped
     assert res["us"]["plates"] == 2 and res["us"]["found"] == 2 and res["us"]["read"] == 1
+
+
+def test_eval_per_region_constrains_each_folder(
+    models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for region in ("br", "us"):
+        d = tmp_path / "bench" / region
+        d.mkdir(parents=True)
+        cv2.imwrite(str(d / "a.jpg"), np.zeros((64, 64, 3), np.uint8))
+        (d / "a.txt").write_text("a.jpg\t22\t28\t20\t8\tABC1234\n")
+    assert main(["eval", "--json", "--regions", "us-ca", str(tmp_path / "bench")]) == 0
+    forced = json.loads(capsys.readouterr().out)
+    assert forced["br"]["read"] == 0 and forced["us"]["read"] == 0  # forced into California's 9LLL999
+    assert main(["eval", "--json", "--per-region", "--regions", "us-ca", str(tmp_path / "bench")]) == 0
+    per = json.loads(capsys.readouterr().out)
+    # br folder: Brazilian formats allow ABC1234; us folder: all US formats (LLL9999 is one) allow it too
+    assert per["br"]["read"] == 1 and per["us"]["read"] == 1 and per["all"]["plates"] == 2
