@@ -139,3 +139,20 @@ def test_default_replay_endpoints(tmp_path: Path) -> None:
     with Publisher("tcp://127.0.0.1:*") as pub:
         assert pub.replay_endpoint.startswith("tcp://127.0.0.1:")
         assert pub.replay_endpoint != pub.endpoint
+
+
+def test_read_caps_a_reply_by_bytes_and_forget_releases_a_consumer(tmp_path: Path) -> None:
+    ob = Outbox(tmp_path / "ob.db")
+    try:
+        big = b"\xff\xd8" + bytes(1000)
+        ob.append([(b"cam1", b"{}", big) for _ in range(10)])
+        rows, through = ob.read(1, 100, max_bytes=3_000)
+        assert [r[0] for r in rows] == [1, 2, 3] and through == 3  # the next request starts at 4
+        ob.ack("gone", 2)
+        ob.ack("live", 9)
+        assert ob.pending() == 8  # "gone" holds 3..10 back
+        assert ob.forget("gone") and not ob.forget("gone")
+        ob.ack("live", 9)
+        assert ob.pending() == 1
+    finally:
+        ob.close()

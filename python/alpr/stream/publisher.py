@@ -177,27 +177,43 @@ class Outbox:
             return self.last_seq + 1 if seq is None else int(seq)
 
     def read(
-        self, from_seq: int, limit: int, topics: Sequence[str] = ()
+        self, from_seq: int, limit: int, topics: Sequence[str] = (), *, max_bytes: int = 16 << 20
     ) -> tuple[list[tuple[int, bytes, bytes, bytes | None]], int]:
-        """Up to ``limit`` events with seq >= ``from_seq`` (only ``topics`` when given).
+        """Up to ``limit`` events (and about ``max_bytes``) with seq >= ``from_seq``, only ``topics``
+        when given.
 
         Returns ``(rows, through)``: rows of ``(seq, topic, body, crop)``; every sequence number in
         ``[from_seq, through]`` was scanned (``through = from_seq - 1`` when nothing is left).
         """
+        rows: list[tuple[int, bytes, bytes, bytes | None]] = []
+        size = 0
         with self._lock:
             last = self.last_seq
-            rows = [
-                (int(s), bytes(t), bytes(b), None if c is None else bytes(c))
-                for s, t, b, c in self._db.execute(
-                    "SELECT seq, topic, body, crop FROM events WHERE seq >= ? ORDER BY seq LIMIT ?",
-                    (from_seq, limit),
-                )
-            ]
-        through = rows[-1][0] if len(rows) == limit else max(last, from_seq - 1)
+            cursor = self._db.execute(
+                "SELECT seq, topic, body, crop FROM events WHERE seq >= ? ORDER BY seq LIMIT ?",
+                (from_seq, limit),
+            )
+            for s, t, b, c in cursor:
+                rows.append((int(s), bytes(t), bytes(b), None if c is None else bytes(c)))
+                size += len(b) + (0 if c is None else len(c))
+                if size >= max_bytes:
+                    break  # big crops: keep one reply message a reasonable size
+            cursor.close()
+        full = len(rows) == limit or size >= max_bytes
+        through = rows[-1][0] if full else max(last, from_seq - 1)
         if topics:
             wanted = {t.encode() for t in topics}
             rows = [r for r in rows if r[1] in wanted]
         return rows, through
+
+    def forget(self, consumer: str) -> bool:
+        """Drop a consumer's acknowledgement (a decommissioned consumer no longer holds events back).
+
+        Returns whether it was known. Pruning resumes at the next acknowledgement of another consumer.
+        """
+        with self._lock:
+            n = self._db.execute("DELETE FROM acks WHERE consumer = ?", (consumer,)).rowcount
+            return n > 0
 
     def acked(self, consumer: str) -> int | None:
         with self._lock:
