@@ -395,3 +395,28 @@ def test_curve_client_allow_list(event_factory: Callable[..., PlateEvent]) -> No
         Publisher("tcp://127.0.0.1:*", curve_client_keys=[allowed[0]])
     with pytest.raises(ValueError, match="Z85"):
         Publisher("tcp://127.0.0.1:*", curve_server_secret=server_secret, curve_client_keys=[b"short"])
+
+
+def test_command_line_tail(
+    tmp_path: Path, event_factory: Callable[..., PlateEvent], tiny_jpeg: bytes
+) -> None:
+    import subprocess
+    import sys
+
+    events = [event_factory(i) for i in range(5)]
+    with Publisher(f"ipc://{tmp_path}/ev", heartbeat_s=HB) as pub:
+        pub.publish_many([(e, tiny_jpeg) for e in events])
+        out = subprocess.run(
+            [sys.executable, "-m", "alpr.stream", pub.endpoint, "--name", "cli", "--count", "5"],
+            capture_output=True,
+            timeout=30,
+            check=True,
+        ).stdout
+        deadline = time.monotonic() + 5
+        while pub.outbox.acked("cli") != 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert pub.outbox.acked("cli") == 5  # acknowledged what it printed
+    lines = [orjson.loads(line) for line in out.splitlines()]
+    assert [line["seq"] for line in lines] == [1, 2, 3, 4, 5]
+    assert [PlateEvent.from_dict(line["event"]) for line in lines] == events
+    assert {line["crop_bytes"] for line in lines} == {len(tiny_jpeg)}
