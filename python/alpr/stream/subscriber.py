@@ -449,6 +449,9 @@ class ReliableConsumer:
         peer = self._peers.get(pid)
         if peer is None:
             peer = self._peers[pid] = _Peer(pid, via)
+        if peer.delivered is not None and last > max(peer.delivered, peer.target):
+            # Events sent before this heartbeat never arrived (the tail of a burst, dropped).
+            self.stats.gaps += 1
         peer.target = max(peer.target, last)
         if endpoint != peer.replay_endpoint:
             self._connect(peer, endpoint)
