@@ -281,3 +281,75 @@ def test_search_cost_exact_index_vs_fuzzy_scan(benchmark: Any, tmp_path: Path) -
     benchmark.extra_info.update(fuzzy_us_per_row=t_fuzzy / rows * 1e6, plain_exact_ms=t_plain * 1e3)
     store.close()
     plain.close()
+
+
+def test_mqtt_delivery_vs_bare_paho(benchmark: Any, tmp_path: Path) -> None:
+    """Outbox -> Mosquitto drain rate (decrypt, QoS 1 publish, wait for PUBACK, delete the row) vs a
+    bare paho-mqtt QoS 1 publish loop (1,000 in flight) with the same payloads, same broker, same run."""
+    import shutil
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from alpr.bridge.store import Ingest
+    from alpr.stream.events import PlateEvent
+
+    exe = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin")
+    if exe is None:
+        pytest.skip("mosquitto not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conf = tmp_path / "m.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\n" + ("user root\n" if os.geteuid() == 0 else "")
+    )
+    n = 20_000
+    with subprocess.Popen([exe, "-c", str(conf)], stderr=subprocess.DEVNULL) as broker:
+        try:
+            time.sleep(0.5)
+            ring = generate_keyfile(tmp_path / "k.json")
+            bridge = Bridge(
+                BridgeConfig(db=f"sqlite:///{tmp_path / 'm.db'}", mqtt=f"mqtt://127.0.0.1:{port}"), ring
+            )
+            evs = [
+                PlateEvent.create(camera="gate", plate=f"MQ{i:06d}", confidence=0.9, box=(0, 0, 1, 1))
+                for i in range(n)
+            ]
+            for i in range(0, n, 1000):
+                bridge.ingest([Ingest(e) for e in evs[i : i + 1000]])
+            out: dict[str, float] = {}
+
+            def run() -> None:
+                t, cpu = time.time(), time.process_time()
+                bridge.start(consume=False)
+                assert bridge.wait_idle(300)
+                out["bridge"], out["bridge_cpu"] = time.time() - t, time.process_time() - cpu
+                bridge.stop()
+                acked = [0]
+                c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bare")
+                c.max_inflight_messages_set(1000)
+                c.on_publish = lambda *_a: acked.__setitem__(0, acked[0] + 1)
+                c.connect("127.0.0.1", port)
+                c.loop_start()
+                payloads = [e.to_json() for e in evs]
+                t, cpu = time.time(), time.process_time()
+                sent = 0
+                while acked[0] < n:
+                    while sent < n and sent - acked[0] < 1000:
+                        c.publish("alpr/gate/plate", payloads[sent], qos=1)
+                        sent += 1
+                    time.sleep(0.001)
+                out["paho"], out["paho_cpu"] = time.time() - t, time.process_time() - cpu
+                c.loop_stop()
+                c.disconnect()
+
+            benchmark.pedantic(run, rounds=1, iterations=1)
+        finally:
+            broker.terminate()
+    print(
+        f"\nMQTT delivery from the outbox: {n / out['bridge']:,.0f} msg/s,"
+        f" {out['bridge_cpu'] / n * 1e6:.0f} us CPU/msg"
+        f"\nbare paho QoS 1 loop: {n / out['paho']:,.0f} msg/s, {out['paho_cpu'] / n * 1e6:.0f} us CPU/msg"
+        f"\nratio {out['paho'] / out['bridge']:.2f}x of bare paho throughput"
+    )

@@ -234,3 +234,24 @@ def test_bad_urls_and_timestamps(tmp_path: Path, keyring: Keyring) -> None:
         parse_ts_ms("yesterday")
     assert iso_ms(parse_ts_ms("2026-01-01T12:00:00.123Z")) == "2026-01-01T12:00:00.123Z"
     assert parse_ts_ms("2026-01-01T13:00:00+01:00") == parse_ts_ms("2026-01-01T12:00:00Z")
+
+
+def test_erased_ciphertext_leaves_the_files(tmp_path: Path, keyring: Keyring) -> None:
+    db = tmp_path / "erase.db"
+    s = Store(f"sqlite:///{db}", keyring)
+    events = [ev("GONE1", minutes=i) for i in range(3)] + [ev("KEEP1", minutes=9)]
+    s.ingest([Ingest(e, JPEG) for e in events])
+    with s.engine.connect() as conn:
+        blobs = list(conn.execute(sa.select(S.reads.c.plate_ct).where(S.reads.c.camera == "gate")).scalars())
+        crop_blobs = list(conn.execute(sa.select(S.crops.c.data_ct)).scalars())
+    s.checkpoint()
+
+    def on_disk() -> bytes:
+        return b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("erase.db"))
+
+    assert all(b in on_disk() for b in blobs + crop_blobs)
+    assert s.erase_plate("GONE1")["reads"] == 3
+    data = on_disk()
+    assert sum(b in data for b in blobs) == 1  # only KEEP1's ciphertext is left
+    assert sum(b in data for b in crop_blobs) == 1
+    s.close()

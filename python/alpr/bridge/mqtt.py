@@ -172,7 +172,7 @@ class MqttSink:
             if len(unmatched) > 10 * self.max_inflight:
                 unmatched.clear()
             now = time.monotonic()
-            if done and (len(done) >= 500 or now - last_flush > 0.1 or not pending):
+            if done and (len(done) >= 2000 or now - last_flush > 0.25 or not pending):
                 self.store.outbox_delete(done)
                 self.delivered += len(done)
                 done = []
