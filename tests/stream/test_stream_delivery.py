@@ -163,7 +163,7 @@ def test_lost_tail_is_found_through_the_heartbeat(event_factory: Callable[..., P
 
 
 def test_pub_high_water_mark_drops_are_recovered(event_factory: Callable[..., PlateEvent]) -> None:
-    n = 20_000
+    n = 10_000
     events = [event_factory(i) for i in range(n)]
     with (
         Publisher("tcp://127.0.0.1:*", hwm=50, heartbeat_s=HB) as pub,

@@ -211,7 +211,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     doc=st.dictionaries(st.sampled_from(list(_doc())), json_values, max_size=13).map(
         lambda overrides: _doc() | overrides
