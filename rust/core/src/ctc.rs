@@ -11,6 +11,7 @@
 //! probable single path that reached the prefix.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::error::{CoreError, Result};
 
@@ -309,6 +310,76 @@ pub fn sequence_log_prob(lp: &[f64], classes: usize, blank: usize, labels: &[u32
     }
 }
 
+/// [`sequence_log_prob`] from per-frame probabilities `p (T, C)` (`exp` of the log-probs): the
+/// forward recursion in linear space, rescaled every frame, is several times faster than the
+/// log-space one (no `exp`/`ln` per state).
+fn sequence_log_prob_linear(p: &[f64], classes: usize, blank: usize, labels: &[u32]) -> f64 {
+    let t_len = p.len() / classes;
+    let s_len = 2 * labels.len() + 1;
+    if t_len == 0 {
+        return if labels.is_empty() {
+            0.0
+        } else {
+            f64::NEG_INFINITY
+        };
+    }
+    // Extended label sequence: blank, l1, blank, l2, ..., blank; `skip[s]`: s - 2 -> s allowed.
+    let ext: Vec<usize> = (0..s_len)
+        .map(|s| {
+            if s % 2 == 0 {
+                blank
+            } else {
+                labels[s / 2] as usize
+            }
+        })
+        .collect();
+    let skip: Vec<bool> = (0..s_len)
+        .map(|s| s >= 2 && s % 2 == 1 && ext[s] != ext[s - 2])
+        .collect();
+    let mut alpha = vec![0.0f64; s_len];
+    let mut next = vec![0.0f64; s_len];
+    alpha[0] = p[blank];
+    if s_len > 1 {
+        alpha[1] = p[ext[1]];
+    }
+    let mut log_scale = 0.0f64;
+    let mut normalise = |alpha: &mut [f64]| -> bool {
+        let sum: f64 = alpha.iter().sum();
+        if !(sum > 0.0 && sum.is_finite()) {
+            return false;
+        }
+        alpha.iter_mut().for_each(|a| *a /= sum);
+        log_scale += sum.ln();
+        true
+    };
+    if !normalise(&mut alpha) {
+        return f64::NEG_INFINITY;
+    }
+    for t in 1..t_len {
+        let frame = &p[t * classes..(t + 1) * classes];
+        for s in 0..s_len {
+            let mut a = alpha[s];
+            if s >= 1 {
+                a += alpha[s - 1];
+            }
+            if skip[s] {
+                a += alpha[s - 2];
+            }
+            next[s] = a * frame[ext[s]];
+        }
+        std::mem::swap(&mut alpha, &mut next);
+        if !normalise(&mut alpha) {
+            return f64::NEG_INFINITY;
+        }
+    }
+    let end = if s_len > 1 {
+        alpha[s_len - 1] + alpha[s_len - 2]
+    } else {
+        alpha[0]
+    };
+    end.ln() + log_scale
+}
+
 // ---------------------------------------------------------------------------------------------
 // Format patterns
 
@@ -485,6 +556,44 @@ impl Automaton {
 // ---------------------------------------------------------------------------------------------
 // Prefix beam search
 
+/// The Fx hash (rustc's): the trie keys are small integers made by this code, not by an
+/// adversary, so SipHash's flooding resistance buys nothing and costs most of the search time.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.add(b as u64);
+        }
+    }
+
+    fn write_u32(&mut self, i: u32) {
+        self.add(i as u64);
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
 /// A prefix in the trie of all prefixes seen in one row.
 struct Node {
     parent: u32,
@@ -524,9 +633,10 @@ fn labels_of(nodes: &[Node], mut node: u32) -> Vec<u32> {
 
 /// Add a contribution of log-probability `p` (to the blank- or non-blank-ending mass) to the
 /// candidate of `node`.
+/// `slot[node]` is 1 + the candidate index of `node` in this frame, 0 if it has none yet.
 fn contribute(
     cands: &mut Vec<Cand>,
-    index: &mut HashMap<u32, usize>,
+    slot: &mut Vec<u32>,
     node: u32,
     p: f64,
     blank_end: bool,
@@ -535,7 +645,11 @@ fn contribute(
     if p == f64::NEG_INFINITY {
         return;
     }
-    let i = *index.entry(node).or_insert_with(|| {
+    let n = node as usize;
+    if slot.len() <= n {
+        slot.resize(n + 1, 0);
+    }
+    if slot[n] == 0 {
         cands.push(Cand {
             node,
             p_b: f64::NEG_INFINITY,
@@ -543,8 +657,9 @@ fn contribute(
             best: f64::NEG_INFINITY,
             conf: Vec::new(),
         });
-        cands.len() - 1
-    });
+        slot[n] = cands.len() as u32;
+    }
+    let i = slot[n] as usize - 1;
     let c = &mut cands[i];
     if blank_end {
         c.p_b = lse(c.p_b, p);
@@ -574,7 +689,9 @@ fn beam_row(
         chars: 0,
         mask: automaton.map_or(0, |a| a.all),
     }];
-    let mut children: HashMap<(u32, u32), u32> = HashMap::new();
+    let t_len = lp.len() / c_len.max(1);
+    let mut children: FxMap<(u32, u32), u32> = FxMap::default();
+    children.reserve((t_len * beam_width * (beam_width + 2)).min(1 << 16));
     let mut beams = vec![Beam {
         node: 0,
         p_b: 0.0,
@@ -582,12 +699,11 @@ fn beam_row(
         conf: Vec::new(),
     }];
     let mut cands: Vec<Cand> = Vec::new();
-    let mut index: HashMap<u32, usize> = HashMap::new();
+    let mut slot: Vec<u32> = Vec::new();
     // Classes that can extend a prefix in this frame, best first.
     let mut order: Vec<usize> = Vec::with_capacity(c_len);
     for frame in lp.chunks_exact(c_len) {
         cands.clear();
-        index.clear();
         order.clear();
         order.extend((0..c_len).filter(|&k| k != blank && frame[k] > f64::NEG_INFINITY));
         if automaton.is_none() {
@@ -610,7 +726,7 @@ fn beam_row(
             // Stay on the prefix through a blank.
             contribute(
                 &mut cands,
-                &mut index,
+                &mut slot,
                 beam.node,
                 total + frame[blank],
                 true,
@@ -621,7 +737,7 @@ fn beam_row(
                 let p = frame[last];
                 contribute(
                     &mut cands,
-                    &mut index,
+                    &mut slot,
                     beam.node,
                     beam.p_nb + p,
                     false,
@@ -665,7 +781,7 @@ fn beam_row(
                         id
                     }
                 };
-                contribute(&mut cands, &mut index, child, p, false, || {
+                contribute(&mut cands, &mut slot, child, p, false, || {
                     let mut c = beam.conf.clone();
                     c.push(frame[k].exp() as f32);
                     c
@@ -678,8 +794,16 @@ fn beam_row(
             .enumerate()
             .map(|(i, c)| (lse(c.p_b, c.p_nb), i))
             .collect();
-        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
-        ranked.truncate(beam_width);
+        // Best first; ties keep insertion order. Only the top beam_width need sorting.
+        let by_score = |a: &(f64, usize), b: &(f64, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        if ranked.len() > beam_width {
+            ranked.select_nth_unstable_by(beam_width - 1, by_score);
+            ranked.truncate(beam_width);
+        }
+        ranked.sort_unstable_by(by_score);
+        for c in &cands {
+            slot[c.node as usize] = 0;
+        }
         let mut taken: Vec<Option<Cand>> = cands.drain(..).map(Some).collect();
         beams = ranked
             .into_iter()
@@ -747,9 +871,10 @@ fn beam_decode_row(
             greedy_acc,
         ));
     }
+    let probs: Vec<f64> = lp.iter().map(|v| v.exp()).collect();
     let mut best: Option<(f64, usize)> = None;
     for (i, f) in finals.iter().enumerate() {
-        let s = sequence_log_prob(lp, shape.classes, shape.blank, &f.0);
+        let s = sequence_log_prob_linear(&probs, shape.classes, shape.blank, &f.0);
         if best.is_none_or(|(b, _)| s > b) {
             best = Some((s, i));
         }
