@@ -75,6 +75,7 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     bridge, thread, url = start_api(tmp, pki, db)
     tokens = {role: bridge.store.create_token(role) for role in ("viewer", "operator", "admin")}
     tokens["gate_viewer"] = bridge.store.create_token("viewer", cameras=["gate"])
+    tokens["gate_operator"] = bridge.store.create_token("operator", cameras=["gate"])
     ctx = ssl.create_default_context(cafile=str(pki.ca))
     client = httpx.Client(base_url=url, verify=ctx, timeout=10)
     events = [
@@ -228,6 +229,22 @@ def test_watchlist_crud_raises_alerts_and_audit(api: Api) -> None:
     api.get("/api/v1/reads", "viewer", params={"plate": "AUDIT1"})
     log = api.get("/api/v1/audit").json()["items"]
     assert any(e["action"] == "reads.search" and e["detail"]["plate"] == "AUDIT1" for e in log)
+
+
+def test_camera_scoped_operator_manages_only_its_cameras(api: Api) -> None:
+    own = api.send("POST", "/api/v1/watchlists", "gate_operator", json={"pattern": "SCOPE1"})
+    assert own.status_code == 201 and own.json()["cameras"] == ["gate"]  # defaults to the token's cameras
+    other = api.send(
+        "POST", "/api/v1/watchlists", "gate_operator", json={"pattern": "SCOPE2", "cameras": ["exit"]}
+    )
+    assert other.status_code == 403
+    glob = api.send("POST", "/api/v1/watchlists", "operator", json={"pattern": "SCOPE3"}).json()
+    ids = {w["id"] for w in api.get("/api/v1/watchlists", "gate_operator").json()["items"]}
+    assert own.json()["id"] in ids and glob["id"] not in ids
+    assert api.get(f"/api/v1/watchlists/{glob['id']}", "gate_operator").status_code == 404
+    assert api.send("DELETE", f"/api/v1/watchlists/{glob['id']}", "gate_operator").status_code == 404
+    assert api.send("DELETE", f"/api/v1/watchlists/{glob['id']}", "operator").status_code == 204
+    assert api.send("DELETE", f"/api/v1/watchlists/{own.json()['id']}", "gate_operator").status_code == 204
 
 
 def test_export_and_erase(api: Api) -> None:

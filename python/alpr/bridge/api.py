@@ -319,12 +319,29 @@ def create_app(
     def stats(t: Viewer) -> dict[str, Any]:
         return store.stats(t.cameras)
 
+    # A camera-scoped operator manages only entries limited to its own cameras.
+    def _owns(t: TokenInfo, cameras: Any) -> bool:
+        return t.cameras is None or (cameras is not None and set(cameras) <= set(t.cameras))
+
+    def _scoped(t: TokenInfo, body: WatchIn) -> list[str] | None:
+        cams = body.cameras if body.cameras is not None else (None if t.cameras is None else list(t.cameras))
+        if not _owns(t, cams):
+            raise HTTPException(403, f"this token may only watch cameras {sorted(t.cameras or [])}")
+        return cams
+
+    def _visible_watch(t: TokenInfo, watch_id: int) -> Any:
+        e = store.get_watch(watch_id)
+        if e is None or not _owns(t, e.cameras):
+            raise HTTPException(404, f"no watchlist entry {watch_id}")
+        return e
+
     @app.get(f"{API}/watchlists", response_model=WatchList)
-    def list_watch(_t: Operator) -> WatchList:
-        return WatchList(items=[_watch_out(e) for e in store.list_watch()])
+    def list_watch(t: Operator) -> WatchList:
+        return WatchList(items=[_watch_out(e) for e in store.list_watch() if _owns(t, e.cameras)])
 
     @app.post(f"{API}/watchlists", response_model=WatchOut, status_code=201)
     def add_watch(t: Operator, body: WatchIn) -> WatchOut:
+        cams = _scoped(t, body)
         try:
             wid = store.add_watch(
                 body.pattern,
@@ -332,7 +349,7 @@ def create_app(
                 reason=body.reason,
                 max_distance=body.max_distance,
                 expires_ms=_ms(body.expires, "expires"),
-                cameras=body.cameras,
+                cameras=cams,
             )
         except ConfigError as exc:
             raise HTTPException(422, str(exc)) from None
@@ -343,14 +360,13 @@ def create_app(
         return _watch_out(e)
 
     @app.get(f"{API}/watchlists/{{watch_id}}", response_model=WatchOut)
-    def get_watch(_t: Operator, watch_id: WatchId) -> WatchOut:
-        e = store.get_watch(watch_id)
-        if e is None:
-            raise HTTPException(404, f"no watchlist entry {watch_id}")
-        return _watch_out(e)
+    def get_watch(t: Operator, watch_id: WatchId) -> WatchOut:
+        return _watch_out(_visible_watch(t, watch_id))
 
     @app.put(f"{API}/watchlists/{{watch_id}}", response_model=WatchOut)
     def put_watch(t: Operator, watch_id: WatchId, body: WatchIn) -> WatchOut:
+        _visible_watch(t, watch_id)
+        cams = _scoped(t, body)
         try:
             ok = store.update_watch(
                 watch_id,
@@ -359,7 +375,7 @@ def create_app(
                 reason=body.reason,
                 max_distance=body.max_distance,
                 expires_ms=_ms(body.expires, "expires"),
-                cameras=body.cameras,
+                cameras=cams,
             )
         except ConfigError as exc:
             raise HTTPException(422, str(exc)) from None
@@ -373,6 +389,7 @@ def create_app(
 
     @app.delete(f"{API}/watchlists/{{watch_id}}", status_code=204, response_class=Response)
     def delete_watch(t: Operator, watch_id: WatchId) -> Response:
+        _visible_watch(t, watch_id)
         if not store.delete_watch(watch_id):
             raise HTTPException(404, f"no watchlist entry {watch_id}")
         changed()
