@@ -1,8 +1,10 @@
-"""REST API (FastAPI). Every route, the OpenAPI document included, needs a bearer token.
+"""REST API (FastAPI). Every API route, the OpenAPI document included, needs a bearer token; only
+the static operator page (``/``, ``/dashboard.js``, ``/dashboard.css``, which hold no data) does not.
 
 Roles: ``viewer`` reads (reads, crops, cameras, alerts, stats, health), ``operator`` also manages
 watchlists, ``admin`` also exports / erases a plate's data and reads the audit log. A token may be
-limited to some cameras: it then sees only their reads and alerts. Every reads search is written to
+limited to some cameras: it then sees only their reads and alerts, and (as an operator) manages only
+watchlist entries limited to those cameras. Every reads search is written to
 the audit log (filters encrypted, like everything else that names a plate).
 """
 
