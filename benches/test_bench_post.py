@@ -166,16 +166,30 @@ def ctc_batch() -> npt.NDArray[np.float32]:
     return (p / p.sum(-1, keepdims=True)).astype(np.float32)
 
 
-def test_ctc_greedy_alpr(benchmark: Any) -> None:
-    probs = ctc_batch()
-    benchmark.group = "ctc greedy B=64 T=32 C=37"
+def plate_batch() -> npt.NDArray[np.float32]:
+    """What an OCR model emits: 7 characters over 32 frames, blank elsewhere, peaked softmax."""
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 1, (64, 32, 37))
+    logits[:, :, 0] += 6.0
+    for t in range(2, 30, 4):
+        logits[:, t, :] = rng.normal(0, 1, (64, 37))
+        logits[np.arange(64), t, rng.integers(1, 37, 64)] += 8.0
+    p = np.exp(logits - logits.max(-1, keepdims=True))
+    return (p / p.sum(-1, keepdims=True)).astype(np.float32)
+
+
+@pytest.mark.parametrize("kind", ["random", "plates"])
+def test_ctc_greedy_alpr(benchmark: Any, kind: str) -> None:
+    probs = ctc_batch() if kind == "random" else plate_batch()
+    benchmark.group = f"ctc greedy B=64 T=32 C=37 {kind}"
     rows = benchmark(ops.ctc_decode, probs, CHARSET)
     assert [r[0] for r in rows] == [r[0] for r in numpy_ctc_greedy(probs, CHARSET)]
 
 
-def test_ctc_greedy_numpy(benchmark: Any) -> None:
-    probs = ctc_batch()
-    benchmark.group = "ctc greedy B=64 T=32 C=37"
+@pytest.mark.parametrize("kind", ["random", "plates"])
+def test_ctc_greedy_numpy(benchmark: Any, kind: str) -> None:
+    probs = ctc_batch() if kind == "random" else plate_batch()
+    benchmark.group = f"ctc greedy B=64 T=32 C=37 {kind}"
     benchmark(numpy_ctc_greedy, probs, CHARSET)
 
 
