@@ -471,3 +471,18 @@ def test_chaos_restarts_drops_and_partial_acks_lose_nothing(
         pub.close()
     assert stored == {e.event_id for e in events}
     assert replayed > 0  # sessions resumed from the outbox
+
+
+def test_replay_from_an_encrypted_outbox(
+    tmp_path: Path, event_factory: Callable[..., PlateEvent], tiny_jpeg: bytes
+) -> None:
+    import os
+
+    pytest.importorskip("cryptography")
+    events = [event_factory(i) for i in range(300)]
+    key = os.urandom(32)
+    with Publisher(f"ipc://{tmp_path}/ev", outbox=tmp_path / "ob.db", outbox_key=key, heartbeat_s=HB) as pub:
+        pub.publish_many([(e, tiny_jpeg) for e in events])
+        with ReliableConsumer(pub.endpoint, name="late") as consumer:
+            got = drain(consumer, 300)
+    assert [m.event for m in got] == events and all(m.replayed and m.crop_jpeg == tiny_jpeg for m in got)

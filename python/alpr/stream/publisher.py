@@ -22,6 +22,7 @@ import fcntl
 import logging
 import os
 import sqlite3
+import struct
 import threading
 import time
 import uuid
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 
 _DEFAULT_MEMORY_EVENTS = 100_000
 _MAX_BATCH = 10_000
+_SEQ = struct.Struct(">Q")
 _NOBLOCK = int(zmq.NOBLOCK)  # a plain int: pyzmq's enum arithmetic costs more than the send
 
 
@@ -72,13 +74,33 @@ class Outbox:
             None: unbounded for a file, 100,000 in memory.
         fsync: ``synchronous=FULL`` (survives power loss) instead of ``NORMAL`` (survives a crash of
             the process, the usual WAL trade-off; an order of magnitude faster).
+        key: AES-GCM key (16, 24 or 32 bytes) to encrypt event documents and crops at rest (camera
+            names stay clear for topic filtering); needs the ``cryptography`` package. An outbox
+            keeps the key it was created with while it holds events.
     """
 
     def __init__(
-        self, path: str | os.PathLike[str] | None, *, max_events: int | None = None, fsync: bool = False
+        self,
+        path: str | os.PathLike[str] | None,
+        *,
+        max_events: int | None = None,
+        fsync: bool = False,
+        key: bytes | None = None,
     ):
         self._lock = threading.Lock()
         self._lockfile: int | None = None
+        self._aead: Any = None
+        if key is not None:
+            if not isinstance(key, bytes) or len(key) not in (16, 24, 32):
+                got = f"{len(key)} bytes" if isinstance(key, bytes) else type(key).__name__
+                raise ValueError(f"outbox key: expected 16, 24 or 32 bytes (AES-GCM), got {got}")
+            try:
+                from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+            except ImportError:
+                raise ImportError(
+                    "an encrypted outbox needs the cryptography package: pip install 'alpr[serve]'"
+                ) from None
+            self._aead = AESGCM(key)
         self.path = None if path is None else Path(path)
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -129,14 +151,53 @@ class Outbox:
             pruned = int(row[0]) if row is not None else 0
             (max_seq,) = self._db.execute("SELECT max(seq) FROM events").fetchone()
             self.last_seq: int = max(pruned, max_seq or 0)
+            self._check_key()
         except sqlite3.DatabaseError as exc:
             self.close()
             raise StoreError(f"outbox: cannot open {self.path or ':memory:'}: {exc}") from exc
+        except ConfigError:
+            self.close()
+            raise
+
+    def _check_key(self) -> None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'key_check'").fetchone()
+        (pending,) = self._db.execute("SELECT count(*) FROM events").fetchone()
+        if row is not None and self._aead is not None:
+            try:
+                self._open(0, b"k", bytes(row[0]))
+            except StoreError:
+                raise ConfigError(f"outbox: {self.path} was encrypted with another key") from None
+        elif row is not None or self._aead is not None:
+            if pending:
+                state = "encrypted: pass its key" if row is not None else "not encrypted: drain it first"
+                raise ConfigError(f"outbox: {self.path} holds {pending} events and is {state}")
+            self._db.execute("DELETE FROM meta WHERE key = 'key_check'")
+            if self._aead is not None:
+                check = self._seal(0, b"k", b"alpr-outbox")
+                self._db.execute("INSERT INTO meta VALUES ('key_check', ?)", (check,))
+
+    def _seal(self, seq: int, tag: bytes, data: bytes) -> bytes:
+        # The sequence number and field are authenticated: rows cannot be swapped or replayed.
+        nonce = os.urandom(12)
+        return nonce + bytes(self._aead.encrypt(nonce, data, _SEQ.pack(seq) + tag))
+
+    def _open(self, seq: int, tag: bytes, blob: bytes) -> bytes:
+        from cryptography.exceptions import InvalidTag
+
+        try:
+            return bytes(self._aead.decrypt(blob[:12], blob[12:], _SEQ.pack(seq) + tag))
+        except (InvalidTag, ValueError):
+            raise StoreError(f"outbox: event {seq} does not decrypt (corrupt, or another key)") from None
 
     def append(self, rows: Sequence[tuple[bytes, bytes, bytes | None]]) -> int:
         """Append ``(topic, body, crop)`` rows in one transaction; returns the first sequence number."""
         with self._lock:
             first = self.last_seq + 1
+            if self._aead is not None:
+                rows = [
+                    (t, self._seal(first + i, b"b", b), None if c is None else self._seal(first + i, b"c", c))
+                    for i, (t, b, c) in enumerate(rows)
+                ]
             if len(rows) == 1 and (self.max_events is None or first <= self.max_events):
                 # One row: a single autocommit statement is its own transaction (saves two round trips).
                 try:
@@ -194,6 +255,9 @@ class Outbox:
                 (from_seq, limit),
             )
             for s, t, b, c in cursor:
+                if self._aead is not None:
+                    b = self._open(s, b"b", b)
+                    c = None if c is None else self._open(s, b"c", c)
                 rows.append((int(s), bytes(t), bytes(b), None if c is None else bytes(c)))
                 size += len(b) + (0 if c is None else len(c))
                 if size >= max_bytes:
@@ -291,6 +355,8 @@ class Publisher:
         max_outbox_events: bound of the outbox (oldest dropped first); default unbounded for a file,
             100,000 in memory.
         fsync: make every outbox commit survive power loss, not only a crash of the process.
+        outbox_key: AES-GCM key (16, 24 or 32 bytes) encrypting the event documents and crops in the
+            outbox file (plates are not left in clear on the edge device while the bridge is away).
 
     Thread-safe: ``publish`` may be called from several threads.
     """
@@ -307,6 +373,7 @@ class Publisher:
         heartbeat_s: float = 1.0,
         max_outbox_events: int | None = None,
         fsync: bool = False,
+        outbox_key: bytes | None = None,
     ) -> None:
         if hwm < 0:
             raise ValueError(f"hwm: expected >= 0, got {hwm}")
@@ -325,7 +392,7 @@ class Publisher:
         self._stop = threading.Event()
         self._heartbeat_s = heartbeat_s
         self._closed = False
-        self._outbox = Outbox(outbox, max_events=max_outbox_events, fsync=fsync)
+        self._outbox = Outbox(outbox, max_events=max_outbox_events, fsync=fsync, key=outbox_key)
         self.publisher_id = self._outbox.publisher_id.hex()
         self._ctx = zmq.Context()
         self._auth: Any = None
