@@ -4,6 +4,10 @@
 - :class:`Publisher`: PUB socket (topic = camera) + durable SQLite outbox + replay/ack channel.
 - :func:`subscribe`: simple live consumer; :class:`ReliableConsumer`: replay, gap detection, acks
   (at-least-once delivery; store idempotently by ``event_id``).
+- ``python -m alpr.stream ENDPOINT [--name NAME]`` prints a stream as JSON lines.
+
+Wire format: ``alpr.stream._wire``; JSON Schema of the event: ``schemas/plate_event.schema.json``;
+a consumer in C: ``examples/c/alpr_consumer.c``.
 """
 
 from __future__ import annotations
