@@ -13,6 +13,12 @@ the outbox deletes what every known consumer acknowledged. With a file outbox, a
 side loses nothing: the publisher restarts with the same id and carries on the sequence, the
 consumer restarts from its last acknowledgement. Without a file (``outbox=None``) the outbox lives
 in memory, bounded by ``max_outbox_events``, and does not survive the process.
+
+Limits: a bounded outbox that fills up drops its oldest events (logged, counted in ``evicted``,
+reported by consumers as ``lost``); a consumer name never seen before starts from the oldest event
+still held (what all known consumers acknowledged is gone); ``synchronous=NORMAL`` (the default)
+survives a crash of the process but not necessarily a power cut (``fsync=True`` does). Give each
+independent consumer its own ``name``: consumers sharing a name share one acknowledgement cursor.
 """
 
 from __future__ import annotations
