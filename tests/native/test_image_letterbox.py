@@ -138,6 +138,8 @@ def test_bad_arguments() -> None:
         ops.letterbox(img, 32, dtype=np.float64)
     with pytest.raises(ValueError, match="size"):
         ops.letterbox(img, 0)
+    with pytest.raises(ValueError, match=r"size: expected 1\.\.=8192"):
+        ops.letterbox(img, (9000, 10))
     with pytest.raises(TypeError, match="size"):
         ops.letterbox(img, "640")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="finite"):

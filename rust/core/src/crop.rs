@@ -139,53 +139,52 @@ fn dist(a: [f32; 2], b: [f32; 2]) -> f32 {
     ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt()
 }
 
-/// Bilinear sample with edge replicate at continuous pixel position (`sx`, `sy`) in pixel-centre
-/// coordinates (pixel `i` at `i`). Returns R, G, B.
-#[inline]
-fn sample(frame: &Frame<'_>, bpp: usize, off: &[usize; 3], sx: f32, sy: f32) -> [f32; 3] {
-    let (w, h) = (frame.width(), frame.height());
-    let clampi = |v: f32, n: usize| -> (usize, usize, f32) {
-        if !v.is_finite() || v <= 0.0 {
-            return (0, 0, 0.0);
-        }
-        let i = v.floor();
-        if i >= (n - 1) as f32 {
-            return (n - 1, n - 1, 0.0);
-        }
-        (i as usize, i as usize + 1, v - i)
-    };
-    let (x0, x1, fx) = clampi(sx, w);
-    let (y0, y1, fy) = clampi(sy, h);
-    bilinear(
-        frame,
-        bpp,
-        off,
-        Tap {
-            i0: x0,
-            i1: x1,
-            f: fx,
-        },
-        Tap {
-            i0: y0,
-            i1: y1,
-            f: fy,
-        },
-    )
+/// Bilinear taps with edge replicate for a continuous position `v` in pixel-centre coordinates
+/// (pixel `i` at `i`) on an axis of `n` pixels.
+#[inline(always)]
+fn edge_tap(v: f32, n: usize) -> Tap {
+    if !v.is_finite() || v <= 0.0 {
+        return Tap {
+            i0: 0,
+            i1: 0,
+            f: 0.0,
+        };
+    }
+    let i = v.floor();
+    if i >= (n - 1) as f32 {
+        return Tap {
+            i0: n - 1,
+            i1: n - 1,
+            f: 0.0,
+        };
+    }
+    Tap {
+        i0: i as usize,
+        i1: i as usize + 1,
+        f: v - i,
+    }
 }
 
-#[inline]
-fn bilinear(frame: &Frame<'_>, bpp: usize, off: &[usize; 3], tx: Tap, ty: Tap) -> [f32; 3] {
-    let r0 = frame.row(ty.i0);
-    let r1 = frame.row(ty.i1);
+/// Bilinear RGB at byte offsets `x0`, `x1` of rows `r0`, `r1` (channel offsets `off`).
+#[inline(always)]
+fn bilinear(
+    r0: &[u8],
+    r1: &[u8],
+    x0: usize,
+    x1: usize,
+    fx: f32,
+    fy: f32,
+    off: &[usize; 3],
+) -> [f32; 3] {
     let mut out = [0.0; 3];
     for (o, &c) in out.iter_mut().zip(off) {
-        let a = f32::from(r0[tx.i0 * bpp + c]);
-        let b = f32::from(r0[tx.i1 * bpp + c]);
-        let cc = f32::from(r1[tx.i0 * bpp + c]);
-        let d = f32::from(r1[tx.i1 * bpp + c]);
-        let top = a + tx.f * (b - a);
-        let bot = cc + tx.f * (d - cc);
-        *o = top + ty.f * (bot - top);
+        let a = f32::from(r0[x0 + c]);
+        let b = f32::from(r0[x1 + c]);
+        let cc = f32::from(r1[x0 + c]);
+        let d = f32::from(r1[x1 + c]);
+        let top = a + fx * (b - a);
+        let bot = cc + fx * (d - cc);
+        *o = top + fy * (bot - top);
     }
     out
 }
@@ -219,8 +218,18 @@ pub fn crop_into<T: OutElem>(
     })?;
     let (fw, fh) = (frame.width(), frame.height());
     let (oh, ow, nch) = (params.height, params.width, params.channels());
-    let pad = T::from_f32(params.pad);
-    let mut vals = vec![0.0f32; nch];
+    // Output value = v * mul[c] + add[c]: (v / 255 - mean) / std, or v itself.
+    let (mul, add): ([f32; 3], [f32; 3]) = if params.normalize {
+        (
+            std::array::from_fn(|c| 1.0 / (255.0 * params.std[c])),
+            std::array::from_fn(|c| -params.mean[c] / params.std[c]),
+        )
+    } else {
+        ([1.0; 3], [0.0; 3])
+    };
+    // One output row of samples (RGB, or gray in the first plane), then the values row.
+    let mut rgb = [vec![0.0f32; ow], vec![0.0f32; ow], vec![0.0f32; ow]];
+    let mut vals = vec![0.0f32; ow];
     for (i, (region, dst)) in regions.iter().zip(out.chunks_exact_mut(per)).enumerate() {
         // Content width: fixed, or from the region's aspect ratio.
         let (rw, rh) = match region {
@@ -249,25 +258,9 @@ pub fn crop_into<T: OutElem>(
         } else {
             ow
         };
-        let mut put = |x: usize, y: usize, rgb: [f32; 3], vals: &mut [f32]| {
-            if params.gray {
-                vals[0] = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2];
-            } else {
-                vals.copy_from_slice(&rgb);
-            }
-            for (c, v) in vals.iter().enumerate() {
-                let v = if params.normalize {
-                    (v / 255.0 - params.mean[c]) / params.std[c]
-                } else {
-                    *v
-                };
-                let idx = match params.layout {
-                    Layout::Nchw => (c * oh + y) * ow + x,
-                    Layout::Nhwc => (y * ow + x) * nch + c,
-                };
-                dst[idx] = T::from_f32(v);
-            }
-        };
+        // Per-region setup: separable taps for boxes, the homography for quads.
+        let mut box_taps = None;
+        let mut hm = None;
         match region {
             Region::Box(b) => {
                 let span = |a: f32, z: f32, n: usize| -> (usize, usize) {
@@ -279,44 +272,71 @@ pub fn crop_into<T: OutElem>(
                 let (ylo, yhi) = span(b[1], b[3], fh);
                 let xt = linear_taps(cw, f64::from(b[0]), f64::from(rw.max(0.0)), xlo, xhi);
                 let yt = linear_taps(oh, f64::from(b[1]), f64::from(rh.max(0.0)), ylo, yhi);
-                for (y, &ty) in yt.iter().enumerate() {
-                    for (x, &tx) in xt.iter().enumerate() {
-                        put(x, y, bilinear(frame, bpp, &off, tx, ty), &mut vals);
-                    }
-                }
+                box_taps = Some((xt, yt));
             }
             Region::Quad(q) => {
                 let quad = q.map(|p| [f64::from(p[0]), f64::from(p[1])]);
-                let hm = rect_to_quad(cw as f64, oh as f64, &quad).ok_or_else(|| {
+                hm = Some(rect_to_quad(cw as f64, oh as f64, &quad).ok_or_else(|| {
                     CoreError::Value(format!(
                         "corners[{i}]: expected a non-degenerate quadrilateral, got {q:?}"
                     ))
-                })?;
-                for y in 0..oh {
-                    let v = y as f64 + 0.5;
-                    for x in 0..cw {
-                        let u = x as f64 + 0.5;
-                        let z = hm[6] * u + hm[7] * v + hm[8];
-                        let sx = (hm[0] * u + hm[1] * v + hm[2]) / z - 0.5;
-                        let sy = (hm[3] * u + hm[4] * v + hm[5]) / z - 0.5;
-                        put(
-                            x,
-                            y,
-                            sample(frame, bpp, &off, sx as f32, sy as f32),
-                            &mut vals,
-                        );
-                    }
-                }
+                })?);
             }
         }
         for y in 0..oh {
-            for x in cw..ow {
-                for c in 0..nch {
-                    let idx = match params.layout {
-                        Layout::Nchw => (c * oh + y) * ow + x,
-                        Layout::Nhwc => (y * ow + x) * nch + c,
-                    };
-                    dst[idx] = pad;
+            // Sample the content part of output row `y` into `rgb`.
+            let [pr, pg, pb] = &mut rgb;
+            let mut store = |x: usize, v: [f32; 3]| {
+                pr[x] = v[0];
+                pg[x] = v[1];
+                pb[x] = v[2];
+            };
+            if let Some((xt, yt)) = &box_taps {
+                let ty = yt[y];
+                let (r0, r1) = (frame.row(ty.i0), frame.row(ty.i1));
+                for (x, tx) in xt.iter().enumerate() {
+                    store(
+                        x,
+                        bilinear(r0, r1, tx.i0 * bpp, tx.i1 * bpp, tx.f, ty.f, &off),
+                    );
+                }
+            } else if let Some(h) = &hm {
+                let v = y as f64 + 0.5;
+                for x in 0..cw {
+                    let u = x as f64 + 0.5;
+                    let z = h[6] * u + h[7] * v + h[8];
+                    let sx = ((h[0] * u + h[1] * v + h[2]) / z - 0.5) as f32;
+                    let sy = ((h[3] * u + h[4] * v + h[5]) / z - 0.5) as f32;
+                    let (tx, ty) = (edge_tap(sx, fw), edge_tap(sy, fh));
+                    let (r0, r1) = (frame.row(ty.i0), frame.row(ty.i1));
+                    store(
+                        x,
+                        bilinear(r0, r1, tx.i0 * bpp, tx.i1 * bpp, tx.f, ty.f, &off),
+                    );
+                }
+            }
+            if params.gray {
+                let [pr, pg, pb] = &mut rgb;
+                for ((r, &g), &b) in pr[..cw].iter_mut().zip(&pg[..cw]).zip(&pb[..cw]) {
+                    *r = 0.299 * *r + 0.587 * g + 0.114 * b;
+                }
+            }
+            for c in 0..nch {
+                let plane = if params.gray { &rgb[0] } else { &rgb[c] };
+                for (v, &p) in vals[..cw].iter_mut().zip(&plane[..cw]) {
+                    *v = p * mul[c] + add[c];
+                }
+                vals[cw..].fill(params.pad);
+                match params.layout {
+                    Layout::Nchw => {
+                        let start = (c * oh + y) * ow;
+                        T::store(&mut dst[start..start + ow], &vals);
+                    }
+                    Layout::Nhwc => {
+                        for (x, &v) in vals.iter().enumerate() {
+                            dst[(y * ow + x) * nch + c] = T::from_f32(v);
+                        }
+                    }
                 }
             }
         }

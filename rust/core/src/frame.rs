@@ -213,31 +213,48 @@ impl<'a> Frame<'a> {
         self.row_to_3::<true>(y, out);
     }
 
-    /// Convert the pixels at columns `cols` of row `y` to packed RGB (`out.len() == 3 * cols.len()`).
-    /// Used by the letterbox to convert only the columns its taps read.
-    pub fn pixels_to_rgb(&self, y: usize, cols: &[usize], out: &mut [u8]) {
+    /// Convert the pixels at columns `cols` of row `y` into planar R, G, B (`cols.len()` bytes
+    /// each). YUV is gathered first and converted in one branch-free pass that vectorises.
+    pub fn pixels_to_planes(&self, y: usize, cols: &[usize], planes: [&mut [u8]; 3]) {
+        let n = cols.len();
+        let [r, g, b] = planes;
+        let (r, g, b) = (&mut r[..n], &mut g[..n], &mut b[..n]);
         match self.format {
-            PixelFormat::Nv12 | PixelFormat::I420 => {
-                let luma = self.row(y);
-                let (us, vs, step) = self.chroma_rows(y);
-                for (&x, px) in cols.iter().zip(out.chunks_exact_mut(3)) {
-                    let c = x / 2 * step;
-                    put::<false>(px, yuv_pixel(luma[x], chroma(us[c], vs[c])));
+            PixelFormat::Nv12 | PixelFormat::I420 | PixelFormat::Yuyv => {
+                // Gather Y, U, V into the R, G, B planes, then convert in place.
+                if self.format == PixelFormat::Yuyv {
+                    let row = self.row(y);
+                    for (i, &x) in cols.iter().enumerate() {
+                        let q = x / 2 * 4;
+                        r[i] = row[2 * x];
+                        g[i] = row[q + 1];
+                        b[i] = row[q + 3];
+                    }
+                } else {
+                    let luma = self.row(y);
+                    let (us, vs, step) = self.chroma_rows(y);
+                    for (i, &x) in cols.iter().enumerate() {
+                        let c = x / 2 * step;
+                        r[i] = luma[x];
+                        g[i] = us[c];
+                        b[i] = vs[c];
+                    }
                 }
-            }
-            PixelFormat::Yuyv => {
-                let row = self.row(y);
-                for (&x, px) in cols.iter().zip(out.chunks_exact_mut(3)) {
-                    let q = x / 2 * 4;
-                    put::<false>(px, yuv_pixel(row[2 * x], chroma(row[q + 1], row[q + 3])));
+                for ((r, g), b) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()) {
+                    let px = yuv_pixel(*r, chroma(*g, *b));
+                    *r = px[0];
+                    *g = px[1];
+                    *b = px[2];
                 }
             }
             _ => {
                 let (bpp, off) = self.packed_layout().unwrap_or((3, [2, 1, 0]));
                 let row = self.row(y);
-                for (&x, px) in cols.iter().zip(out.chunks_exact_mut(3)) {
+                for (i, &x) in cols.iter().enumerate() {
                     let p = x * bpp;
-                    put::<false>(px, [row[p + off[0]], row[p + off[1]], row[p + off[2]]]);
+                    r[i] = row[p + off[0]];
+                    g[i] = row[p + off[1]];
+                    b[i] = row[p + off[2]];
                 }
             }
         }
@@ -297,12 +314,19 @@ impl<'a> Frame<'a> {
     }
 
     /// Convert the whole frame to a packed BGR buffer of `3 * width * height` bytes.
+    /// Rows are split over the rayon pool in blocks of 16.
     pub fn to_bgr(&self) -> Vec<u8> {
+        use rayon::prelude::*;
+        const ROWS: usize = 16;
         let row = 3 * self.width;
         let mut out = vec![0u8; row * self.height];
-        for (y, dst) in out.chunks_exact_mut(row).enumerate() {
-            self.row_to_bgr(y, dst);
-        }
+        out.par_chunks_mut(row * ROWS)
+            .enumerate()
+            .for_each(|(k, block)| {
+                for (j, dst) in block.chunks_exact_mut(row).enumerate() {
+                    self.row_to_bgr(k * ROWS + j, dst);
+                }
+            });
         out
     }
 }

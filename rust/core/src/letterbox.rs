@@ -52,9 +52,9 @@ impl LetterboxInfo {
                 "frame: expected a non-empty frame, got {src_width}x{src_height} (width x height)"
             )));
         }
-        if width == 0 || height == 0 || width > 1 << 15 || height > 1 << 15 {
+        if width == 0 || height == 0 || width > 1 << 13 || height > 1 << 13 {
             return Err(CoreError::Value(format!(
-                "size: expected 1..=32768 pixels per side, got {width}x{height} (width x height)"
+                "size: expected 1..=8192 pixels per side, got {width}x{height} (width x height)"
             )));
         }
         let r = (height as f64 / src_height as f64).min(width as f64 / src_width as f64);
@@ -274,7 +274,7 @@ impl Plan {
                 for (k, &c) in cols.iter().enumerate() {
                     pos[c] = k;
                 }
-                (3, cols, Some(pos))
+                (1, cols, Some(pos))
             }
         };
         let idx = |i: usize| pos.as_ref().map_or(i, |p| p[i]) * bpp;
@@ -395,7 +395,7 @@ struct RowCache {
 enum Source<'a> {
     /// Direct reads: bytes per pixel and channel offsets (one offset for gray).
     Packed(Frame<'a>, usize, Vec<usize>),
-    /// The needed pixels of each row are converted to packed RGB first (YUV formats).
+    /// The needed pixels of each row are converted to planar RGB first (YUV formats).
     Converted(Frame<'a>),
 }
 
@@ -415,12 +415,25 @@ impl Source<'_> {
     }
 
     /// Horizontal pass of source row `y`, times `scale`, into `outs` (one slice per channel).
-    fn hpass_row(&self, plan: &Plan, y: usize, rgb: &mut [u8], outs: &mut [&mut [f32]], scale: f32) {
+    fn hpass_row(
+        &self,
+        plan: &Plan,
+        y: usize,
+        rgb: &mut [u8],
+        outs: &mut [&mut [f32]],
+        scale: f32,
+    ) {
         match self {
             Source::Packed(frame, _, off) => hpass(plan, frame.row(y), off, outs, scale),
             Source::Converted(frame) => {
-                frame.pixels_to_rgb(y, &plan.cols, rgb);
-                hpass(plan, rgb, &[0, 1, 2], outs, scale);
+                // Planar R, G, B of the needed columns, then one plane at a time.
+                let n = plan.cols.len();
+                let (r8, rest) = rgb.split_at_mut(n);
+                let (g8, b8) = rest.split_at_mut(n);
+                frame.pixels_to_planes(y, &plan.cols, [&mut *r8, &mut *g8, &mut *b8]);
+                for (plane, out) in [&*r8, &*g8, &*b8].into_iter().zip(outs.iter_mut()) {
+                    hpass(plan, plane, &[0], std::slice::from_mut(out), scale);
+                }
             }
         }
     }

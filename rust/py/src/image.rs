@@ -204,9 +204,9 @@ fn letterbox_frames<'py>(
         out: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<(Bound<'py, PyAny>, Vec<lb::LetterboxInfo>)> {
         // Validate the geometry before allocating.
-        if width == 0 || height == 0 || width > 1 << 15 || height > 1 << 15 {
+        if width == 0 || height == 0 || width > 1 << 13 || height > 1 << 13 {
             return Err(PyValueError::new_err(format!(
-                "size: expected 1..=32768 pixels per side, got width={width} height={height}"
+                "size: expected 1..=8192 pixels per side, got width={width} height={height}"
             )));
         }
         let arr = OutArray::<T>::prepare(py, out, &[frames.len(), 3, height, width], dtype)?;
