@@ -21,7 +21,7 @@ if [ ! -f "$video" ]; then
     echo "== rendering a demo video: $video"
     python scripts/make_demo_video.py "$video" --count 6 --seed 7
 fi
-[ -f "$keys" ] || alpr keys init "$keys"
+[ -f "$keys" ] || alpr keys init --key-file "$keys"
 
 echo "== starting the bridge (REST on 127.0.0.1:$http_port, store $db)"
 alpr serve --zmq "tcp://127.0.0.1:$zmq_port" --db "$db" --key-file "$keys" \
