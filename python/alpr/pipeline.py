@@ -702,7 +702,8 @@ class Pipeline:
     Args:
         detector: A :class:`Detector` (default: the bundled detector on the configured engine).
         recognizer: A recognizer (default: the bundled CTC OCR).
-        config: The configuration (default: :class:`~alpr.config.PipelineConfig` defaults).
+        config: The configuration (default: the defaults with ``ALPR__SECTION__KEY`` environment
+            overrides, see :mod:`alpr.config`).
 
     Example:
         >>> pipe = alpr.Pipeline()                      # doctest: +SKIP
@@ -715,7 +716,7 @@ class Pipeline:
         recognizer: Recognizer | None = None,
         config: PipelineConfig | None = None,
     ) -> None:
-        self.config = config or PipelineConfig()
+        self.config = config if config is not None else load_config()  # defaults + ALPR__* env overrides
         cfg = self.config
         self.detector = detector or Detector.from_config(cfg.detector, cfg.engine)
         self.recognizer = recognizer or _build_recognizer(cfg)
