@@ -3,8 +3,9 @@
 alpr: ``Publisher`` with a durable SQLite outbox (WAL) -> ``ReliableConsumer`` (validated
 ``PlateEvent``s, sequence tracking, acks after each received batch so the outbox is pruned as it
 goes). Two producer modes: ``publish`` (one outbox transaction per event, what ``alpr run
---publish`` does) and ``publish_many`` (chunks of 200, one transaction each). Plus ``replay``: the
-consumer starts only after all events were published and gets them from the outbox.
+--publish`` does) and ``publish_many`` (chunks of 200, one transaction each; also with the outbox
+encrypted by AES-GCM). Plus ``replay``: the consumer starts only after all events were published and
+gets them from the outbox.
 
 Baseline, same run, same events: the loop a user would otherwise write - a bare pyzmq PUB socket
 sending ``json.dumps(event_dict)`` and a SUB socket doing ``json.loads`` (no outbox, no validation,
@@ -35,17 +36,18 @@ from alpr.stream import ReliableConsumer
 N = 50_000
 
 _ALPR_PRODUCER = """
-import sys
+import os, sys
 from alpr.stream import Publisher, PlateEvent
 ep, outbox, n, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+key = os.urandom(32) if mode.endswith("_encrypted") else None
 evs = [PlateEvent.create(camera=("gate", "exit", "lane3")[i % 3], plate=f"BN{i:06d}", confidence=0.9,
                          char_confidences=(0.9,) * 8, box=(10.0, 20.0, 110.0, 50.0), track_id=i)
        for i in range(n)]
-with Publisher(ep, outbox=outbox, heartbeat_s=0.1) as pub:
+with Publisher(ep, outbox=outbox, heartbeat_s=0.1, outbox_key=key) as pub:
     print(pub.endpoint, flush=True)
     if mode != "replay":
         sys.stdin.readline()                      # "go"
-    if mode == "publish_many":
+    if mode.startswith("publish_many"):
         for i in range(0, n, 200):
             pub.publish_many(evs[i : i + 200])
     else:
@@ -143,7 +145,9 @@ def _bare(tmp: Path) -> dict[str, Any]:
     return {"events_per_s": round(got / (t_last - t0)), "lost": N - got, "replayed": 0, "gaps": None}
 
 
-@pytest.mark.parametrize("mode", ["bare_pubsub_json", "publish", "publish_many", "replay"])
+@pytest.mark.parametrize(
+    "mode", ["bare_pubsub_json", "publish", "publish_many", "publish_many_encrypted", "replay"]
+)
 def test_stream_throughput(benchmark: Any, tmp_path: Path, mode: str) -> None:
     """Three rounds (fresh producer and outbox each); the median round is reported."""
     results: list[dict[str, Any]] = []
