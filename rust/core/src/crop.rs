@@ -189,6 +189,30 @@ fn bilinear(
     out
 }
 
+/// Horizontal bilinear pass of one source row for a box crop: planar R, G, B into `out`.
+fn hpass_box(row: &[u8], xt: &[Tap], bpp: usize, off: &[usize; 3], out: &mut [f32]) {
+    let cw = xt.len();
+    let (r, rest) = out.split_at_mut(cw);
+    let (g, b) = rest.split_at_mut(cw);
+    let (r, g, b) = (&mut r[..cw], &mut g[..cw], &mut b[..cw]);
+    // Checked once so the loop can skip per-pixel bounds checks.
+    let max_tap = xt.iter().map(|t| t.i0.max(t.i1)).max().unwrap_or(0);
+    assert!((max_tap + 1) * bpp <= row.len() && off.iter().all(|&o| o < bpp));
+    let [o0, o1, o2] = *off;
+    for (x, t) in xt.iter().enumerate() {
+        let (a0, a1) = (t.i0 * bpp, t.i1 * bpp);
+        // SAFETY: a0, a1 <= max_tap * bpp and every channel offset is < bpp (asserted above).
+        let px = |a: usize, o: usize| f32::from(unsafe { *row.get_unchecked(a + o) });
+        let lerp = |o: usize| {
+            let p = px(a0, o);
+            p + t.f * (px(a1, o) - p)
+        };
+        r[x] = lerp(o0);
+        g[x] = lerp(o1);
+        b[x] = lerp(o2);
+    }
+}
+
 /// Crop every region of `frame` into `out` (`regions.len() * params.crop_len()` values).
 ///
 /// `frame` must be packed (BGR, RGB, BGRA or gray). Errors with `CoreError::Value` on
@@ -230,6 +254,8 @@ pub fn crop_into<T: OutElem>(
     // One output row of samples (RGB, or gray in the first plane), then the values row.
     let mut rgb = [vec![0.0f32; ow], vec![0.0f32; ow], vec![0.0f32; ow]];
     let mut vals = vec![0.0f32; ow];
+    // Horizontally resized source rows (planar R, G, B of the content width) for box crops.
+    let mut hrows = [vec![0.0f32; 3 * ow], vec![0.0f32; 3 * ow]];
     for (i, (region, dst)) in regions.iter().zip(out.chunks_exact_mut(per)).enumerate() {
         // Content width: fixed, or from the region's aspect ratio.
         let (rw, rh) = match region {
@@ -259,6 +285,7 @@ pub fn crop_into<T: OutElem>(
             ow
         };
         // Per-region setup: separable taps for boxes, the homography for quads.
+        let mut hrow_ids: [Option<usize>; 2] = [None, None];
         let mut box_taps = None;
         let mut hm = None;
         match region {
@@ -286,21 +313,34 @@ pub fn crop_into<T: OutElem>(
         for y in 0..oh {
             // Sample the content part of output row `y` into `rgb`.
             let [pr, pg, pb] = &mut rgb;
-            let mut store = |x: usize, v: [f32; 3]| {
-                pr[x] = v[0];
-                pg[x] = v[1];
-                pb[x] = v[2];
-            };
             if let Some((xt, yt)) = &box_taps {
+                // Separable: resize each needed source row horizontally once (two cached),
+                // then blend two of them per output row.
                 let ty = yt[y];
-                let (r0, r1) = (frame.row(ty.i0), frame.row(ty.i1));
-                for (x, tx) in xt.iter().enumerate() {
-                    store(
-                        x,
-                        bilinear(r0, r1, tx.i0 * bpp, tx.i1 * bpp, tx.f, ty.f, &off),
-                    );
+                let mut slot_of = |r: usize, keep: Option<usize>| -> usize {
+                    if let Some(s) = hrow_ids.iter().position(|&id| id == Some(r)) {
+                        return s;
+                    }
+                    let s = usize::from(keep.is_some() && hrow_ids[0] == keep);
+                    hpass_box(frame.row(r), xt, bpp, &off, &mut hrows[s][..3 * cw]);
+                    hrow_ids[s] = Some(r);
+                    s
+                };
+                let ia = slot_of(ty.i0, Some(ty.i1));
+                let ib = slot_of(ty.i1, Some(ty.i0));
+                let (a, b) = (&hrows[ia], &hrows[ib]);
+                for (c, plane) in [&mut *pr, &mut *pg, &mut *pb].into_iter().enumerate() {
+                    let (ar, br) = (&a[c * cw..(c + 1) * cw], &b[c * cw..(c + 1) * cw]);
+                    for ((d, &u), &v) in plane[..cw].iter_mut().zip(ar).zip(br) {
+                        *d = u + ty.f * (v - u);
+                    }
                 }
             } else if let Some(h) = &hm {
+                let mut store = |x: usize, v: [f32; 3]| {
+                    pr[x] = v[0];
+                    pg[x] = v[1];
+                    pb[x] = v[2];
+                };
                 let v = y as f64 + 0.5;
                 for x in 0..cw {
                     let u = x as f64 + 0.5;
