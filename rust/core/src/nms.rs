@@ -86,7 +86,7 @@ pub fn nms(
 }
 
 /// Below this many candidates the compacting kernel wins; above it the grid kernel does.
-const GRID_MIN: usize = 256;
+const GRID_MIN: usize = 64;
 
 /// NMS over candidates already in visiting order (`order` holds row indices into `boxes`).
 /// Inputs must have been validated; indices out of range are skipped rather than panicking.
@@ -151,9 +151,11 @@ fn nms_grid(
         sum_h += (b[3] - b[1]).max(0.0) as f64;
     }
     let m = order.len() as f64;
-    // Cells about the size of a typical box, at most 128 x 128 of them.
+    // Cells about the size of a typical box, but no more than ~m cells (allocating and visiting
+    // an empty grid must stay cheaper than the IoU tests it saves), and at most 128 x 128.
     let span = ((x1 - x0).max(y1 - y0) as f64).max(1e-6);
-    let cell = (sum_w.max(sum_h) / m).max(span / 128.0).max(1e-6);
+    let per_side = m.sqrt().ceil().clamp(1.0, 128.0);
+    let cell = (sum_w.max(sum_h) / m).max(span / per_side).max(1e-6);
     let inv = 1.0 / cell;
     let gx = (((x1 - x0) as f64 * inv) as usize + 1).min(129);
     let gy = (((y1 - y0) as f64 * inv) as usize + 1).min(129);

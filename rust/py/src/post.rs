@@ -8,6 +8,7 @@ use alpr_core::ctc::{self, CtcShape, Decoded};
 use alpr_core::decode::{self, Detections, HeadLayout, PostprocessOptions, Unletterbox};
 use alpr_core::nms as core_nms;
 use numpy::ndarray::{Array2, Array3};
+use numpy::npyffi::NPY_TYPES;
 use numpy::{
     Element, IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayDescrMethods, PyArrayDyn,
     PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArray, PyUntypedArrayMethods,
@@ -186,8 +187,9 @@ impl Head<'_> {
 fn borrow_head<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Head<'py>> {
     const WANT: &str = "float32 or float16 (1, 4 + nc + K*D, N)";
     let arr = untyped(obj, "output", WANT)?;
-    let f16 = numpy::PyArrayDescr::new(obj.py(), "float16")?;
-    if arr.dtype().is_equiv_to(&f16) {
+    // Compare type numbers: building a float16 descriptor from its name on every call costs more
+    // than the decoding itself.
+    if arr.dtype().num() == NPY_TYPES::NPY_HALF as std::os::raw::c_int {
         // Read float16 memory as its bit patterns (a view, no copy); converted per value in Rust.
         if !arr.is_c_contiguous() {
             return Err(PyValueError::new_err(format!(
