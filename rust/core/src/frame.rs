@@ -240,12 +240,7 @@ impl<'a> Frame<'a> {
                         b[i] = vs[c];
                     }
                 }
-                for ((r, g), b) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()) {
-                    let px = yuv_pixel(*r, chroma(*g, *b));
-                    *r = px[0];
-                    *g = px[1];
-                    *b = px[2];
-                }
+                yuv_planes_to_rgb(r, g, b);
             }
             _ => {
                 let (bpp, off) = self.packed_layout().unwrap_or((3, [2, 1, 0]));
@@ -320,11 +315,33 @@ impl<'a> Frame<'a> {
         const ROWS: usize = 16;
         let row = 3 * self.width;
         let mut out = vec![0u8; row * self.height];
+        let yuv = matches!(
+            self.format,
+            PixelFormat::Nv12 | PixelFormat::I420 | PixelFormat::Yuyv
+        );
+        let cols: Vec<usize> = if yuv {
+            (0..self.width).collect()
+        } else {
+            Vec::new()
+        };
         out.par_chunks_mut(row * ROWS)
             .enumerate()
             .for_each(|(k, block)| {
+                // YUV goes through planar buffers so the arithmetic vectorises.
+                let mut planes = vec![0u8; if yuv { 3 * self.width } else { 0 }];
                 for (j, dst) in block.chunks_exact_mut(row).enumerate() {
-                    self.row_to_bgr(k * ROWS + j, dst);
+                    if !yuv {
+                        self.row_to_bgr(k * ROWS + j, dst);
+                        continue;
+                    }
+                    let (r, rest) = planes.split_at_mut(self.width);
+                    let (g, b) = rest.split_at_mut(self.width);
+                    self.pixels_to_planes(k * ROWS + j, &cols, [&mut *r, &mut *g, &mut *b]);
+                    for (((px, &r), &g), &b) in dst.chunks_exact_mut(3).zip(&*r).zip(&*g).zip(&*b) {
+                        px[0] = b;
+                        px[1] = g;
+                        px[2] = r;
+                    }
                 }
             });
         out
@@ -375,6 +392,33 @@ fn yuv_pixel(y: u8, c: [i32; 3]) -> [u8; 3] {
         clamp_u8((yy + c[1]) >> SHIFT),
         clamp_u8((yy + c[2]) >> SHIFT),
     ]
+}
+
+/// Convert planar Y, U, V (one U/V per pixel) to R, G, B in place.
+fn yuv_planes_to_rgb(r: &mut [u8], g: &mut [u8], b: &mut [u8]) {
+    #[inline(always)]
+    fn body(r: &mut [u8], g: &mut [u8], b: &mut [u8]) {
+        for ((r, g), b) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()) {
+            let px = yuv_pixel(*r, chroma(*g, *b));
+            *r = px[0];
+            *g = px[1];
+            *b = px[2];
+        }
+    }
+    // 32-bit lane multiplies need SSE4.1/AVX2; the x86-64 baseline (SSE2) keeps this scalar.
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2")]
+        unsafe fn body_avx2(r: &mut [u8], g: &mut [u8], b: &mut [u8]) {
+            body(r, g, b)
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked at run time just above).
+            unsafe { body_avx2(r, g, b) };
+            return;
+        }
+    }
+    body(r, g, b)
 }
 
 /// One YUV sample to RGB with OpenCV's fixed-point BT.601 limited-range formula.
