@@ -126,12 +126,15 @@ class RegionsConfig(_Base):
     ``enabled``: region files (``"us"``, ``"eu"``, ``"br"``, ``"cn"``) or single format ids
     (``"us-ny"``, ``"br-mercosur"``); empty = no constraint. ``extra_files``: your own TOML/JSON
     format files. ``constrain``: restrict CTC decoding to the formats; ``require_match``: drop reads that
-    match no format (removes timestamps and overlay text).
+    match no format (removes timestamps and overlay text). ``min_format_ratio`` > 0 makes the
+    constraint soft: the format's read is kept only when its likelihood is at least this fraction of
+    the free read's (plates of unlisted formats are then read freely, with ``region = None``).
     """
 
     enabled: list[str] = Field(default_factory=list)
     extra_files: list[Path] = Field(default_factory=list)
     constrain: bool = True
+    min_format_ratio: float = Field(default=0.0, ge=0.0, le=1.0)
     require_match: bool = False
 
 

@@ -463,9 +463,11 @@ class CtcRecognizer(_CropRecognizer):
         constrain: bool = True,
         beam_width: int = 10,
         logits: bool = False,
+        min_format_ratio: float = 0.0,
         **crop: Any,
     ) -> None:
         super().__init__(engine, **crop)
+        self.min_format_ratio = float(min_format_ratio)
         self.charset = charset
         self.blank = int(blank)
         self.constrain = constrain
@@ -474,7 +476,9 @@ class CtcRecognizer(_CropRecognizer):
         _check_classes(engine, len(charset) + 1, f"charset ({len(charset)} characters + blank)")
 
     @classmethod
-    def from_config(cls, cfg: OcrConfig, engine_cfg: EngineConfig | None, constrain: bool) -> CtcRecognizer:
+    def from_config(
+        cls, cfg: OcrConfig, engine_cfg: EngineConfig | None, constrain: bool, min_format_ratio: float = 0.0
+    ) -> CtcRecognizer:
         """The bundled OCR (or ``cfg.model`` with ``cfg.charset``)."""
         entry: dict[str, Any] = {}
         if cfg.model is None:
@@ -494,6 +498,7 @@ class CtcRecognizer(_CropRecognizer):
             blank=int(entry.get("output", {}).get("blank", 0)),
             constrain=constrain,
             beam_width=cfg.beam_width,
+            min_format_ratio=min_format_ratio,
             height=cfg.height or spec.fixed(2) or int(inp.get("height", 32)),
             width=cfg.width or spec.fixed(3) or int(inp.get("width", 128)),
             gray=channels == 1,
@@ -532,7 +537,20 @@ class CtcRecognizer(_CropRecognizer):
                         best.append((t, c, owner, score))
                     elif score > best[row][3]:
                         best[row] = (t, c, owner, score)
-            return [(t, c, o) for t, c, o, _ in best]
+            if self.min_format_ratio <= 0:
+                return [(t, c, o) for t, c, o, _ in best]
+            # Soft constraint: keep the format's read only when it is not much less likely than the
+            # free read (a plate of a format not in the list must not be forced into one).
+            free = ops.ctc_decode(probs, self.charset, self.blank, logits=self.logits)
+            floor = float(np.log(self.min_format_ratio))
+            out: list[tuple[str, np.ndarray, str | None]] = []
+            for (t, c, o, score), (ft, fc) in zip(best, free, strict=True):
+                free_score = float(np.log(np.clip(fc, 1e-9, 1.0)).sum())
+                if o is not None and (t == ft or score - free_score >= floor):
+                    out.append((t, c, o))
+                else:
+                    out.append((ft, fc, None))
+            return out
         plain = ops.ctc_decode(probs, self.charset, self.blank, logits=self.logits)
         return [(t, c, None) for t, c in plain]
 
@@ -685,7 +703,9 @@ def _build_recognizer(cfg: PipelineConfig) -> Recognizer:
     if cfg.ocr.format == "slot":
         return SlotRecognizer.from_config(cfg.ocr, cfg.engine)
     # The pipeline decides per call whether to constrain (it passes the formats or not).
-    return CtcRecognizer.from_config(cfg.ocr, cfg.engine, constrain=True)
+    return CtcRecognizer.from_config(
+        cfg.ocr, cfg.engine, constrain=True, min_format_ratio=cfg.regions.min_format_ratio
+    )
 
 
 def _charset_of(recognizer: Recognizer) -> str | None:

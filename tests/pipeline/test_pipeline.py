@@ -223,3 +223,15 @@ def test_manifest_variant(models_dir: Path) -> None:
 def test_detector_output_helper_is_consistent() -> None:
     out = detector_output(64, [(10, 10, 4, 2)], [0.5])
     assert out.shape == (1, 13, 16) and out[0, 4, 0] == 0.5 and out[0, 5, 0] == 8
+
+
+def test_soft_format_constraint(models_dir: Path) -> None:
+    frame = np.zeros((64, 64, 3), np.uint8)
+    hard = Pipeline(config=load_config(regions={"enabled": ["us-ca"]}))
+    (forced,) = hard(frame)
+    assert forced.region == "us-ca" and forced.text != "ABC1234"
+    soft = Pipeline(config=load_config(regions={"enabled": ["us-ca"], "min_format_ratio": 0.01}))
+    (free,) = soft(frame)
+    assert (free.text, free.region) == ("ABC1234", None)  # the forced read was far less likely
+    ok = Pipeline(config=load_config(regions={"enabled": ["br"], "min_format_ratio": 0.01}))
+    assert [(r.text, r.region) for r in ok(frame)] == [("ABC1234", "br-old")]
