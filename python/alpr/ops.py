@@ -60,6 +60,17 @@ def _size(size: int | tuple[int, int]) -> tuple[int, int]:
     return int(width), int(height)
 
 
+def _dims(**dims: int | None) -> None:
+    """Reject negative or non-int sizes with a ValueError / TypeError naming the argument."""
+    for name, v in dims.items():
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, int | np.integer):
+            raise TypeError(f"{name}: expected int, got {type(v).__name__}")
+        if not 0 <= v <= 1 << 31:
+            raise ValueError(f"{name}: expected 0..2**31, got {v}")
+
+
 def _float_dtype(dtype: npt.DTypeLike, allow_u8: bool = False) -> str:
     try:
         name = str(np.dtype(dtype).name)
@@ -176,6 +187,7 @@ def letterbox_raw(
         ValueError: unknown format, odd sizes for 4:2:0 / 4:2:2, a short buffer or stride.
     """
     tw, th = _size(size)
+    _dims(width=width, height=height, stride=stride)
     return _native.letterbox_raw(
         data, width, height, fmt, stride, tw, th, float(pad_value), float(scale), _float_dtype(dtype), out
     )
@@ -242,6 +254,7 @@ def raw_to_bgr(
         uint8 (height, width, 3) BGR, matching ``cv2.cvtColor(..., COLOR_YUV2BGR_NV12 / _I420 /
         _YUYV)`` (BT.601 limited range).
     """
+    _dims(width=width, height=height, stride=stride)
     return _native.raw_to_bgr(data, width, height, fmt, stride)
 
 
@@ -297,6 +310,7 @@ def crop_plates(
             degenerate quad, zero std.
         TypeError: wrong dtypes.
     """
+    _dims(height=height, width=width)
     return _native.crop_plates(
         frame,
         boxes,

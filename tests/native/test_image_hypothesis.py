@@ -54,13 +54,13 @@ def test_letterbox_never_crashes(
 def test_raw_intake_never_crashes(data: bytes, width: int, height: int, fmt: str, stride: int | None) -> None:
     try:
         bgr = ops.raw_to_bgr(data, width, height, fmt, stride=stride)
-    except (*DOCUMENTED, OverflowError):
+    except DOCUMENTED:
         bgr = None
     if bgr is not None:
         assert bgr.shape == (height, width, 3)
     try:
         t, _ = ops.letterbox_raw(data, width, height, fmt, 16, stride=stride)
-    except (*DOCUMENTED, OverflowError):
+    except DOCUMENTED:
         assert bgr is None
         return
     assert bgr is not None
@@ -119,7 +119,7 @@ def test_crops_never_crash(
         out = ops.crop_plates(
             frame, height=height, width=width, gray=gray, keep_aspect=keep, dtype=dtype, pad=0.5, **kw
         )
-    except (*DOCUMENTED, OverflowError):
+    except DOCUMENTED:
         return
     n = (quads if use_quads else boxes).shape[0]
     assert out.shape == (n, 1 if gray else 3, height, width)
