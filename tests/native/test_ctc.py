@@ -357,3 +357,19 @@ def test_hypothesis_greedy_matches_numpy(seed: int, b: int, t: int, c: int) -> N
     got = ops.ctc_decode(probs, cs)
     want = numpy_greedy(probs, cs)
     assert [g[0] for g in got] == [w[0] for w in want]
+
+
+@pytest.mark.parametrize("method", ["greedy", "beam"])
+def test_confidence_is_the_peak_over_the_characters_frames(method: str) -> None:
+    # "AB": A over frames 0-2 (0.6, 0.9, 0.7), a blank, B over frames 4-5 (0.8, 0.55).
+    frames = [(1, 0.6), (1, 0.9), (1, 0.7), (0, 0.9), (2, 0.8), (2, 0.55)]
+    probs = np.zeros((1, len(frames), 3), np.float32)
+    for t, (k, p) in enumerate(frames):
+        probs[0, t] = (1 - p) / 2
+        probs[0, t, k] = p
+    text, conf = ops.ctc_decode(probs, "AB", method=method)[0]  # type: ignore[arg-type]
+    assert text == "AB"
+    np.testing.assert_allclose(conf, [0.9, 0.8], rtol=1e-6)
+    text, conf, idx = ops.ctc_decode_constrained(probs, "AB", ["LL"])[0]
+    assert (text, idx) == ("AB", 0)
+    np.testing.assert_allclose(conf, [0.9, 0.8], rtol=1e-6)
