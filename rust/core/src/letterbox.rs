@@ -140,12 +140,14 @@ impl OutElem for f32 {
     fn from_f32(v: f32) -> Self {
         v
     }
+    #[inline(always)]
     fn store(dst: &mut [Self], src: &[f32]) {
         dst.copy_from_slice(src);
     }
     fn as_f32_mut(dst: &mut [Self]) -> Option<&mut [f32]> {
         Some(dst)
     }
+    #[inline(always)]
     fn blend(dst: &mut [Self], a: &[f32], b: &[f32], w0: f32, w1: f32, _tmp: &mut [f32]) {
         for ((d, &x), &y) in dst.iter_mut().zip(a).zip(b) {
             *d = x * w0 + y * w1;
@@ -297,6 +299,7 @@ impl Plan {
 
 /// Horizontal resize of one source row, times `scale`, into `outs` (one slice of `new_width`
 /// values per channel offset in `off`).
+#[inline(always)]
 fn hpass(plan: &Plan, row: &[u8], off: &[usize], outs: &mut [&mut [f32]], scale: f32) {
     // Checked once per row so the loops below can skip per-pixel bounds checks.
     assert!(row.len() >= plan.row_len && off.iter().all(|&o| o < plan.bpp));
@@ -309,6 +312,7 @@ fn hpass(plan: &Plan, row: &[u8], off: &[usize], outs: &mut [&mut [f32]], scale:
 }
 
 /// One plane at a time (gray, and any other channel layout).
+#[inline(always)]
 fn hpass_planes(plan: &Plan, row: &[u8], off: &[usize], outs: &mut [&mut [f32]], scale: f32) {
     for (dst, &o) in outs.iter_mut().zip(off) {
         if plan.nearest_x {
@@ -328,6 +332,7 @@ fn hpass_planes(plan: &Plan, row: &[u8], off: &[usize], outs: &mut [&mut [f32]],
 }
 
 /// Three channels per pixel read (R, G, B at byte offsets R, G, B): one table lookup per pixel.
+#[inline(always)]
 fn hpass3<const R: usize, const G: usize, const B: usize>(
     plan: &Plan,
     row: &[u8],
@@ -407,6 +412,7 @@ impl Source<'_> {
         }
     }
 
+    #[inline(always)]
     fn load(&self, plan: &Plan, y: usize, cache: &mut RowCache, slot: usize) {
         let nw = plan.info.new_width;
         let mut outs: Vec<&mut [f32]> = cache.bufs[slot].chunks_exact_mut(nw).collect();
@@ -415,6 +421,7 @@ impl Source<'_> {
     }
 
     /// Horizontal pass of source row `y`, times `scale`, into `outs` (one slice per channel).
+    #[inline(always)]
     fn hpass_row(
         &self,
         plan: &Plan,
@@ -440,6 +447,7 @@ impl Source<'_> {
 }
 
 /// Fill output rows `rows` (of the full tensor) into `planes` (each covering exactly those rows).
+#[inline(always)]
 fn run_band<T: OutElem>(
     src: &Source<'_>,
     plan: &Plan,
@@ -527,6 +535,36 @@ fn run_band<T: OutElem>(
     }
 }
 
+/// `run_band`, compiled for AVX2 where the CPU has it (the row loops vectorise 8 wide instead
+/// of 4; no FMA, so results are identical on every path).
+fn run_band_dispatch<T: OutElem>(
+    src: &Source<'_>,
+    plan: &Plan,
+    params: &LetterboxParams,
+    rows: Range<usize>,
+    planes: [&mut [T]; 3],
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2")]
+        unsafe fn run_band_avx2<T: OutElem>(
+            src: &Source<'_>,
+            plan: &Plan,
+            params: &LetterboxParams,
+            rows: Range<usize>,
+            planes: [&mut [T]; 3],
+        ) {
+            run_band(src, plan, params, rows, planes)
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked at run time just above).
+            unsafe { run_band_avx2(src, plan, params, rows, planes) };
+            return;
+        }
+    }
+    run_band(src, plan, params, rows, planes)
+}
+
 fn source_for(frame: Frame<'_>) -> Source<'_> {
     match frame.format() {
         PixelFormat::Nv12 | PixelFormat::I420 | PixelFormat::Yuyv => Source::Converted(frame),
@@ -567,7 +605,7 @@ pub fn letterbox_into<T: OutElem>(
         1
     };
     if bands == 1 {
-        run_band(&src, &plan, params, 0..height, [r, g, b]);
+        run_band_dispatch(&src, &plan, params, 0..height, [r, g, b]);
         return Ok(info);
     }
     let rows_per = height.div_ceil(bands);
@@ -580,7 +618,7 @@ pub fn letterbox_into<T: OutElem>(
         .for_each(|(k, ((r, g), b))| {
             let start = k * rows_per;
             let end = (start + rows_per).min(height);
-            run_band(&src, &plan, params, start..end, [r, g, b]);
+            run_band_dispatch(&src, &plan, params, start..end, [r, g, b]);
         });
     Ok(info)
 }
