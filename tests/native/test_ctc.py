@@ -373,3 +373,10 @@ def test_confidence_is_the_peak_over_the_characters_frames(method: str) -> None:
     text, conf, idx = ops.ctc_decode_constrained(probs, "AB", ["LL"])[0]
     assert (text, idx) == ("AB", 0)
     np.testing.assert_allclose(conf, [0.9, 0.8], rtol=1e-6)
+
+
+def test_huge_beam_width_is_fine() -> None:
+    probs = random_probs(np.random.default_rng(2), 2, 6, 4)
+    wide = ops.ctc_decode(probs, "AB1", method="beam", beam_width=2**62)
+    assert [t for t, _ in wide] == [t for t, _ in ops.ctc_decode(probs, "AB1", method="beam", beam_width=500)]
+    assert len(ops.ctc_decode_constrained(probs, "AB1", ["L9"], beam_width=2**62)) == 2

@@ -691,7 +691,12 @@ fn beam_row(
     }];
     let t_len = lp.len() / c_len.max(1);
     let mut children: FxMap<(u32, u32), u32> = FxMap::default();
-    children.reserve((t_len * beam_width * (beam_width + 2)).min(1 << 16));
+    children.reserve(
+        t_len
+            .saturating_mul(beam_width)
+            .saturating_mul(beam_width.saturating_add(2))
+            .min(1 << 16),
+    );
     let mut beams = vec![Beam {
         node: 0,
         p_b: 0.0,
@@ -712,7 +717,7 @@ fn beam_row(
             // which extends only the blank-ending mass). The dropped ones could only add mass to
             // a prefix already in the beam, and the final exact rescoring corrects the ranking.
             order.sort_by(|&a, &b| frame[b].total_cmp(&frame[a]));
-            order.truncate(beam_width + 1);
+            order.truncate(beam_width.saturating_add(1));
         }
         for beam in &beams {
             let total = lse(beam.p_b, beam.p_nb);
@@ -949,7 +954,7 @@ pub fn ctc_beam(
 ) -> Result<Vec<Decoded>> {
     check_charset(charset, "charset")?;
     check_beam_width(beam_width)?;
-    let work = shape.time * shape.classes * beam_width.min(shape.classes);
+    let work = (shape.time * shape.classes).saturating_mul(beam_width.min(shape.classes));
     Ok(per_row(shape.batch, work, |b, lp| {
         let row = shape.row(data, b);
         beam_decode_row(row, shape, charset, beam_width, None, lp)
@@ -969,7 +974,7 @@ pub fn ctc_constrained(
     check_charset(charset, "charset")?;
     check_beam_width(beam_width)?;
     let automaton = Automaton::new(patterns, shape, charset)?;
-    let work = shape.time * shape.classes * beam_width;
+    let work = (shape.time * shape.classes).saturating_mul(beam_width);
     Ok(per_row(shape.batch, work, |b, lp| {
         let row = shape.row(data, b);
         beam_decode_row(row, shape, charset, beam_width, Some(&automaton), lp)
