@@ -63,6 +63,7 @@ def _add_train_ocr(sub: Any) -> None:
     p.add_argument("--ema", type=float, default=0.995, help="weight EMA decay (0 = off)")
     p.add_argument("--aug-strength", type=float, default=1.0, help="photometric augmentation strength 0..1")
     p.add_argument("--warmup", type=int, default=200, help="learning-rate warm-up steps")
+    p.add_argument("--init", default=None, help="start from this checkpoint's weights (fine-tune)")
     p.add_argument("--height", type=int, default=32)
     p.add_argument("--width", type=int, default=128)
     p.add_argument("--channels", default="24,48,80,112,144", help="five CNN stage widths")
@@ -115,6 +116,7 @@ def _train_ocr(args: argparse.Namespace) -> int:
         ema=args.ema,
         aug_strength=args.aug_strength,
         warmup=args.warmup,
+        init=args.init,
     )
     train_ocr(opts)
     return 0

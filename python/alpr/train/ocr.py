@@ -356,6 +356,7 @@ class TrainOcrOptions:
         max_real: use only the first N real training crops (0 = all; for quick tests).
         aug_strength: photometric augmentation strength, 0..1.
         warmup: linear learning-rate warm-up steps.
+        init: start from the weights of this checkpoint (fine-tuning; a fresh schedule and optimiser).
     """
 
     labels: list[str] = field(default_factory=list)
@@ -383,6 +384,7 @@ class TrainOcrOptions:
     max_real: int = 0
     aug_strength: float = 1.0
     warmup: int = 200
+    init: str | None = None
 
 
 def _load_valid_sets(
@@ -483,6 +485,8 @@ def train_ocr(opts: TrainOcrOptions) -> dict[str, object]:
 
     # ---- model
     model = CRNN(cfg).to(device)
+    if opts.init:
+        model.load_state_dict(load_model(opts.init).state_dict())
     ema = (
         torch.optim.swa_utils.AveragedModel(
             model,
