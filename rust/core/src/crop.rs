@@ -190,6 +190,7 @@ fn bilinear(
 }
 
 /// Horizontal bilinear pass of one source row for a box crop: planar R, G, B into `out`.
+#[inline(always)]
 fn hpass_box(row: &[u8], xt: &[Tap], bpp: usize, off: &[usize; 3], out: &mut [f32]) {
     let cw = xt.len();
     let (r, rest) = out.split_at_mut(cw);
@@ -219,6 +220,33 @@ fn hpass_box(row: &[u8], xt: &[Tap], bpp: usize, off: &[usize; 3], out: &mut [f3
 /// non-finite coordinates, a degenerate quad or bad parameters, `CoreError::Shape` on a wrong
 /// `out` length.
 pub fn crop_into<T: OutElem>(
+    frame: &Frame<'_>,
+    regions: &[Region],
+    params: &CropParams,
+    out: &mut [T],
+) -> Result<()> {
+    // Compiled for AVX2 where the CPU has it (no FMA: identical results on every path).
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2")]
+        unsafe fn crop_avx2<T: OutElem>(
+            frame: &Frame<'_>,
+            regions: &[Region],
+            params: &CropParams,
+            out: &mut [T],
+        ) -> Result<()> {
+            crop_impl(frame, regions, params, out)
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked at run time just above).
+            return unsafe { crop_avx2(frame, regions, params, out) };
+        }
+    }
+    crop_impl(frame, regions, params, out)
+}
+
+#[inline(always)]
+fn crop_impl<T: OutElem>(
     frame: &Frame<'_>,
     regions: &[Region],
     params: &CropParams,
