@@ -189,28 +189,24 @@ fn bilinear(
     out
 }
 
-/// Horizontal bilinear pass of one source row for a box crop: planar R, G, B into `out`.
+/// Horizontal lerp of a vertically blended row (`vrow` starts at source column `c0`, interleaved
+/// with `bpp` values per pixel) into planar R, G, B.
 #[inline(always)]
-fn hpass_box(row: &[u8], xt: &[Tap], bpp: usize, off: &[usize; 3], out: &mut [f32]) {
-    let cw = xt.len();
-    let (r, rest) = out.split_at_mut(cw);
-    let (g, b) = rest.split_at_mut(cw);
-    let (r, g, b) = (&mut r[..cw], &mut g[..cw], &mut b[..cw]);
-    // Checked once so the loop can skip per-pixel bounds checks.
-    let max_tap = xt.iter().map(|t| t.i0.max(t.i1)).max().unwrap_or(0);
-    assert!((max_tap + 1) * bpp <= row.len() && off.iter().all(|&o| o < bpp));
-    let [o0, o1, o2] = *off;
+fn hlerp(
+    vrow: &[f32],
+    xt: &[Tap],
+    c0: usize,
+    bpp: usize,
+    off: &[usize; 3],
+    planes: [&mut [f32]; 3],
+) {
+    let [r, g, b] = planes;
     for (x, t) in xt.iter().enumerate() {
-        let (a0, a1) = (t.i0 * bpp, t.i1 * bpp);
-        // SAFETY: a0, a1 <= max_tap * bpp and every channel offset is < bpp (asserted above).
-        let px = |a: usize, o: usize| f32::from(unsafe { *row.get_unchecked(a + o) });
-        let lerp = |o: usize| {
-            let p = px(a0, o);
-            p + t.f * (px(a1, o) - p)
-        };
-        r[x] = lerp(o0);
-        g[x] = lerp(o1);
-        b[x] = lerp(o2);
+        let (p, q) = (&vrow[(t.i0 - c0) * bpp..], &vrow[(t.i1 - c0) * bpp..]);
+        let lerp = |o: usize| p[o] + t.f * (q[o] - p[o]);
+        r[x] = lerp(off[0]);
+        g[x] = lerp(off[1]);
+        b[x] = lerp(off[2]);
     }
 }
 
@@ -282,8 +278,8 @@ fn crop_impl<T: OutElem>(
     // One output row of samples (RGB, or gray in the first plane), then the values row.
     let mut rgb = [vec![0.0f32; ow], vec![0.0f32; ow], vec![0.0f32; ow]];
     let mut vals = vec![0.0f32; ow];
-    // Horizontally resized source rows (planar R, G, B of the content width) for box crops.
-    let mut hrows = [vec![0.0f32; 3 * ow], vec![0.0f32; 3 * ow]];
+    // One vertically blended source row (the box's columns, interleaved) for box crops.
+    let mut vrow = vec![0.0f32; fw * bpp];
     for (i, (region, dst)) in regions.iter().zip(out.chunks_exact_mut(per)).enumerate() {
         // Content width: fixed, or from the region's aspect ratio.
         let (rw, rh) = match region {
@@ -313,7 +309,6 @@ fn crop_impl<T: OutElem>(
             ow
         };
         // Per-region setup: separable taps for boxes, the homography for quads.
-        let mut hrow_ids: [Option<usize>; 2] = [None, None];
         let mut box_taps = None;
         let mut hm = None;
         match region {
@@ -342,27 +337,25 @@ fn crop_impl<T: OutElem>(
             // Sample the content part of output row `y` into `rgb`.
             let [pr, pg, pb] = &mut rgb;
             if let Some((xt, yt)) = &box_taps {
-                // Separable: resize each needed source row horizontally once (two cached),
-                // then blend two of them per output row.
+                // Separable, vertical first: blend the two source rows over the box's columns
+                // (contiguous, vectorises), then one horizontal lerp per output value.
                 let ty = yt[y];
-                let mut slot_of = |r: usize, keep: Option<usize>| -> usize {
-                    if let Some(s) = hrow_ids.iter().position(|&id| id == Some(r)) {
-                        return s;
-                    }
-                    let s = usize::from(keep.is_some() && hrow_ids[0] == keep);
-                    hpass_box(frame.row(r), xt, bpp, &off, &mut hrows[s][..3 * cw]);
-                    hrow_ids[s] = Some(r);
-                    s
-                };
-                let ia = slot_of(ty.i0, Some(ty.i1));
-                let ib = slot_of(ty.i1, Some(ty.i0));
-                let (a, b) = (&hrows[ia], &hrows[ib]);
-                for (c, plane) in [&mut *pr, &mut *pg, &mut *pb].into_iter().enumerate() {
-                    let (ar, br) = (&a[c * cw..(c + 1) * cw], &b[c * cw..(c + 1) * cw]);
-                    for ((d, &u), &v) in plane[..cw].iter_mut().zip(ar).zip(br) {
-                        *d = u + ty.f * (v - u);
-                    }
+                let (c0, c1) = (xt[0].i0, xt[cw - 1].i1);
+                let span = c0 * bpp..(c1 + 1) * bpp;
+                let vrow = &mut vrow[..span.len()];
+                let (r0, r1) = (&frame.row(ty.i0)[span.clone()], &frame.row(ty.i1)[span]);
+                for ((d, &p), &q) in vrow.iter_mut().zip(r0).zip(r1) {
+                    let p = f32::from(p);
+                    *d = p + ty.f * (f32::from(q) - p);
                 }
+                hlerp(
+                    vrow,
+                    xt,
+                    c0,
+                    bpp,
+                    &off,
+                    [&mut pr[..cw], &mut pg[..cw], &mut pb[..cw]],
+                );
             } else if let Some(h) = &hm {
                 let mut store = |x: usize, v: [f32; 3]| {
                     pr[x] = v[0];
