@@ -232,3 +232,11 @@ def test_info_validation_and_value_semantics() -> None:
         info.unmap_boxes(np.zeros((1, 5), np.float32))
     with pytest.raises(ValueError, match=r"\(\.\.\., 2\)"):
         info.unmap_points(np.zeros((3, 3), np.float32))
+
+
+def test_out_sharing_memory_with_the_frame_is_rejected() -> None:
+    buf = np.zeros(3 * 8 * 8 * 4, np.uint8)
+    frame = buf[: 8 * 8 * 3].reshape(8, 8, 3)
+    out = buf.view(np.float32).reshape(1, 3, 8, 8)
+    with pytest.raises(ValueError, match="share memory"):
+        ops.letterbox(frame, 8, out=out)
