@@ -121,6 +121,8 @@ pub trait OutElem: Copy + Send + Sync + 'static {
     fn from_f32(v: f32) -> Self;
     /// Store `src` into `dst` (same length).
     fn store(dst: &mut [Self], src: &[f32]);
+    /// The element type is `f32` (see `as_f32_mut`).
+    const IS_F32: bool = false;
     /// `dst` itself when the element type is `f32` (lets kernels write results in place).
     fn as_f32_mut(_dst: &mut [Self]) -> Option<&mut [f32]> {
         None
@@ -136,6 +138,7 @@ pub trait OutElem: Copy + Send + Sync + 'static {
 }
 
 impl OutElem for f32 {
+    const IS_F32: bool = true;
     #[inline]
     fn from_f32(v: f32) -> Self {
         v
@@ -478,6 +481,23 @@ fn run_band<T: OutElem>(
             continue;
         }
         let tap = plan.ytaps[y - top];
+        if tap.f == 0.0 && nch == 3 && !T::IS_F32 {
+            // One source row, non-f32 output: resize it once into scratch, convert each line.
+            let (r, rest) = cache.bufs[0].split_at_mut(nw);
+            let (g, b) = rest.split_at_mut(nw);
+            src.hpass_row(plan, tap.i0, &mut cache.rgb, &mut [r, g, b], params.scale);
+            cache.rows[0] = None;
+            for (c, p) in planes.iter_mut().enumerate() {
+                let l = &mut p[line.clone()];
+                l[..left].fill(pad);
+                l[left + nw..].fill(pad);
+                T::store(
+                    &mut l[left..left + nw],
+                    &cache.bufs[0][c * nw..(c + 1) * nw],
+                );
+            }
+            continue;
+        }
         if tap.f == 0.0 && nch == 3 {
             // One source row (exact downscales): resize it straight into the output lines.
             let [p0, p1, p2] = &mut planes;
