@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 _MAX_PATTERNS = 64
+_DEFAULT_BOX_PAD = 0.05
 _ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 
@@ -511,7 +512,9 @@ class CtcRecognizer(_CropRecognizer):
             layout="nchw",
             dtype=np.float32,
             use_corners=(cfg.crop or str(inp.get("crop", "box"))) == "corners",
-            box_pad=cfg.box_pad if cfg.box_pad is not None else float(inp.get("box_pad", 0.0)),
+            # The OCR's training crops carry a margin around the plate (0-8 % by source); a detector box
+            # is tight, so grow it a little unless the manifest or the config says otherwise.
+            box_pad=cfg.box_pad if cfg.box_pad is not None else float(inp.get("box_pad", _DEFAULT_BOX_PAD)),
         )
 
     def _decode(
