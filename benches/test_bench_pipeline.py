@@ -54,9 +54,14 @@ def video(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
 @pytest.fixture(scope="module")
 def manifest() -> dict[str, Any]:
     try:
-        return load_manifest()[1]
+        folder, manifest = load_manifest()
     except ModelLoadError:
         pytest.skip("bundled models not present")
+    for kind in ("detector", "ocr"):
+        entry = manifest["models"].get(kind)
+        if not entry or not (folder / entry["file"]).is_file():
+            pytest.skip(f"bundled {kind} model not present")
+    return manifest
 
 
 def _run_alpr(path: Path) -> dict[str, Any]:

@@ -18,9 +18,13 @@ ROOT = Path(__file__).resolve().parents[2]
 def _bundled_or_skip(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ALPR_MODELS_DIR", raising=False)
     try:
-        load_manifest(models_dir())
+        folder, manifest = load_manifest(models_dir())
     except ModelLoadError:
         pytest.skip("bundled models not present")
+    for kind in ("detector", "ocr"):
+        entry = manifest["models"].get(kind)
+        if not entry or not (folder / entry["file"]).is_file():
+            pytest.skip(f"bundled {kind} model not present")
 
 
 def _render(path: Path, **kw: Any) -> list[dict[str, Any]]:
