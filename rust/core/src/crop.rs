@@ -150,18 +150,19 @@ fn edge_tap(v: f32, n: usize) -> Tap {
             f: 0.0,
         };
     }
-    let i = v.floor();
-    if i >= (n - 1) as f32 {
+    if v >= (n - 1) as f32 {
         return Tap {
             i0: n - 1,
             i1: n - 1,
             f: 0.0,
         };
     }
+    // 0 < v < n - 1 here, so truncation is the floor (and needs no libm call).
+    let i = v as usize;
     Tap {
-        i0: i as usize,
-        i1: i as usize + 1,
-        f: v - i,
+        i0: i,
+        i1: i + 1,
+        f: v - i as f32,
     }
 }
 
@@ -357,23 +358,21 @@ fn crop_impl<T: OutElem>(
                     [&mut pr[..cw], &mut pg[..cw], &mut pb[..cw]],
                 );
             } else if let Some(h) = &hm {
-                let mut store = |x: usize, v: [f32; 3]| {
-                    pr[x] = v[0];
-                    pg[x] = v[1];
-                    pb[x] = v[2];
-                };
+                // The row's terms are constant; one reciprocal per pixel instead of two divides.
                 let v = y as f64 + 0.5;
+                let (bx, by, bz) = (h[1] * v + h[2], h[4] * v + h[5], h[7] * v + h[8]);
+                let (pr, pg, pb) = (&mut pr[..cw], &mut pg[..cw], &mut pb[..cw]);
                 for x in 0..cw {
                     let u = x as f64 + 0.5;
-                    let z = h[6] * u + h[7] * v + h[8];
-                    let sx = ((h[0] * u + h[1] * v + h[2]) / z - 0.5) as f32;
-                    let sy = ((h[3] * u + h[4] * v + h[5]) / z - 0.5) as f32;
+                    let iz = 1.0 / (h[6] * u + bz);
+                    let sx = ((h[0] * u + bx) * iz - 0.5) as f32;
+                    let sy = ((h[3] * u + by) * iz - 0.5) as f32;
                     let (tx, ty) = (edge_tap(sx, fw), edge_tap(sy, fh));
                     let (r0, r1) = (frame.row(ty.i0), frame.row(ty.i1));
-                    store(
-                        x,
-                        bilinear(r0, r1, tx.i0 * bpp, tx.i1 * bpp, tx.f, ty.f, &off),
-                    );
+                    let px = bilinear(r0, r1, tx.i0 * bpp, tx.i1 * bpp, tx.f, ty.f, &off);
+                    pr[x] = px[0];
+                    pg[x] = px[1];
+                    pb[x] = px[2];
                 }
             }
             if params.gray {
