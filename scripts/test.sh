@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/system-deps.sh
-bash scripts/setup.sh dev,train,serve
+bash scripts/setup.sh dev,train,serve,openvino
 bash scripts/services.sh start
 trap 'bash scripts/services.sh stop || true' EXIT
 . .venv/bin/activate
