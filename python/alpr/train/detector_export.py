@@ -278,7 +278,7 @@ def time_onnx(path: str | os.PathLike[str], imgsz: int, *, runs: int = 30, threa
     return float(np.median(times) * 1000.0)
 
 
-def calibration_inputs(data: str, imgsz: int, count: int = 128, seed: int = 0) -> F32:
+def calibration_inputs(data: str, imgsz: int, count: int = 16, seed: int = 0) -> F32:
     """Letterboxed real train frames float32 (count, 3, imgsz, imgsz) for INT8 calibration."""
     from alpr.train.detector_data import load_split
 
@@ -290,13 +290,14 @@ def calibration_inputs(data: str, imgsz: int, count: int = 128, seed: int = 0) -
 
 
 def export_detector_int8(
-    src: str | os.PathLike[str], dst: str | os.PathLike[str], calibration: F32, *, method: str = "percentile"
+    src: str | os.PathLike[str], dst: str | os.PathLike[str], calibration: F32, *, method: str = "minmax"
 ) -> Path:
     """INT8 static quantization (QDQ, per-channel weights) of the convolutions, calibrated on ``calibration``.
 
     The box/corner decode after the head stays in FP32 (only ``Conv`` is quantized), so coordinates keep
-    full precision. Percentile calibration falls back to min/max when a tensor's range is degenerate
-    (its histogram cannot be built).
+    full precision. Min/max calibration by default: every activation is bounded by ReLU6, so the range
+    is tight already, and it is minutes faster than the histogram methods. A histogram method
+    (``"percentile"``, ``"entropy"``) falls back to min/max when a tensor's range is degenerate.
     """
     from alpr.train.quantize import quantize_static_int8
 
@@ -363,6 +364,10 @@ def cli_export(args: argparse.Namespace) -> int:
     from alpr.train.common import load_checkpoint, write_json
     from alpr.train.detector import PlateDetector
 
+    import torch
+
+    # One intra-op thread: on a small shared CPU, OpenMP spinning across busy cores is far slower.
+    torch.set_num_threads(1)
     state = load_checkpoint(args.checkpoint)
     model = PlateDetector()
     sd = state.get("model", state)
@@ -371,9 +376,10 @@ def cli_export(args: argparse.Namespace) -> int:
     model.eval()
     out = Path(args.out)
     fp32 = export_detector_onnx(model, out / "plate_detector.onnx", args.imgsz, opset=args.opset)
-    x = np.random.default_rng(0).random((2, 3, args.imgsz, args.imgsz), dtype=np.float32)
+    x = np.random.default_rng(0).random((1, 3, args.imgsz, args.imgsz), dtype=np.float32)
     report: dict[str, Any] = {"checkpoint": str(args.checkpoint), "imgsz": args.imgsz}
-    report["max_abs_diff_torch_ort"] = verify_detector_onnx(model, fp32, x)
+    # Coordinates are in input px (up to imgsz): 0.01 px is float32 rounding, far below a pixel.
+    report["max_abs_diff_torch_ort"] = verify_detector_onnx(model, fp32, x, atol=1e-2)
     variants: dict[str, str] = {}
     files = {"fp32": fp32}
     if not args.no_int8 and Path(args.data).is_dir():
