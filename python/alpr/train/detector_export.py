@@ -361,10 +361,10 @@ def cli_export(args: argparse.Namespace) -> int:
     """Run the export from parsed ``alpr export detector`` arguments."""
     import json
 
+    import torch
+
     from alpr.train.common import load_checkpoint, write_json
     from alpr.train.detector import PlateDetector
-
-    import torch
 
     # One intra-op thread: on a small shared CPU, OpenMP spinning across busy cores is far slower.
     torch.set_num_threads(1)
