@@ -81,6 +81,22 @@ def test_decode_matches_reference(nc: int, k: int, batched: bool) -> None:
     assert det.keypoints.shape == (len(det), k, 2)
 
 
+def test_keypoints_with_visibility() -> None:
+    rng = np.random.default_rng(17)
+    head = make_head(rng, 1, 17, 1000, d=3)
+    det = ops.decode_yolo(head, num_classes=1, score_threshold=0.2, num_keypoints=17, keypoint_dim=3)
+    _, scores, _, kps = reference_decode(head, 1, 17, 3, 0.2)
+    np.testing.assert_array_equal(det.scores, scores)
+    np.testing.assert_array_equal(det.keypoints, kps)
+    info = FakeInfo(scale=0.5, pad_x=10.0, pad_y=20.0, src_width=1280, src_height=1280)
+    post = ops.postprocess_yolo(head, info, num_classes=1, num_keypoints=17, keypoint_dim=3)
+    raw = ops.postprocess_yolo(head, num_classes=1, num_keypoints=17, keypoint_dim=3)
+    # x, y are mapped to the frame; the third value (visibility) is left alone.
+    np.testing.assert_array_equal(post.keypoints[..., 2], raw.keypoints[..., 2])
+    want_x = np.clip((raw.keypoints[..., 0] - np.float32(10)) / np.float32(0.5), 0, 1280)
+    np.testing.assert_allclose(post.keypoints[..., 0], want_x, rtol=1e-6)
+
+
 def test_float16_head_is_read_as_float16() -> None:
     rng = np.random.default_rng(5)
     head = make_head(rng, 1, 4, 8400).astype(np.float16)
