@@ -396,7 +396,11 @@ def cli_export(args: argparse.Namespace) -> int:
         res["ms_per_frame_2threads"] = time_onnx(f, args.imgsz, threads=2)
         res["size_bytes"] = f.stat().st_size
         if "valid" in res:
-            res["valid"] = {k: v for k, v in res["valid"].items() if not k.startswith("pr_")}
+            from alpr.train.metrics import plot_pr
+
+            v = res["valid"]
+            plot_pr(v["pr_recall"], v["pr_precision"], Path(args.report).with_name(f"pr_valid_{name}.png"))
+            res["valid"] = {k: val for k, val in v.items() if not k.startswith("pr_")}
         report[name] = res
         print(name, json.dumps(res, default=float), flush=True)
     write_json(args.report, report)
