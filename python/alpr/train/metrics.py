@@ -263,6 +263,7 @@ def plot_pr(
     ax.set_title(title)
     fig.tight_layout()
     out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=100)
     plt.close(fig)
     return out
