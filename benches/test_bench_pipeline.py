@@ -152,13 +152,25 @@ def test_pipeline_end_to_end_1080p(
 ) -> None:
     path, truth = video
     results: dict[str, Any] = {}
+    rounds = int(os.environ.get("ALPR_BENCH_ROUNDS", "2"))
 
     def run() -> None:
-        results["alpr"] = _run_alpr(path)
+        res = _run_alpr(path)
+        if "alpr" not in results or res["wall"] < results["alpr"]["wall"]:
+            results["alpr"] = res
 
+    # Interleaved rounds (alpr, baseline, alpr, baseline, ...) on this shared machine; best of each.
+    for _ in range(rounds - 1):
+        run()
+        base = _run_baseline(path, manifest)
+        if "base" not in results or base["wall"] < results["base"]["wall"]:
+            results["base"] = base
     benchmark.pedantic(run, rounds=1, iterations=1)
+    base = _run_baseline(path, manifest)
+    if "base" not in results or base["wall"] < results["base"]["wall"]:
+        results["base"] = base
     alpr_sum = _summary("alpr", results["alpr"], truth)
-    base_sum = _summary("baseline (Python/OpenCV)", _run_baseline(path, manifest), truth)
+    base_sum = _summary("baseline (Python/OpenCV)", results["base"], truth)
     st = alpr_sum["ms_per_frame"]
     rust = sum(st.get(k, 0.0) for k in ("det_pre", "det_post", "ocr_pre", "ocr_post"))
     frame_ms = 1000 / alpr_sum["fps"]
