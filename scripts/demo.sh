@@ -41,8 +41,10 @@ for _ in $(seq 1 30); do
     [ "$n" -ge "$(wc -l < "$out/events.jsonl")" ] && break
     sleep 1
 done
-python -c 'import json,sys
+python - "$body" <<'PY'
+import json, sys
 items = json.loads(sys.argv[1])["items"]
 print(f"{len(items)} reads stored (plate text encrypted at rest):")
 for it in items:
-    print(f"  {it[\"ts\"]}  {it[\"camera\"]:<6} {it[\"plate\"]:<10} {it[\"confidence\"]:.2f}")' "$body"
+    print(f"  {it['ts']}  {it['camera']:<6} {it['plate']:<10} {it['confidence']:.2f}")
+PY
