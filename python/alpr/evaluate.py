@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from alpr.errors import SourceError
-from alpr.types import Box, PlateRead
+from alpr.types import Box, PlateRead, box_iou
 
 __all__ = [
     "GroundTruth",
@@ -99,14 +99,6 @@ def read_openalpr(root: str | Path) -> list[Sample]:
     return [Sample(img, reg, tuple(gts)) for img, (reg, gts) in sorted(samples.items())]
 
 
-def _iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 @dataclass
 class RegionScore:
     """Counts for one region."""
@@ -147,7 +139,7 @@ def score_image(
     """For each ground-truth plate: (found, most confident overlapping read text or "")."""
     out = []
     for gt in plates:
-        hits = [r for r in reads if _iou(r.box, gt.box) > iou]
+        hits = [r for r in reads if box_iou(r.box, gt.box) > iou]
         if not hits:
             out.append((False, ""))
             continue

@@ -20,7 +20,7 @@ from difflib import SequenceMatcher
 import numpy as np
 
 from alpr.config import TrackingConfig
-from alpr.types import Box, PlateRead
+from alpr.types import Box, PlateRead, box_iou
 
 __all__ = ["Tracker", "VehicleEvent", "iso", "vote"]
 
@@ -108,14 +108,6 @@ def vote(reads: list[PlateRead]) -> tuple[str, tuple[float, ...]]:
     return "".join(text), tuple(confs)
 
 
-def _iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _similarity(a: str, b: str) -> float:
     return SequenceMatcher(None, a, b).ratio() if a and b else 0.0
 
@@ -158,7 +150,7 @@ class Tracker:
     def _score(self, track: _Track, read: PlateRead, ts: float) -> float:
         cfg = self.config
         pred = track.predicted(ts)
-        iou = _iou(pred, read.box)
+        iou = box_iou(pred, read.box)
         w = max(1.0, pred[2] - pred[0], read.box[2] - read.box[0])
         cx = (pred[0] + pred[2]) / 2 - (read.box[0] + read.box[2]) / 2
         cy = (pred[1] + pred[3]) / 2 - (read.box[1] + read.box[3]) / 2

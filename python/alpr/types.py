@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Box", "Corners", "PlateRead"]
+__all__ = ["Box", "Corners", "PlateRead", "box_iou"]
 
 Box = tuple[float, float, float, float]
 Corners = tuple[tuple[float, float], tuple[float, float], tuple[float, float], tuple[float, float]]
@@ -51,3 +51,12 @@ class PlateRead:
             "region": self.region,
             "detector_score": round(self.detector_score, 4),
         }
+
+
+def box_iou(a: Box, b: Box) -> float:
+    """Intersection over union of two xyxy boxes (0.0 when the union is empty)."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
