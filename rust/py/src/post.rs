@@ -17,39 +17,8 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
+use crate::arrays::{as_ndarray as untyped, shape_str};
 use crate::errors::NativeError;
-
-/// `(3, 4)` like Python prints a shape.
-fn shape_str(shape: &[usize]) -> String {
-    match shape {
-        [n] => format!("({n},)"),
-        _ => format!(
-            "({})",
-            shape
-                .iter()
-                .map(usize::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
-/// The numpy array behind `obj`, or a `TypeError` naming the argument.
-fn untyped<'a, 'py>(
-    obj: &'a Bound<'py, PyAny>,
-    name: &str,
-    want: &str,
-) -> PyResult<&'a Bound<'py, PyUntypedArray>> {
-    obj.cast::<PyUntypedArray>().map_err(|_| {
-        let got = obj
-            .get_type()
-            .name()
-            .map_or_else(|_| "?".to_string(), |n| n.to_string());
-        PyTypeError::new_err(format!(
-            "{name}: expected a numpy.ndarray {want}, got {got}"
-        ))
-    })
-}
 
 /// Shape and dtype of an array as `(3, 4) float64`.
 fn describe(arr: &Bound<'_, PyUntypedArray>) -> String {
