@@ -148,16 +148,15 @@ def score_image(
     return out
 
 
-def evaluate(
-    read: Callable[[Any], list[PlateRead]],
+def _score_samples(
     samples: Sequence[Sample],
+    score: Callable[[RegionScore, Sample, Any], None],
     *,
-    progress: bool = False,
+    desc: str,
+    progress: bool,
 ) -> dict[str, RegionScore]:
-    """Run ``read`` (e.g. a :class:`~alpr.Pipeline`) on every sample; returns scores per region + ``"all"``.
-
-    Unreadable images count as images whose plates were not found.
-    """
+    """Shared loop of the evaluations: count images and plates per region, read each image (an
+    unreadable one scores no plate), let ``score`` fill in the rest, and add the ``"all"`` total."""
     from alpr.sources import read_image
 
     scores: dict[str, RegionScore] = {}
@@ -165,7 +164,7 @@ def evaluate(
     if progress:
         from tqdm import tqdm
 
-        it = tqdm(samples, desc="eval", unit="img")
+        it = tqdm(samples, desc=desc, unit="img")
     for s in it:
         sc = scores.setdefault(s.region, RegionScore())
         sc.images += 1
@@ -174,15 +173,7 @@ def evaluate(
             img = read_image(s.image)
         except SourceError:
             continue
-        t0 = time.perf_counter()
-        reads = read(img)
-        sc.ms.append((time.perf_counter() - t0) * 1000)
-        for gt, (found, text) in zip(s.plates, score_image(reads, s.plates), strict=True):
-            sc.found += found
-            if found and text == gt.text:
-                sc.read += 1
-            else:
-                sc.misreads.append((s.image.name, gt.text, text))
+        score(sc, s, img)
     total = RegionScore()
     for sc in scores.values():
         total.images += sc.images
@@ -194,6 +185,31 @@ def evaluate(
     return scores
 
 
+def evaluate(
+    read: Callable[[Any], list[PlateRead]],
+    samples: Sequence[Sample],
+    *,
+    progress: bool = False,
+) -> dict[str, RegionScore]:
+    """Run ``read`` (e.g. a :class:`~alpr.Pipeline`) on every sample; returns scores per region + ``"all"``.
+
+    Unreadable images count as images whose plates were not found.
+    """
+
+    def score(sc: RegionScore, s: Sample, img: Any) -> None:
+        t0 = time.perf_counter()
+        reads = read(img)
+        sc.ms.append((time.perf_counter() - t0) * 1000)
+        for gt, (found, text) in zip(s.plates, score_image(reads, s.plates), strict=True):
+            sc.found += found
+            if found and text == gt.text:
+                sc.read += 1
+            else:
+                sc.misreads.append((s.image.name, gt.text, text))
+
+    return _score_samples(samples, score, desc="eval", progress=progress)
+
+
 def evaluate_ocr(
     pipeline: Any, samples: Sequence[Sample], *, progress: bool = False
 ) -> dict[str, RegionScore]:
@@ -201,22 +217,8 @@ def evaluate_ocr(
     import numpy as np
 
     from alpr import ops
-    from alpr.sources import read_image
 
-    scores: dict[str, RegionScore] = {}
-    it: Iterable[Sample] = samples
-    if progress:
-        from tqdm import tqdm
-
-        it = tqdm(samples, desc="eval-ocr", unit="img")
-    for s in it:
-        sc = scores.setdefault(s.region, RegionScore())
-        sc.images += 1
-        sc.plates += len(s.plates)
-        try:
-            img = read_image(s.image)
-        except SourceError:
-            continue
+    def score(sc: RegionScore, s: Sample, img: Any) -> None:
         h, w = img.shape[:2]
         boxes = np.asarray([gt.box for gt in s.plates], np.float32).reshape(-1, 4)
         boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
@@ -239,15 +241,8 @@ def evaluate_ocr(
                 sc.read += 1
             else:
                 sc.misreads.append((s.image.name, gt.text, got))
-    total = RegionScore()
-    for sc in scores.values():
-        total.images += sc.images
-        total.plates += sc.plates
-        total.found += sc.found
-        total.read += sc.read
-        total.ms.extend(sc.ms)
-    scores["all"] = total
-    return scores
+
+    return _score_samples(samples, score, desc="eval-ocr", progress=progress)
 
 
 def format_table(scores: dict[str, RegionScore]) -> str:
