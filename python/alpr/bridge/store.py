@@ -617,12 +617,27 @@ class Store:
         expires_ms: int | None = None,
         cameras: Sequence[str] | None = None,
     ) -> int:
+        row = self._watch_values(pattern, kind, reason, max_distance, expires_ms, cameras)
+        row["created_ms"] = now_ms()
+        with self._begin() as conn:
+            return int(conn.execute(S.watchlist.insert().values(**row)).inserted_primary_key[0])
+
+    def _watch_values(
+        self,
+        pattern: str,
+        kind: MatchKind,
+        reason: str,
+        max_distance: float,
+        expires_ms: int | None,
+        cameras: Sequence[str] | None,
+    ) -> dict[str, Any]:
+        """Validated, encrypted column values of a watchlist entry (shared by add and update)."""
         if kind not in ("exact", "wildcard", "fuzzy"):
             raise ConfigError(f"watchlist kind: expected exact, wildcard or fuzzy, got {kind!r}")
         norm = normalize_pattern(pattern, kind)
         if not norm.strip("*?"):
             raise ConfigError(f"watchlist pattern: expected letters or digits, got {pattern!r}")
-        row = {
+        return {
             "kind": kind,
             "pattern_ct": self.keyring.encrypt_text(norm, b"watch"),
             "pattern_bidx": self.keyring.blind_index(norm) if kind == "exact" else None,
@@ -631,10 +646,7 @@ class Store:
             "max_distance": float(max_distance),
             "expires_ms": expires_ms,
             "cameras": json.dumps(list(cameras)) if cameras is not None else None,
-            "created_ms": now_ms(),
         }
-        with self._begin() as conn:
-            return int(conn.execute(S.watchlist.insert().values(**row)).inserted_primary_key[0])
 
     def update_watch(
         self,
@@ -647,19 +659,7 @@ class Store:
         expires_ms: int | None = None,
         cameras: Sequence[str] | None = None,
     ) -> bool:
-        norm = normalize_pattern(pattern, kind)
-        if not norm.strip("*?"):
-            raise ConfigError(f"watchlist pattern: expected letters or digits, got {pattern!r}")
-        values = {
-            "kind": kind,
-            "pattern_ct": self.keyring.encrypt_text(norm, b"watch"),
-            "pattern_bidx": self.keyring.blind_index(norm) if kind == "exact" else None,
-            "key_id": self.keyring.active,
-            "reason": reason,
-            "max_distance": float(max_distance),
-            "expires_ms": expires_ms,
-            "cameras": json.dumps(list(cameras)) if cameras is not None else None,
-        }
+        values = self._watch_values(pattern, kind, reason, max_distance, expires_ms, cameras)
         with self._begin() as conn:
             return bool(
                 conn.execute(
