@@ -26,6 +26,7 @@ def add_parsers(subparsers: Any) -> None:
     tsub = train.add_subparsers(dest="model", required=True)
     _add_train_ocr(tsub)
     _add_train_detector(tsub)
+    _add_pseudo_label(tsub)
 
     export = subparsers.add_parser("export", help="export a trained model to ONNX (+ FP16, INT8)")
     esub = export.add_subparsers(dest="model", required=True)
@@ -50,6 +51,11 @@ def _add_train_ocr(sub: Any) -> None:
         "--openalpr", action="append", default=[], help="OpenALPR-format folder: reported check only"
     )
     p.add_argument("--backgrounds", default=None, help="folder of plate-free images for synthetic plates")
+    p.add_argument(
+        "--exclude-sources",
+        default="",
+        help="comma-separated label sources to leave out (e.g. reported-ocr,qanastek: no licence)",
+    )
     p.add_argument("--out", default="runs/ocr", help="run folder")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--steps-per-epoch", type=int, default=200)
@@ -117,6 +123,7 @@ def _train_ocr(args: argparse.Namespace) -> int:
         aug_strength=args.aug_strength,
         warmup=args.warmup,
         init=args.init,
+        exclude_sources=[x for x in args.exclude_sources.split(",") if x],
     )
     train_ocr(opts)
     return 0
@@ -180,6 +187,54 @@ def _export_ocr(args: argparse.Namespace) -> int:
 # Detector hook - OWNED BY THE DETECTOR HELPER: fill in the arguments and the handlers below.
 # The handlers must import alpr.train.detector (and torch) lazily, inside the function.
 # ---------------------------------------------------------------------------------------------------
+
+
+def _add_pseudo_label(sub: Any) -> None:
+    p = sub.add_parser(
+        "pseudo-label",
+        help="read unlabelled plate crops with a teacher OCR and keep the sure reads as an OCR label TSV",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--crops", action="append", default=[], help="folder of crops (with manifest.tsv)")
+    p.add_argument("--detect", action="append", default=[], help="YOLO detector set with manifest.csv")
+    p.add_argument("--exclude-sources", default="", help="comma-separated sources to leave out")
+    p.add_argument("--out", default="runs/pseudo", help="folder for crops/ and labels.tsv")
+    p.add_argument("--teacher", default=None, help="PP-OCR recognizer ONNX (default: the rapidocr wheel's)")
+    p.add_argument("--regions", default="us,eu,br", help="plate formats a kept read must fit")
+    p.add_argument("--min-char-conf", type=float, default=0.9, help="lowest character confidence kept")
+    p.add_argument("--min-height", type=float, default=12.0, help="skip detector boxes lower than this (px)")
+    p.add_argument(
+        "--check", metavar="LABELS", default=None, help="measure the filter on this labelled TSV instead"
+    )
+    p.set_defaults(func=_pseudo_label)
+
+
+def _pseudo_label(args: argparse.Namespace) -> int:
+    import json
+
+    from alpr.train import pseudo
+
+    exclude = [x for x in args.exclude_sources.split(",") if x]
+    regions = [x for x in args.regions.split(",") if x]
+    if args.check:
+        table = pseudo.check(args.check, teacher=args.teacher, regions=regions, exclude_sources=exclude)
+        print(f"{'min conf':>9} {'crops':>6} {'kept':>7} {'precision':>9}")
+        for row in table:
+            conf, crops, kept, prec = row["min_char_conf"], row["crops"], row["kept"], row["precision"]
+            print(f"{conf:>9.2f} {crops:>6.0f} {kept:>7.1%} {prec:>9.1%}")
+        return 0
+    summary = pseudo.run(
+        crops=args.crops,
+        detect=args.detect,
+        exclude_sources=exclude,
+        out=args.out,
+        teacher=args.teacher,
+        regions=regions,
+        min_char_conf=args.min_char_conf,
+        min_height=args.min_height,
+    )
+    print(json.dumps(summary, indent=1))
+    return 0
 
 
 def _add_train_detector(sub: Any) -> None:

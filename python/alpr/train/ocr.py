@@ -357,6 +357,7 @@ class TrainOcrOptions:
         aug_strength: photometric augmentation strength, 0..1.
         warmup: linear learning-rate warm-up steps.
         init: start from the weights of this checkpoint (fine-tuning; a fresh schedule and optimiser).
+        exclude_sources: label sources (the TSV ``source`` column) left out of training and validation.
     """
 
     labels: list[str] = field(default_factory=list)
@@ -385,6 +386,7 @@ class TrainOcrOptions:
     aug_strength: float = 1.0
     warmup: int = 200
     init: str | None = None
+    exclude_sources: list[str] = field(default_factory=list)
 
 
 def _load_valid_sets(
@@ -398,7 +400,7 @@ def _load_valid_sets(
         rows += [s for s in read_label_tsv(tsv, split="valid") if s.split == "valid"]
     for tsv in opts.valid_labels:
         rows += read_label_tsv(tsv)
-    rows = [r for r in rows if not set(r.text) - set(cfg.charset)]
+    rows = [r for r in rows if not set(r.text) - set(cfg.charset) and r.source not in opts.exclude_sources]
     if rows:
         crops = [load_rgb(r.path) for r in rows]
         groups = [(r.region or "ALL") + ("-synth" if r.synthetic else "") for r in rows]
@@ -451,7 +453,9 @@ def train_ocr(opts: TrainOcrOptions) -> dict[str, object]:
     train_rows = []
     for tsv in opts.labels:
         train_rows += [s for s in read_label_tsv(tsv, split="train") if s.split in ("train", "")]
-    train_rows = [r for r in train_rows if not set(r.text) - set(cfg.charset)]
+    train_rows = [
+        r for r in train_rows if not set(r.text) - set(cfg.charset) and r.source not in opts.exclude_sources
+    ]
     if opts.max_real:
         train_rows = train_rows[: opts.max_real]
     crops = [load_rgb(r.path) for r in train_rows]
