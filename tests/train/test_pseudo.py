@@ -143,3 +143,17 @@ def test_split_is_by_text_and_roughly_the_share() -> None:
     assert 0.07 < share < 0.13
     assert all(pseudo.split_of(t, 0.1) == pseudo.split_of(t, 0.1) for t in texts[:50])
     assert pseudo.split_of("ABC1234", 0.0) == "train"
+
+
+def test_ocr_cli_region_weight_options() -> None:
+    from alpr.train import cli
+
+    assert cli._weights("us=4, EU=2", "--x") == {"US": 4.0, "EU": 2.0}
+    assert cli._weights("", "--x") == {}
+    for bad in ("US", "US=x", "=2", "US=-1"):
+        with pytest.raises(SystemExit, match="--x: expected REGION=WEIGHT"):
+            cli._weights(bad, "--x")
+    assert cli._synth_regions("US=2,EU=1,BR=0") == {"US": 2.0, "EU": 1.0, "BR": 0.0}
+    for bad in ("CN=1", "US=0,EU=0"):
+        with pytest.raises(SystemExit, match="--synth-regions"):
+            cli._synth_regions(bad)

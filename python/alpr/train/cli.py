@@ -66,6 +66,12 @@ def _add_train_ocr(sub: Any) -> None:
     p.add_argument("--t-mult", type=int, default=2, help="cycle length multiplier")
     p.add_argument("--synth-fraction", type=float, default=0.45)
     p.add_argument("--eu-weight", type=float, default=4.0, help="oversampling of real EU crops")
+    p.add_argument(
+        "--region-weights", default="", help="oversampling of real crops per region, e.g. US=4,EU=2"
+    )
+    p.add_argument(
+        "--synth-regions", default="US=1,EU=1.5,BR=1", help="share of each region among synthetic plates"
+    )
     p.add_argument("--ema", type=float, default=0.995, help="weight EMA decay (0 = off)")
     p.add_argument("--aug-strength", type=float, default=1.0, help="photometric augmentation strength 0..1")
     p.add_argument("--warmup", type=int, default=200, help="learning-rate warm-up steps")
@@ -124,9 +130,38 @@ def _train_ocr(args: argparse.Namespace) -> int:
         warmup=args.warmup,
         init=args.init,
         exclude_sources=[x for x in args.exclude_sources.split(",") if x],
+        region_weights=_weights(args.region_weights, "--region-weights"),
+        synth_regions=_synth_regions(args.synth_regions),
     )
     train_ocr(opts)
     return 0
+
+
+def _weights(text: str, flag: str) -> dict[str, float]:
+    """``"US=4,EU=2"`` -> ``{"US": 4.0, "EU": 2.0}``."""
+    out: dict[str, float] = {}
+    for item in (x.strip() for x in text.split(",")):
+        if not item:
+            continue
+        key, sep, val = item.partition("=")
+        try:
+            weight = float(val)
+        except ValueError:
+            weight = -1.0
+        if not sep or not key.strip() or weight < 0:
+            raise SystemExit(f"{flag}: expected REGION=WEIGHT[,...] with weights >= 0, got {text!r}")
+        out[key.strip().upper()] = weight
+    return out
+
+
+def _synth_regions(text: str) -> dict[str, float]:
+    from alpr.train.synth import REGIONS
+
+    out = _weights(text, "--synth-regions")
+    if set(out) - set(REGIONS) or not any(out.values()):
+        names = ", ".join(REGIONS)
+        raise SystemExit(f"--synth-regions: expected weights for {names} (not all 0), got {text!r}")
+    return out
 
 
 def _evaluate_ocr(args: argparse.Namespace) -> int:

@@ -358,6 +358,8 @@ class TrainOcrOptions:
         warmup: linear learning-rate warm-up steps.
         init: start from the weights of this checkpoint (fine-tuning; a fresh schedule and optimiser).
         exclude_sources: label sources (the TSV ``source`` column) left out of training and validation.
+        region_weights: oversampling factor of real crops per region (overrides ``eu_weight`` for EU).
+        synth_regions: region -> share weight of synthetic plates (``US``, ``EU``, ``BR``).
     """
 
     labels: list[str] = field(default_factory=list)
@@ -387,6 +389,8 @@ class TrainOcrOptions:
     warmup: int = 200
     init: str | None = None
     exclude_sources: list[str] = field(default_factory=list)
+    region_weights: dict[str, float] = field(default_factory=dict)
+    synth_regions: dict[str, float] = field(default_factory=lambda: {"US": 1.0, "EU": 1.5, "BR": 1.0})
 
 
 def _load_valid_sets(
@@ -459,7 +463,8 @@ def train_ocr(opts: TrainOcrOptions) -> dict[str, object]:
     if opts.max_real:
         train_rows = train_rows[: opts.max_real]
     crops = [load_rgb(r.path) for r in train_rows]
-    weights = [opts.eu_weight if r.region == "EU" else 1.0 for r in train_rows]
+    region_weights = {"EU": opts.eu_weight, **opts.region_weights}
+    weights = [region_weights.get(r.region, 1.0) for r in train_rows]
     backgrounds = []
     if opts.backgrounds:
         files = sorted(
@@ -473,7 +478,7 @@ def train_ocr(opts: TrainOcrOptions) -> dict[str, object]:
         width=cfg.width,
         height=cfg.height,
         synth_fraction=opts.synth_fraction,
-        synth_regions={"US": 1.0, "EU": 1.5, "BR": 1.0},
+        synth_regions=opts.synth_regions,
         backgrounds=backgrounds,
         charset=cfg.charset,
         mean=cfg.mean,
