@@ -254,3 +254,21 @@ def test_common_checkpoint_and_log_roundtrip(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="amp"):
         common.amp_dtype(torch.device("cpu"), "fp8")
     assert common.auto_batch_size(1 << 20, torch.device("cpu"), maximum=64) in (8, 16, 32, 64)
+
+
+def test_excluded_sources_stay_out_of_validation(tmp_path: Path) -> None:
+    from alpr.train.ocr import _load_valid_sets
+
+    texts = ["AB123CD", "XY987ZT", "QW456ER"]
+    paths = _write_crops(tmp_path, texts)
+    tsv = tmp_path / "labels.tsv"
+    with open(tsv, "w", newline="") as fh:
+        w = csv.writer(fh, delimiter="\t")
+        w.writerow(["path", "text", "region", "source", "split"])
+        for p, t, src in zip(paths, texts, ["ok", "nolicence", "ok"], strict=True):
+            w.writerow([p.name, t, "EU", src, "valid"])
+    opts = TrainOcrOptions(labels=[str(tsv)], exclude_sources=["nolicence"])
+    x, got, groups = _load_valid_sets(opts, TINY)["valid"]
+    assert got == ["AB123CD", "QW456ER"] and x.shape[0] == 2 and groups == ["EU", "EU"]
+    opts.exclude_sources = []
+    assert _load_valid_sets(opts, TINY)["valid"][1] == texts
