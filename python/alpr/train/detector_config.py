@@ -105,6 +105,9 @@ def add_export_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     # ONNX Runtime keeps every activation of every calibration frame in memory (~0.2 GB per frame here).
     p.add_argument("--calib", type=int, default=16, help="calibration frames for INT8")
+    p.add_argument(
+        "--exclude-sources", default="", help="comma-separated sources left out of calibration and valid mAP"
+    )
     p.add_argument("--no-int8", action="store_true")
     p.add_argument("--no-fp16", action="store_true")
     p.add_argument("--no-manifest", action="store_true", help="do not update OUT/manifest.json")

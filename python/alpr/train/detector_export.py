@@ -209,8 +209,9 @@ def evaluate_onnx(
     openalpr: str | None = "/work/shared/data/openalpr-dev",
     conf_threshold: float = 0.25,
     batch: int = 8,
+    exclude_sources: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Evaluate an exported detector with ONNX Runtime.
+    """Evaluate an exported detector with ONNX Runtime (``exclude_sources``: valid images left out).
 
     Returns:
         ``{"valid": {map50, map, precision, recall, ...}, "openalpr": {found, total, rate, per_region}}``
@@ -221,7 +222,7 @@ def evaluate_onnx(
     sess = onnx_session(path)
     report: dict[str, Any] = {}
     if data and Path(data).is_dir():
-        items = load_split(data, "valid")
+        items = load_split(data, "valid", exclude_sources=exclude_sources)
         preds: list[Prediction] = []
         gts: list[F32] = []
         for start in range(0, len(items), batch):
@@ -278,11 +279,13 @@ def time_onnx(path: str | os.PathLike[str], imgsz: int, *, runs: int = 30, threa
     return float(np.median(times) * 1000.0)
 
 
-def calibration_inputs(data: str, imgsz: int, count: int = 16, seed: int = 0) -> F32:
+def calibration_inputs(
+    data: str, imgsz: int, count: int = 16, seed: int = 0, exclude_sources: tuple[str, ...] = ()
+) -> F32:
     """Letterboxed real train frames float32 (count, 3, imgsz, imgsz) for INT8 calibration."""
     from alpr.train.detector_data import load_split
 
-    items = load_split(data, "train")
+    items = load_split(data, "train", exclude_sources=exclude_sources)
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(items), size=min(count, len(items)), replace=False)
     x, _ = letterbox_batch([_read_rgb(items[int(i)].image) for i in pick], imgsz)
@@ -382,8 +385,10 @@ def cli_export(args: argparse.Namespace) -> int:
     report["max_abs_diff_torch_ort"] = verify_detector_onnx(model, fp32, x, atol=1e-2)
     variants: dict[str, str] = {}
     files = {"fp32": fp32}
+    exclude = tuple(x for x in getattr(args, "exclude_sources", "").split(",") if x)
+    report["exclude_sources"] = list(exclude)
     if not args.no_int8 and Path(args.data).is_dir():
-        calib = calibration_inputs(args.data, args.imgsz, args.calib)
+        calib = calibration_inputs(args.data, args.imgsz, args.calib, exclude_sources=exclude)
         files["int8"] = export_detector_int8(fp32, out / "plate_detector.int8.onnx", calib)
         variants["int8"] = files["int8"].name
     if not args.no_fp16:
@@ -392,7 +397,9 @@ def cli_export(args: argparse.Namespace) -> int:
         files["fp16"] = export_fp16(fp32, out / "plate_detector.fp16.onnx")
         variants["fp16"] = files["fp16"].name
     for name, f in files.items():
-        res = evaluate_onnx(f, imgsz=args.imgsz, data=args.data, openalpr=args.openalpr)
+        res = evaluate_onnx(
+            f, imgsz=args.imgsz, data=args.data, openalpr=args.openalpr, exclude_sources=exclude
+        )
         res["ms_per_frame_2threads"] = time_onnx(f, args.imgsz, threads=2)
         res["size_bytes"] = f.stat().st_size
         if "valid" in res:
