@@ -125,6 +125,7 @@ def test_evaluate_onnx_reads_detect_and_openalpr_folders(
     report = evaluate_onnx(path, imgsz=SIZE, data=str(data), openalpr=str(tmp_path / "bench"))
     assert report["valid"]["objects"] == 3 and report["valid"]["images"] == 3
     assert 0.0 <= report["valid"]["map50"] <= 1.0
+    assert report["valid"]["map50_by_height"]["h<16"]["objects"] == 3  # 48 px image, 9.6 px plates
     assert report["openalpr"]["total"] == 3 and report["openalpr"]["per_region"]["us"]["total"] == 3
     clean = evaluate_onnx(path, imgsz=SIZE, data=str(data), openalpr=None, exclude_sources=("s",))
     assert clean["valid"]["images"] == 0 and "openalpr" not in clean

@@ -10,6 +10,7 @@ from alpr.train.metrics import (
     average_precision,
     box_iou,
     detection_stats,
+    map50_in_height_range,
     match_detections,
     plates_found,
 )
@@ -85,3 +86,23 @@ def test_plates_found_uses_strict_iou_threshold() -> None:
     # IoU exactly 0.4 must not count (OpenALPR: IoU > 0.4); IoU 0.5 does.
     preds = [_pred([[0, 0, 4, 10], [100, 100, 105, 110]], [0.9, 0.9])]
     assert plates_found(preds, gts) == (1, 2)
+
+
+def test_map50_in_height_range_ignores_boxes_outside_the_range() -> None:
+    # one small plate (10 px tall) and one large (40 px), in one image
+    gt = [np.asarray([[0, 0, 30, 10], [100, 100, 200, 140]], np.float32)]
+    # the large plate found, the small one missed, plus a confident small false alarm elsewhere
+    pred = [_pred([[300, 300, 330, 310], [100, 100, 200, 140]], [0.95, 0.9])]
+    ap_all = detection_stats(pred, gt)["map50"]
+    ap_small, n_small = map50_in_height_range(pred, gt, 0, 16)
+    ap_large, n_large = map50_in_height_range(pred, gt, 16)
+    assert (n_small, n_large) == (1, 1)
+    assert ap_large == pytest.approx(1.0)  # the small false alarm is outside the range: ignored
+    assert ap_small == pytest.approx(0.0)  # the one small plate was missed
+    assert ap_all < ap_large
+    # a detection on an ignored (small) plate is not a false alarm of the large range
+    hit_small = [_pred([[0, 0, 30, 10], [100, 100, 200, 140]], [0.99, 0.5])]
+    assert map50_in_height_range(hit_small, gt, 16)[0] == pytest.approx(1.0)
+    assert np.isnan(map50_in_height_range(pred, gt, 500)[0])
+    with pytest.raises(ValueError, match="same number of images"):
+        map50_in_height_range(pred, [], 0)

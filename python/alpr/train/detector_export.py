@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from alpr.train.metrics import Prediction, detection_stats, plates_found
+from alpr.train.metrics import Prediction, detection_stats, map50_in_height_range, plates_found
 
 __all__ = [
     "decode_output",
@@ -42,6 +42,14 @@ __all__ = [
 F32 = npt.NDArray[np.float32]
 U8 = npt.NDArray[np.uint8]
 CORNER_ORDER = "TL,TR,BR,BL"
+
+HEIGHT_RANGES: dict[str, tuple[float, float]] = {
+    "h<16": (0.0, 16.0),
+    "16<=h<32": (16.0, 32.0),
+    "h>=32": (32.0, float("inf")),
+    "h>=16": (16.0, float("inf")),
+}
+"""Plate-height ranges (px) of the by-height AP in :func:`evaluate_onnx`."""
 
 
 def export_detector_onnx(model: Any, path: str | os.PathLike[str], imgsz: int, *, opset: int = 17) -> Path:
@@ -236,6 +244,11 @@ def evaluate_onnx(
                 scale = np.asarray([w / it.width, h / it.height] * 2, np.float32) if it.width else 1.0
                 gts.append((it.boxes * scale).astype(np.float32))
         stats = detection_stats(preds, gts, conf_threshold=conf_threshold)
+        # Where the misses are: AP@0.5 by plate height (px of the stored <= 640 px images).
+        stats["map50_by_height"] = {
+            name: dict(zip(("map50", "objects"), map50_in_height_range(preds, gts, lo, hi), strict=True))
+            for name, (lo, hi) in HEIGHT_RANGES.items()
+        }
         report["valid"] = stats
     if openalpr and Path(openalpr).is_dir():
         from alpr.evaluate import read_openalpr

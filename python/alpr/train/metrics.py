@@ -152,6 +152,43 @@ def detection_stats(
     }
 
 
+def map50_in_height_range(
+    preds: Sequence[Prediction], gts: Sequence[F32], lo: float, hi: float = float("inf")
+) -> tuple[float, int]:
+    """AP@0.5 over the ground-truth boxes whose height is in ``[lo, hi)`` px (COCO's area ranges, by
+    height): boxes outside the range are ignored - a detection that matches one, or that is itself
+    outside the range and matches nothing, counts neither as a hit nor as a false alarm.
+
+    Returns:
+        ``(ap, number of ground-truth boxes in the range)``; ap is NaN when there are none.
+    """
+    if len(preds) != len(gts):
+        raise ValueError(f"preds/gts: expected the same number of images, got {len(preds)} and {len(gts)}")
+    flags: list[npt.NDArray[np.bool_]] = []
+    scores: list[F32] = []
+    num_gt = 0
+    for p, g in zip(preds, gts, strict=True):
+        g = np.asarray(g, np.float32).reshape(-1, 4)
+        gh = g[:, 3] - g[:, 1]
+        inside = (gh >= lo) & (gh < hi)
+        num_gt += int(inside.sum())
+        tp = match_detections(p.boxes, p.scores, g[inside], 0.5)
+        keep = tp.copy()
+        if len(p.boxes):
+            ph = p.boxes[:, 3] - p.boxes[:, 1]
+            near_ignored = (
+                (box_iou(p.boxes, g[~inside]) >= 0.5).any(axis=1)
+                if (~inside).any()
+                else np.zeros(len(tp), bool)
+            )
+            keep |= ~near_ignored & (ph >= lo) & (ph < hi)
+        flags.append(tp[keep])
+        scores.append(p.scores[keep])
+    tp_all = np.concatenate(flags) if flags else np.zeros(0, bool)
+    sc_all = np.concatenate(scores) if scores else np.zeros(0, np.float32)
+    return average_precision(tp_all, sc_all, num_gt)[0], num_gt
+
+
 def plates_found(
     preds: Sequence[Prediction], gts: Sequence[F32], *, iou_threshold: float = 0.4
 ) -> tuple[int, int]:
