@@ -185,11 +185,19 @@ def _paste_text(
     colour: tuple[int, int, int],
     rng: np.random.Generator,
     align: str = "center",
+    emboss: float = 0.0,
 ) -> None:
+    """Paste ``text`` fitted into ``box``; with probability ``emboss`` a raised-character look: a dark
+    drop shadow and a light rim offset by a few per cent of the text height."""
     x0, y0, x1, y1 = box
     layer = _text_layer(text, font_path, x1 - x0, y1 - y0, rng)
     x = x0 + (x1 - x0 - layer.width) // 2 if align == "center" else x0
     y = y0 + (y1 - y0 - layer.height) // 2
+    if emboss and rng.random() < emboss:
+        d = max(1, round(layer.height * rng.uniform(0.015, 0.05)))
+        dark = tuple(max(0, c - 90) for c in colour) if sum(colour) > 200 else (70, 70, 70)
+        img.paste(Image.new("RGB", layer.size, dark), (x + d, y + d), layer)
+        img.paste(Image.new("RGB", layer.size, (235, 235, 235)), (x - d // 2, y - d // 2), layer)
     img.paste(Image.new("RGB", layer.size, colour), (x, y), layer)
 
 
@@ -248,6 +256,59 @@ def _split_two_lines(shown: str, rng: np.random.Generator) -> tuple[str, str]:
     return label[:cut], label[cut:]
 
 
+def _us_background(img: Image.Image, rng: np.random.Generator) -> None:
+    """Plate art behind the characters: a soft vertical gradient, sky/hills/sun shapes, or diagonal
+    stripes, in pale colours (many US plates are not plain white)."""
+    w, h = img.size
+    arr = np.asarray(img, dtype=np.float32)
+    kind = rng.integers(3)
+    tint = rng.integers(120, 256, 3).astype(np.float32)
+    if kind == 0:  # gradient top->bottom toward a tint
+        t = np.linspace(0, rng.uniform(0.2, 0.6), h, dtype=np.float32)[:, None, None]
+        if rng.random() < 0.5:
+            t = t[::-1]
+        arr = arr * (1 - t) + tint * t
+    elif kind == 1:  # hills / sun silhouettes
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        for _ in range(int(rng.integers(1, 4))):
+            cx, cy = rng.uniform(0, w), rng.uniform(0.5 * h, 1.4 * h)
+            r = rng.uniform(0.3, 0.9) * w
+            inside = ((xx - cx) ** 2 + (yy - cy) ** 2) < r * r
+            col = rng.integers(100, 256, 3).astype(np.float32)
+            a = rng.uniform(0.15, 0.45)
+            arr[inside] = arr[inside] * (1 - a) + col * a
+    else:  # diagonal stripes
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        period = rng.uniform(0.1, 0.4) * w
+        wave = 0.5 + 0.5 * np.sin((xx + yy * rng.uniform(-1, 1)) * 2 * np.pi / period)
+        a = (wave * rng.uniform(0.1, 0.3))[..., None]
+        arr = arr * (1 - a) + tint * a
+    img.paste(Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)))
+
+
+def _dealer_frame(img: Image.Image, rng: np.random.Generator, font_path: str) -> None:
+    """A licence-plate frame: a dark or chrome border, thicker at the bottom (often over the slogan),
+    sometimes with a dealer's name."""
+    w, h = img.size
+    draw = ImageDraw.Draw(img)
+    col = _colour(rng, (25, 25, 25), 15) if rng.random() < 0.6 else _colour(rng, (185, 185, 190), 25)
+    side = int(w * rng.uniform(0.01, 0.04))
+    top = int(h * rng.uniform(0.02, 0.12))
+    bottom = int(h * rng.uniform(0.08, 0.2))
+    draw.rectangle((0, 0, w, top), fill=col)
+    draw.rectangle((0, h - bottom, w, h), fill=col)
+    draw.rectangle((0, 0, side, h), fill=col)
+    draw.rectangle((w - side, 0, w, h), fill=col)
+    if rng.random() < 0.6 and bottom > 8:
+        name = (
+            random_text(rng, "US")[:4]
+            + " "
+            + ("MOTORS", "AUTO", "FORD", "TOYOTA", "HONDA", "CHEVY")[int(rng.integers(6))]
+        )
+        ink = (230, 230, 230) if sum(col) < 300 else (30, 30, 30)
+        _small_text(draw, name, font_path, (w // 2, h - bottom // 2), int(bottom * 0.7), ink)
+
+
 def _render_us(rng: np.random.Generator, shown: str, two_line: bool, fonts: _Fonts) -> Image.Image:
     w, h = (200, 160) if two_line else (300, 150)
     light = rng.random() < 0.8
@@ -257,6 +318,8 @@ def _render_us(rng: np.random.Generator, shown: str, two_line: bool, fonts: _Fon
     else:
         fg = (20, 20, 20) if sum(bg) > 380 else (240, 240, 240)
     img = Image.new("RGB", (w, h), bg)
+    if light and rng.random() < 0.45:
+        _us_background(img, rng)
     draw = ImageDraw.Draw(img)
     if rng.random() < 0.5:  # coloured bands (NY/PA style)
         band = _colour(rng, tuple(int(c) for c in rng.integers(0, 256, 3)), 0)
@@ -273,8 +336,12 @@ def _render_us(rng: np.random.Generator, shown: str, two_line: bool, fonts: _Fon
     font = choices[rng.integers(len(choices))] if rng.random() < 0.85 else fonts.din[0]
     if two_line:
         a, b = _split_two_lines(shown, rng)
-        _paste_text(img, a, font, (int(w * 0.1), int(h * 0.22), int(w * 0.9), int(h * 0.5)), fg, rng)
-        _paste_text(img, b, font, (int(w * 0.06), int(h * 0.54), int(w * 0.94), int(h * 0.82)), fg, rng)
+        _paste_text(
+            img, a, font, (int(w * 0.1), int(h * 0.22), int(w * 0.9), int(h * 0.5)), fg, rng, emboss=0.3
+        )
+        _paste_text(
+            img, b, font, (int(w * 0.06), int(h * 0.54), int(w * 0.94), int(h * 0.82)), fg, rng, emboss=0.3
+        )
     else:
         th = rng.uniform(0.44, 0.56)
         _paste_text(
@@ -284,6 +351,7 @@ def _render_us(rng: np.random.Generator, shown: str, two_line: bool, fonts: _Fon
             (int(w * 0.05), int(h * (0.5 - th / 2)), int(w * 0.95), int(h * (0.5 + th / 2))),
             fg,
             rng,
+            emboss=0.3,
         )
     if rng.random() < 0.5:
         _sticker(draw, w, h, rng, small_font)
@@ -295,6 +363,8 @@ def _render_us(rng: np.random.Generator, shown: str, two_line: bool, fonts: _Fon
             outline=fg if rng.random() < 0.5 else (90, 90, 90),
             width=int(rng.integers(1, 5)),
         )
+    if rng.random() < 0.3:
+        _dealer_frame(img, rng, small_font)
     return img
 
 
