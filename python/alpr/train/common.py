@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "MODEL_VERSION",
     "MetricsLog",
     "amp_dtype",
     "auto_batch_size",
@@ -44,6 +45,10 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+MODEL_VERSION = "0.2.0"
+"""Version written into each exported model's manifest entry: 0.1.0 = the first weights (partly trained
+on sources without a licence), 0.2.0 = retrained without them, pseudo-labelled OCR data."""
 
 
 def seed_everything(seed: int, *, deterministic: bool = False) -> np.random.Generator:

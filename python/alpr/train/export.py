@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from alpr.train.common import MODEL_VERSION
 from alpr.train.ocr import CRNN, OcrConfig
 
 __all__ = ["export_fp16", "export_ocr_onnx", "manifest_entry", "onnx_probs", "sha256_file", "verify_onnx"]
@@ -177,6 +178,6 @@ def manifest_entry(
         # Two-line plates need nothing from the pipeline: the model reads the top feature row, then the
         # bottom one, so the decoded text is line 1 followed by line 2. Crop the whole plate.
         "two_line": "native",
-        "version": "0.1.0",
+        "version": MODEL_VERSION,
         "variants": variants or {},
     }
