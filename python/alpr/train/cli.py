@@ -8,6 +8,8 @@ Commands::
     alpr train ocr --labels DATA/ocr/labels.tsv --out runs/ocr [--openalpr DATA/openalpr-dev] ...
     alpr train ocr --evaluate models/plate_ocr.onnx --labels DATA/ocr/labels.tsv   (table + JSON only)
     alpr train detector ...                       (see alpr.train.detector)
+    alpr train pseudo-label --crops DATA/ocr/unlabeled --detect DATA/detect --out runs/pseudo
+                                                  (see alpr.train.pseudo)
     alpr export ocr --checkpoint runs/ocr/best.pt --out models/ --calib DATA/ocr/labels.tsv
     alpr export detector ...                      (see alpr.train.detector)
 """
@@ -21,7 +23,7 @@ __all__ = ["add_parsers", "main"]
 
 
 def add_parsers(subparsers: Any) -> None:
-    """Register ``train`` and ``export`` (each with ``ocr`` and ``detector``) on ``subparsers``."""
+    """Register ``train`` (``ocr``, ``detector``, ``pseudo-label``) and ``export`` (``ocr``, ``detector``)."""
     train = subparsers.add_parser("train", help="train a model (needs alpr[train])")
     tsub = train.add_subparsers(dest="model", required=True)
     _add_train_ocr(tsub)
