@@ -399,7 +399,7 @@ def cli_export(args: argparse.Namespace) -> int:
     report["max_abs_diff_torch_ort"] = verify_detector_onnx(model, fp32, x, atol=1e-2)
     variants: dict[str, str] = {}
     files = {"fp32": fp32}
-    exclude = tuple(x for x in getattr(args, "exclude_sources", "").split(",") if x)
+    exclude = tuple(x for x in args.exclude_sources.split(",") if x)
     report["exclude_sources"] = list(exclude)
     if not args.no_int8 and Path(args.data).is_dir():
         calib = calibration_inputs(args.data, args.imgsz, args.calib, exclude_sources=exclude)

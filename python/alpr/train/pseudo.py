@@ -108,37 +108,21 @@ def detect_candidates(
     splits: Sequence[str] = ("train", "valid"),
 ) -> list[Candidate]:
     """Every plate box of a YOLO detector set with a ``manifest.csv`` (``source, image, width, height,
-    split, licence``; labels under ``labels/`` mirroring ``images/``) at least ``min_height`` px tall."""
-    base = Path(root)
+    split, licence``; read by :func:`~alpr.train.datasets.read_yolo_manifest`) at least ``min_height``
+    px tall. A row without a split counts as ``train``."""
+    from alpr.train.datasets import read_yolo_manifest
+
     out: list[Candidate] = []
-    with open(base / "manifest.csv", encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    for row in rows:
-        if row["source"] in exclude_sources or row.get("split", "train") not in splits:
+    for ann in read_yolo_manifest(root):
+        source = ann.meta.get("source", "")
+        if source in exclude_sources or (ann.split or "train") not in splits:
             continue
-        image = base / row["image"]
-        label = base / Path(row["image"].replace("images/", "labels/", 1)).with_suffix(".txt")
-        if not label.is_file():
-            continue
-        w, h = float(row["width"]), float(row["height"])
-        for k, line in enumerate(label.read_text().splitlines()):
-            parts = line.split()
-            if len(parts) < 5:
+        image = Path(ann.image)
+        for k, (x0, y0, x1, y1) in enumerate(ann.boxes.tolist()):
+            if y1 - y0 < min_height:
                 continue
-            cx, cy, bw, bh = (float(v) for v in parts[1:5])
-            if bh * h < min_height:
-                continue
-            box = ((cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h)
-            out.append(
-                Candidate(
-                    image,
-                    box,
-                    "",
-                    row["source"],
-                    row.get("licence", ""),
-                    _key(row["source"], f"{image.stem}_{k}"),
-                )
-            )
+            key = _key(source, f"{image.stem}_{k}")
+            out.append(Candidate(image, (x0, y0, x1, y1), "", source, ann.meta.get("licence", ""), key))
     return out
 
 
@@ -294,8 +278,7 @@ def run(
                     crop.shape[0],
                 ]
             )
-    summary: dict[str, object] = {"candidates": seen, "kept": kept, "min_char_conf": min_char_conf}
-    return summary
+    return {"candidates": seen, "kept": kept, "min_char_conf": min_char_conf}
 
 
 def check(
