@@ -17,10 +17,14 @@ import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from alpr.train.ocr_data import OcrSample
 
 __all__ = [
     "CHARSET",
@@ -393,6 +397,11 @@ class TrainOcrOptions:
     synth_regions: dict[str, float] = field(default_factory=lambda: {"US": 1.0, "EU": 1.5, "BR": 1.0})
 
 
+def _usable(rows: list[OcrSample], opts: TrainOcrOptions, cfg: OcrConfig) -> list[OcrSample]:
+    """The rows whose text the charset can spell and whose source is not excluded."""
+    return [r for r in rows if not set(r.text) - set(cfg.charset) and r.source not in opts.exclude_sources]
+
+
 def _load_valid_sets(
     opts: TrainOcrOptions, cfg: OcrConfig
 ) -> dict[str, tuple[np.ndarray, list[str], list[str]]]:
@@ -404,7 +413,7 @@ def _load_valid_sets(
         rows += [s for s in read_label_tsv(tsv, split="valid") if s.split == "valid"]
     for tsv in opts.valid_labels:
         rows += read_label_tsv(tsv)
-    rows = [r for r in rows if not set(r.text) - set(cfg.charset) and r.source not in opts.exclude_sources]
+    rows = _usable(rows, opts, cfg)
     if rows:
         crops = [load_rgb(r.path) for r in rows]
         groups = [(r.region or "ALL") + ("-synth" if r.synthetic else "") for r in rows]
@@ -457,9 +466,7 @@ def train_ocr(opts: TrainOcrOptions) -> dict[str, object]:
     train_rows = []
     for tsv in opts.labels:
         train_rows += [s for s in read_label_tsv(tsv, split="train") if s.split in ("train", "")]
-    train_rows = [
-        r for r in train_rows if not set(r.text) - set(cfg.charset) and r.source not in opts.exclude_sources
-    ]
+    train_rows = _usable(train_rows, opts, cfg)
     if opts.max_real:
         train_rows = train_rows[: opts.max_real]
     crops = [load_rgb(r.path) for r in train_rows]
