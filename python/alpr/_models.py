@@ -12,7 +12,7 @@ from typing import Any
 
 from alpr.errors import ModelLoadError
 
-__all__ = ["load_manifest", "models_dir"]
+__all__ = ["bundled", "load_manifest", "models_dir", "verify_sha"]
 
 
 def _candidates() -> list[Path]:
@@ -59,3 +59,29 @@ def load_manifest(root: Path | None = None) -> tuple[Path, dict[str, Any]]:
     if not isinstance(data, dict) or not isinstance(data.get("models"), dict):
         raise ModelLoadError(f"model manifest {path}: expected an object with a 'models' object")
     return folder, data
+
+
+def verify_sha(path: Path, expected: str | None) -> None:
+    from alpr.engines.base import file_sha256
+
+    if expected and file_sha256(path) != expected:
+        raise ModelLoadError(f"{path}: sha256 does not match models/manifest.json (corrupt or replaced file)")
+
+
+def bundled(kind: str, variant: str | None) -> tuple[Path, dict[str, Any]]:
+    folder, manifest = load_manifest()
+    entry = manifest["models"].get(kind)
+    if not isinstance(entry, dict) or "file" not in entry:
+        raise ModelLoadError(f"{folder}/manifest.json has no '{kind}' model")
+    name = entry["file"]
+    if variant:
+        variants = entry.get("variants") or {}
+        if variant not in variants:
+            raise ModelLoadError(f"{kind} model has no variant {variant!r}; available: {sorted(variants)}")
+        name = variants[variant]
+    path = folder / name
+    if not path.is_file():
+        raise ModelLoadError(f"bundled {kind} model missing: {path}")
+    if not variant:
+        verify_sha(path, entry.get("sha256"))
+    return path, entry

@@ -27,11 +27,15 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alpr.errors import ConfigError
@@ -125,16 +129,18 @@ class RegionsConfig(_Base):
 
     ``enabled``: region files (``"us"``, ``"eu"``, ``"br"``, ``"cn"``) or single format ids
     (``"us-ny"``, ``"br-mercosur"``); empty = no constraint. ``extra_files``: your own TOML/JSON
-    format files. ``constrain``: restrict CTC decoding to the formats; ``require_match``: drop reads that
-    match no format (removes timestamps and overlay text). ``min_format_ratio`` > 0 makes the
-    constraint soft: the format's read is kept only when its likelihood is at least this fraction of
-    the free read's (plates of unlisted formats are then read freely, with ``region = None``).
+    format files. ``constrain``: let the formats re-rank the reads (constrained CTC beam search);
+    ``require_match``: drop reads that match no format (removes timestamps and overlay text).
+    Formats only ever re-rank, never force: the format's read replaces the model's own read only when
+    it differs from it by at most two confusable swaps (O/0, I/1, B/8, S/5, Z/2, G/6) and is at least
+    ``min_format_ratio`` times as likely; otherwise the read is kept as read (``region = None`` when
+    it fits no format), so a hint never makes plates of an unlisted format (vanity plates) read worse.
     """
 
     enabled: list[str] = Field(default_factory=list)
     extra_files: list[Path] = Field(default_factory=list)
     constrain: bool = True
-    min_format_ratio: float = Field(default=0.0, ge=0.0, le=1.0)
+    min_format_ratio: float = Field(default=0.05, ge=0.0, le=1.0)
     require_match: bool = False
 
 

@@ -119,7 +119,7 @@ def test_tensorrt_engine_on_gpu(tmp_path: Path) -> None:
 def test_int8_calibration_batches_from_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import cv2
 
-    from alpr.pipeline import _calibration
+    from alpr.detector import _calibration
 
     for i in range(10):
         cv2.imwrite(str(tmp_path / f"c{i}.png"), np.full((40, 60, 3), i, np.uint8))

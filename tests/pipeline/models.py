@@ -75,8 +75,15 @@ def make_detector(path: Path, size: int, output: np.ndarray) -> Path:
     return _constant_model(path, "images", ["N", 3, size, size], output, "output0", TensorProto.FLOAT)
 
 
-def ctc_probs(text: str, charset: str = CHARSET, steps: int = 16, conf: float = 0.9) -> np.ndarray:
-    """(1, steps, len(charset)+1) softmax-like probabilities spelling ``text`` with blanks between."""
+def ctc_probs(
+    text: str,
+    charset: str = CHARSET,
+    steps: int = 16,
+    conf: float = 0.9,
+    twins: dict[int, tuple[str, float]] | None = None,
+) -> np.ndarray:
+    """(1, steps, len(charset)+1) softmax-like probabilities spelling ``text`` with blanks between;
+    ``twins`` gives, per character index, a second character and the probability taken from the first."""
     c = len(charset) + 1
     probs = np.full((1, steps, c), (1 - conf) / (c - 1), np.float32)
     probs[0, :, 0] = conf  # blank everywhere by default
@@ -84,6 +91,10 @@ def ctc_probs(text: str, charset: str = CHARSET, steps: int = 16, conf: float = 
         t = 2 * i + 1
         probs[0, t, :] = (1 - conf) / (c - 1)
         probs[0, t, charset.index(ch) + 1] = conf
+        if twins and i in twins:
+            twin, p = twins[i]
+            probs[0, t, charset.index(ch) + 1] = conf - p
+            probs[0, t, charset.index(twin) + 1] = p
     return probs
 
 
@@ -99,11 +110,12 @@ def write_models(
     scores: Sequence[float] = (0.9,),
     text: str = "ABC1234",
     ocr_hw: tuple[int, int] = (32, 128),
+    twins: dict[int, tuple[str, float]] | None = None,
 ) -> Path:
     """A models/ folder (manifest.json + two constant models) for ALPR_MODELS_DIR."""
     root.mkdir(parents=True, exist_ok=True)
     det = make_detector(root / "plate_detector.onnx", det_size, detector_output(det_size, boxes, scores))
-    ocr = make_ocr(root / "plate_ocr.onnx", ctc_probs(text), *ocr_hw)
+    ocr = make_ocr(root / "plate_ocr.onnx", ctc_probs(text, twins=twins), *ocr_hw)
     manifest = {
         "version": "0.0.0-test",
         "models": {

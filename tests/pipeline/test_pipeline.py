@@ -125,13 +125,12 @@ def test_constrained_regions_label_reads(models_dir: Path) -> None:
     pipe = Pipeline(config=load_config(regions={"enabled": ["br"]}))
     (r,) = pipe(np.zeros((64, 64, 3), np.uint8))
     assert (r.text, r.region) == ("ABC1234", "br-old")
-    # Constrained to California, the decoder forces the format, and the forced read's confidence
-    # collapses (it had to take characters the model gave ~0 probability).
-    (forced,) = Pipeline(config=load_config(regions={"enabled": ["us-ca"]}))(np.zeros((64, 64, 3), np.uint8))
-    assert forced.region == "us-ca" and len(forced.text) == 7 and forced.text[0].isdigit()
-    assert forced.confidence < 0.05
+    # Constrained to California, the read fits no format: it is kept as read (a hint only re-ranks),
+    # with its own confidence, instead of being forced into 9LLL999.
+    (kept,) = Pipeline(config=load_config(regions={"enabled": ["us-ca"]}))(np.zeros((64, 64, 3), np.uint8))
+    assert (kept.text, kept.region) == ("ABC1234", None) and kept.confidence > 0.85
     strict = load_config(ocr={"min_confidence": 0.5}, regions={"enabled": ["us-ca"]})
-    assert Pipeline(config=strict)(np.zeros((64, 64, 3), np.uint8)) == []
+    assert [r.text for r in Pipeline(config=strict)(np.zeros((64, 64, 3), np.uint8))] == ["ABC1234"]
     # Unconstrained with require_match: reads that fit no enabled format are dropped.
     flag = load_config(regions={"enabled": ["us-ca"], "constrain": False, "require_match": True})
     assert Pipeline(config=flag)(np.zeros((64, 64, 3), np.uint8)) == []
@@ -227,11 +226,37 @@ def test_detector_output_helper_is_consistent() -> None:
 
 def test_soft_format_constraint(models_dir: Path) -> None:
     frame = np.zeros((64, 64, 3), np.uint8)
-    hard = Pipeline(config=load_config(regions={"enabled": ["us-ca"]}))
-    (forced,) = hard(frame)
-    assert forced.region == "us-ca" and forced.text != "ABC1234"
-    soft = Pipeline(config=load_config(regions={"enabled": ["us-ca"], "min_format_ratio": 0.01}))
-    (free,) = soft(frame)
-    assert (free.text, free.region) == ("ABC1234", None)  # the forced read was far less likely
+    for ratio in (0.0, 0.01):
+        pipe = Pipeline(config=load_config(regions={"enabled": ["us-ca"], "min_format_ratio": ratio}))
+        assert [(r.text, r.region) for r in pipe(frame)] == [("ABC1234", None)]
     ok = Pipeline(config=load_config(regions={"enabled": ["br"], "min_format_ratio": 0.01}))
     assert [(r.text, r.region) for r in ok(frame)] == [("ABC1234", "br-old")]
+
+
+@pytest.mark.parametrize(
+    ("read", "twins", "regions", "expected"),
+    [
+        # the model half-saw the twin (8 vs B, 2 vs Z): the format settles the confusable
+        ("A8C1234", {1: ("B", 0.35)}, ["br"], ("ABC1234", "br-old")),
+        ("ABC1Z34", {4: ("2", 0.3)}, ["br-old"], ("ABC1234", "br-old")),
+        # the model was sure: a read that fits no format is kept as read, never forced (was UF24959)
+        ("UF2V5S", None, ["us"], ("UF2V5S", None)),
+        ("A8C1234", None, ["br"], ("A8C1234", None)),
+        ("ABC12345", {7: ("S", 0.4)}, ["br"], ("ABC12345", None)),  # a length change never re-ranks
+    ],
+)
+def test_region_hint_only_reranks(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    read: str,
+    twins: dict[int, tuple[str, float]] | None,
+    regions: list[str],
+    expected: tuple[str, str | None],
+) -> None:
+    from models import write_models
+
+    monkeypatch.setenv("ALPR_MODELS_DIR", str(write_models(tmp_path / "m", text=read, twins=twins)))
+    pipe = Pipeline(config=load_config(regions={"enabled": regions}))
+    assert [(r.text, r.region) for r in pipe(np.zeros((64, 64, 3), np.uint8))] == [expected]
+    # and without the hint the read is what the model said
+    assert [r.text for r in Pipeline(config=load_config())(np.zeros((64, 64, 3), np.uint8))] == [read]

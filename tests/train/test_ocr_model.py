@@ -272,3 +272,60 @@ def test_excluded_sources_stay_out_of_validation(tmp_path: Path) -> None:
     assert got == ["AB123CD", "QW456ER"] and x.shape[0] == 2 and groups == ["EU", "EU"]
     opts.exclude_sources = []
     assert _load_valid_sets(opts, TINY)["valid"][1] == texts
+
+
+def test_transformer_recognizer_has_the_crnn_contract() -> None:
+    from alpr.train.ocr import PlateViT, build_model
+
+    cfg = OcrConfig(height=32, width=64, arch="vit", dim=32, depth=2, heads=2)
+    model = build_model(cfg)
+    assert isinstance(model, PlateViT)
+    out = model.eval()(torch.zeros(3, 3, 32, 64))
+    assert out.shape == (3, cfg.seq_len, cfg.num_classes)  # same (N, T, C) as the CRNN
+    # Global attention: a change at the left edge reaches the last output step.
+    x = torch.zeros(1, 3, 32, 64)
+    y = x.clone()
+    y[..., :4] = 1.0
+    assert not torch.allclose(model(x)[0, -1], model(y)[0, -1])
+    with pytest.raises(ValueError, match="arch"):
+        OcrConfig(arch="lstm")
+    cfg2 = OcrConfig.from_dict(cfg.to_dict())
+    assert cfg2 == cfg
+
+
+def test_init_from_onnx_reproduces_the_export_and_grows_the_charset(tmp_path: Path) -> None:
+    from alpr.train.export import export_ocr_onnx, onnx_probs
+    from alpr.train.ocr import init_from_onnx
+
+    torch.manual_seed(0)
+    src = CRNN(TINY)
+    src.train()
+    with torch.no_grad():  # non-trivial BatchNorm statistics, folded into the convs by the export
+        for _ in range(3):
+            src(torch.randn(16, 3, TINY.height, TINY.width))
+    src.eval()
+    path = export_ocr_onnx(src, tmp_path / "ocr.onnx")
+    x = np.random.default_rng(0).normal(0, 1, (24, 3, TINY.height, TINY.width)).astype(np.float32)
+    ref = onnx_probs(path, x)
+    grown = OcrConfig(
+        height=TINY.height,
+        width=TINY.width,
+        channels=TINY.channels,
+        hidden=TINY.hidden,
+        charset=CHARSET + "皖京",
+    )
+    dst = CRNN(grown)
+    info = init_from_onnx(dst, path, CHARSET, torch.from_numpy(x))
+    assert info == {"convs": 7, "copied_classes": 37, "new_classes": 2}
+    with torch.no_grad():
+        logits = dst.eval()(torch.from_numpy(x))[..., :37]
+    np.testing.assert_allclose(torch.softmax(logits, -1).numpy(), ref, atol=1e-4)
+    with pytest.raises(ValueError, match="CRNN export"):
+        init_from_onnx(CRNN(OcrConfig(height=32, width=64, channels=(8, 16, 16, 24, 32), hidden=0)), path,
+                       CHARSET, torch.from_numpy(x))  # fmt: skip
+
+
+def test_label_tsv_without_region_column_infers_chinese(tmp_path: Path) -> None:
+    (tmp_path / "labels.tsv").write_text("path\ttext\tsplit\na.jpg\t皖AD55999\ttrain\nb.jpg\tABC123\ttrain\n")
+    rows = read_label_tsv(tmp_path / "labels.tsv")
+    assert [(r.text, r.region) for r in rows] == [("皖AD55999", "CN"), ("ABC123", "")]

@@ -87,3 +87,24 @@ def test_missing_fonts_error_names_the_packages(monkeypatch: pytest.MonkeyPatch,
             synth.render_plate(np.random.default_rng(0), "US")
     finally:
         synth.find_fonts.cache_clear()
+
+
+@pytest.mark.skipif(not synth.find_fonts().cjk, reason="no CJK font (apt-get install fonts-wqy-microhei)")
+def test_chinese_plates_layouts_and_texts() -> None:
+    rng = np.random.default_rng(3)
+    plates = [synth.render_plate(rng, "CN") for _ in range(200)]
+    layouts = {p.layout for p in plates}
+    assert {"cn-blue", "cn-green", "cn-yellow2"} <= layouts
+    for p in plates:
+        assert p.region == "CN" and p.text[0] in synth.CN_CHARSET
+        assert len(p.text) == (8 if p.layout == "cn-green" else 7)
+        assert p.two_line == (p.layout in ("cn-yellow2", "cn-trailer"))
+        assert all(ch.isascii() for ch in p.text[1:-1])  # only the first and last may be Chinese
+        assert "I" not in p.text[2:] and "O" not in p.text[2:]  # serials avoid I and O
+    # requested texts pick the layout their last character implies
+    for text, layout in [("皖A1234学", "cn-coach"), ("京A1234警", "cn-police"), ("粤ZA123港", "cn-hkmo"),
+                         ("沪AD12345", "cn-green")]:  # fmt: skip
+        p = synth.render_plate(np.random.default_rng(0), "CN", text)
+        assert (p.text, p.layout) == (text, layout) and p.image.std() > 20
+    with pytest.raises(ValueError, match="Chinese plate"):
+        synth.render_plate(np.random.default_rng(0), "CN", "ABC123")

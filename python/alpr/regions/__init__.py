@@ -12,12 +12,16 @@ Adding a country: write ``my_country.toml`` like ``br.toml`` and list it in the 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 from alpr.errors import ConfigError
 
@@ -26,6 +30,7 @@ __all__ = [
     "PlateFormat",
     "RegionSet",
     "builtin_regions",
+    "confusable_variant",
     "load_region_file",
     "parse_pattern",
 ]
@@ -39,6 +44,20 @@ CONFUSABLES: dict[str, str] = {
     "O": "0", "0": "O", "I": "1", "1": "I", "B": "8", "8": "B",
     "S": "5", "5": "S", "Z": "2", "2": "Z", "G": "6", "6": "G",
 }  # fmt: skip
+
+
+def confusable_variant(read: str, candidate: str, max_swaps: int = 2) -> bool:
+    """Whether ``candidate`` is ``read`` with at most ``max_swaps`` confusable characters swapped
+    (each changed position turns a character into its :data:`CONFUSABLES` twin); equal texts count."""
+    if len(read) != len(candidate):
+        return False
+    swaps = 0
+    for a, b in zip(read, candidate, strict=True):
+        if a != b:
+            if CONFUSABLES.get(a) != b:
+                return False
+            swaps += 1
+    return swaps <= max_swaps
 
 
 def parse_pattern(pattern: str) -> list[frozenset[str]]:

@@ -82,6 +82,16 @@ def _add_train_ocr(sub: Any) -> None:
     p.add_argument("--width", type=int, default=128)
     p.add_argument("--channels", default="24,48,80,112,144", help="five CNN stage widths")
     p.add_argument("--hidden", type=int, default=80, help="GRU size per direction (0 = none)")
+    p.add_argument("--arch", default="crnn", choices=["crnn", "vit"], help="CRNN or the transformer (ViT)")
+    p.add_argument("--dim", type=int, default=128, help="ViT token width")
+    p.add_argument("--depth", type=int, default=4, help="ViT encoder blocks")
+    p.add_argument("--heads", type=int, default=4, help="ViT attention heads")
+    p.add_argument(
+        "--charset",
+        default="latin",
+        choices=["latin", "latin+cn"],
+        help="latin = 0-9A-Z; latin+cn adds the Chinese province and special-plate characters",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "off"])
@@ -95,7 +105,8 @@ def _add_train_ocr(sub: Any) -> None:
 
 
 def _train_ocr(args: argparse.Namespace) -> int:
-    from alpr.train.ocr import OcrConfig, TrainOcrOptions, train_ocr
+    from alpr.train.ocr import CHARSET, OcrConfig, TrainOcrOptions, train_ocr
+    from alpr.train.synth import CN_CHARSET
 
     if args.evaluate:
         return _evaluate_ocr(args)
@@ -104,6 +115,11 @@ def _train_ocr(args: argparse.Namespace) -> int:
         width=args.width,
         channels=tuple(int(c) for c in args.channels.split(",")),
         hidden=args.hidden,
+        charset=CHARSET + (CN_CHARSET if args.charset == "latin+cn" else ""),
+        arch=args.arch,
+        dim=args.dim,
+        depth=args.depth,
+        heads=args.heads,
     )
     opts = TrainOcrOptions(
         labels=args.labels,

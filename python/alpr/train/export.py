@@ -17,12 +17,12 @@ import numpy as np
 import torch
 
 from alpr.train.common import MODEL_VERSION
-from alpr.train.ocr import CRNN, OcrConfig
+from alpr.train.ocr import OcrConfig, OcrModel
 
 __all__ = ["export_fp16", "export_ocr_onnx", "manifest_entry", "onnx_probs", "sha256_file", "verify_onnx"]
 
 
-def export_ocr_onnx(model: CRNN, path: str | os.PathLike[str], *, opset: int = 17) -> Path:
+def export_ocr_onnx(model: OcrModel, path: str | os.PathLike[str], *, opset: int = 17) -> Path:
     """Write ``model`` (softmax output, eval mode) as ONNX with a dynamic batch axis.
 
     Args:
@@ -122,7 +122,7 @@ def onnx_probs(
     return np.concatenate(outs).astype(np.float32) if outs else np.zeros((0,), dtype=np.float32)
 
 
-def verify_onnx(model: CRNN, path: str | os.PathLike[str], x: np.ndarray, *, atol: float = 1e-4) -> float:
+def verify_onnx(model: OcrModel, path: str | os.PathLike[str], x: np.ndarray, *, atol: float = 1e-4) -> float:
     """Max absolute difference between PyTorch and ONNX Runtime outputs on ``x``.
 
     Raises:

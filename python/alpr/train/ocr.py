@@ -17,7 +17,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import torch
@@ -30,7 +30,9 @@ __all__ = [
     "CHARSET",
     "CRNN",
     "OcrConfig",
+    "PlateViT",
     "auroc",
+    "build_model",
     "char_accuracy",
     "edit_distance",
     "encode_texts",
@@ -38,6 +40,7 @@ __all__ = [
 ]
 
 CHARSET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+ARCHS = ("crnn", "vit")
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,11 @@ class OcrConfig:
         charset: the characters; class ``k`` is ``charset[k - 1]``, class 0 the CTC blank.
         mean: input normalisation mean, applied as ``(px / 255 - mean) / std``.
         std: input normalisation std.
+        extras: free-form notes kept with the checkpoint.
+        arch: ``crnn`` (:class:`CRNN`) or ``vit`` (:class:`PlateViT`, the transformer recognizer).
+        dim: ViT token width.
+        depth: ViT encoder blocks.
+        heads: ViT attention heads.
     """
 
     height: int = 32
@@ -62,8 +70,19 @@ class OcrConfig:
     mean: float = 0.5
     std: float = 0.5
     extras: dict[str, str] = field(default_factory=dict)
+    arch: str = "crnn"
+    dim: int = 128
+    depth: int = 4
+    heads: int = 4
 
     def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch: expected one of {ARCHS}, got {self.arch!r}")
+        if self.arch == "vit" and (self.height % 8 or self.dim % self.heads):
+            raise ValueError(
+                "vit: expected height % 8 == 0 and dim % heads == 0, "
+                f"got {self.height} / {self.dim}, {self.heads}"
+            )
         if self.height % 16 or self.width % 4:
             raise ValueError(
                 f"input: expected height % 16 == 0 and width % 4 == 0, got {self.height}x{self.width}"
@@ -155,6 +174,68 @@ class CRNN(nn.Module):
         if self.softmax:
             return torch.softmax(logits, dim=-1)
         return logits
+
+
+class PlateViT(nn.Module):
+    """The transformer recognizer: a small ViT (SVTR/PARSeq-style encoder) read with CTC.
+
+    A convolutional stem (three 3x3 convs, strides 2, 2 and (2, 1)) turns the ``(3, H, W)`` crop into an
+    ``(H/8) x (W/4)`` grid of ``dim``-wide tokens; learned 2-D position embeddings, then ``depth``
+    pre-norm encoder blocks with global self-attention (every character sees the whole plate, which is
+    what two-row plates need); the grid's rows are then averaged down to 2 (top half, bottom half) and
+    unrolled top row first into ``T = 2 * W/4`` steps - the same output contract as :class:`CRNN`, so
+    the runtime decodes both alike.
+    """
+
+    def __init__(self, config: OcrConfig) -> None:
+        super().__init__()
+        self.config = cfg = config
+        d = cfg.dim
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, d // 4, 3, 2, 1, bias=False),
+            nn.BatchNorm2d(d // 4),
+            nn.GELU(),
+            nn.Conv2d(d // 4, d // 2, 3, 2, 1, bias=False),
+            nn.BatchNorm2d(d // 2),
+            nn.GELU(),
+            nn.Conv2d(d // 2, d, 3, (2, 1), 1, bias=False),
+            nn.BatchNorm2d(d),
+        )
+        self.grid = (cfg.height // 8, cfg.width // 4)
+        self.pos = nn.Parameter(torch.zeros(1, self.grid[0] * self.grid[1], d))
+        nn.init.trunc_normal_(self.pos, std=0.02)
+        layer = nn.TransformerEncoderLayer(
+            d,
+            cfg.heads,
+            dim_feedforward=3 * d,
+            dropout=0.1,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
+        )
+        self.encoder = nn.TransformerEncoder(layer, cfg.depth, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(d)
+        self.head = nn.Linear(d, cfg.num_classes)
+        self.softmax = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.stem(x)  # (N, D, H/8, W/4)
+        n, d, gh, gw = f.shape
+        tokens = self.encoder(f.flatten(2).transpose(1, 2) + self.pos)  # (N, gh*gw, D)
+        rows = tokens.reshape(n, 2, gh // 2, gw, d).mean(dim=2)  # (N, 2, W/4, D): top half, bottom half
+        logits: torch.Tensor = self.head(self.norm(rows.reshape(n, 2 * gw, d)))
+        if self.softmax:
+            return torch.softmax(logits, dim=-1)
+        return logits
+
+
+OcrModel = CRNN | PlateViT
+"""Either recognizer (same input and output contract)."""
+
+
+def build_model(config: OcrConfig) -> OcrModel:
+    """The recognizer ``config.arch`` names."""
+    return PlateViT(config) if config.arch == "vit" else CRNN(config)
 
 
 def encode_texts(texts: Sequence[str], charset: str = CHARSET) -> tuple[torch.Tensor, torch.Tensor]:
@@ -300,7 +381,7 @@ def evaluate_reads(
 
 @torch.no_grad()
 def predict_probs(
-    model: CRNN, x: np.ndarray, batch_size: int = 256, device: str | torch.device = "cpu"
+    model: OcrModel, x: np.ndarray, batch_size: int = 256, device: str | torch.device = "cpu"
 ) -> np.ndarray:
     """Softmax probabilities float32 (N, T, C) for preprocessed inputs float32 (N, 3, H, W)."""
     was_training, was_softmax = model.training, model.softmax
@@ -360,7 +441,8 @@ class TrainOcrOptions:
         max_real: use only the first N real training crops (0 = all; for quick tests).
         aug_strength: photometric augmentation strength, 0..1.
         warmup: linear learning-rate warm-up steps.
-        init: start from the weights of this checkpoint (fine-tuning; a fresh schedule and optimiser).
+        init: start from the weights of this checkpoint (fine-tuning; a fresh schedule and optimiser),
+            or of an exported CRNN ``.onnx`` (:func:`init_from_onnx`; the charset may grow).
         exclude_sources: label sources (the TSV ``source`` column) left out of training and validation.
         region_weights: oversampling factor of real crops per region (overrides ``eu_weight`` for EU).
         synth_regions: region -> share weight of synthetic plates (``US``, ``EU``, ``BR``).
@@ -500,8 +582,16 @@ def train_ocr(opts: TrainOcrOptions) -> dict[str, object]:
     )
 
     # ---- model
-    model = CRNN(cfg).to(device)
-    if opts.init:
+    model = build_model(cfg).to(device)
+    if opts.init and str(opts.init).endswith(".onnx"):
+        if not isinstance(model, CRNN):
+            raise ValueError(f"init: an .onnx warm start needs arch 'crnn', got {cfg.arch!r}")
+        old_charset = _onnx_charset(opts.init)
+        calib, _ = sampler.batch(np.random.default_rng(opts.seed), 128)
+        info = init_from_onnx(model, opts.init, old_charset, torch.from_numpy(calib))
+        print(f"init from {opts.init}: {info}", flush=True)
+        model.to(device)
+    elif opts.init:
         model.load_state_dict(load_model(opts.init).state_dict())
     ema = (
         torch.optim.swa_utils.AveragedModel(
@@ -579,7 +669,7 @@ def train_ocr(opts: TrainOcrOptions) -> dict[str, object]:
                 ema.update_parameters(model)
             losses.append(float(loss.detach()))
         train_time = time.time() - t0
-        eval_model: CRNN = ema.module if ema is not None else model  # type: ignore[assignment]
+        eval_model: OcrModel = ema.module if ema is not None else model  # type: ignore[assignment]
         results: dict[str, object] = {}
         valid_loss = float("nan")
         for name, (xv, texts, groups) in valid_sets.items():
@@ -652,14 +742,125 @@ def train_ocr(opts: TrainOcrOptions) -> dict[str, object]:
     return summary
 
 
-def load_model(path: str | os.PathLike[str]) -> CRNN:
-    """A :class:`CRNN` from a ``best.pt`` / ``last.pt`` checkpoint (EMA weights when present), eval mode."""
+def load_model(path: str | os.PathLike[str]) -> OcrModel:
+    """A :class:`CRNN` or :class:`PlateViT` from a ``best.pt`` / ``last.pt`` checkpoint (EMA weights when
+    present), eval mode."""
     from alpr.train import common
 
     state = common.load_checkpoint(path)
-    model = CRNN(OcrConfig.from_dict(state["config"]))
+    model = build_model(OcrConfig.from_dict(state["config"]))
     weights = state.get("ema") or state["model"]
     if "n_averaged" in weights:  # an AveragedModel state dict: strip the "module." prefix
         weights = {k.removeprefix("module."): v for k, v in weights.items() if k.startswith("module.")}
     model.load_state_dict(weights)
     return model.eval()
+
+
+def _onnx_charset(path: str | os.PathLike[str]) -> str:
+    """The charset of an exported OCR: from the ``manifest.json`` beside it, else :data:`CHARSET`."""
+    import json
+
+    manifest = Path(path).parent / "manifest.json"
+    if manifest.is_file():
+        for entry in json.loads(manifest.read_text(encoding="utf-8")).get("models", {}).values():
+            if entry.get("file") == Path(path).name and entry.get("charset"):
+                return str(entry["charset"])
+    return CHARSET
+
+
+def init_from_onnx(
+    model: CRNN, path: str | os.PathLike[str], old_charset: str, calib: torch.Tensor
+) -> dict[str, int]:
+    """Warm-start a :class:`CRNN` from an exported ``plate_ocr.onnx`` of the same shape (fine-tuning
+    when only the ONNX file survives, e.g. to grow the charset).
+
+    The export folds each BatchNorm into its conv; the folded weights are loaded into the convs and the
+    BatchNorms are rebuilt so that the network computes the same function in eval mode *and* about the
+    same in train mode: the per-channel mean/std of each conv's output on ``calib`` become the BN's
+    running statistics and affine parameters. The GRU gates are reordered (ONNX z, r, h -> PyTorch
+    r, z, n). Head rows are copied for the characters both charsets share (and the blank); new
+    characters start from small random weights with the mean old bias.
+
+    Args:
+        model: the target model (``config.charset`` may be a superset of ``old_charset``).
+        path: the ONNX file.
+        old_charset: the charset the ONNX model was trained with.
+        calib: a float32 ``(N, 3, H, W)`` batch of preprocessed crops for the BN statistics.
+
+    Returns:
+        ``{"convs": ..., "copied_classes": ..., "new_classes": ...}``.
+
+    Raises:
+        ValueError: the ONNX graph does not have the shape of ``model``.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    init = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    gru = next((n for n in graph.node if n.op_type == "GRU"), None)
+    matmul = [n for n in graph.node if n.op_type == "MatMul" and n.input[1] in init]
+    blocks = [m for m in model.cnn if isinstance(m, nn.Sequential)]
+    if len(convs) != len(blocks) or gru is None or len(matmul) != 1 or model.rnn is None:
+        raise ValueError(f"{path}: expected a CRNN export with {len(blocks)} convs, a GRU and a head")
+    with torch.no_grad():
+        for node, block in zip(convs, blocks, strict=True):
+            conv, bn = cast(nn.Conv2d, block[0]), cast(nn.BatchNorm2d, block[1])
+            w, b = init[node.input[1]], init[node.input[2]]
+            if tuple(conv.weight.shape) != w.shape:
+                raise ValueError(f"{path}: conv shape {w.shape} != model {tuple(conv.weight.shape)}")
+            conv.weight.copy_(torch.from_numpy(np.array(w)))
+            bn.weight.fill_(1.0)
+            bn.bias.copy_(torch.from_numpy(np.array(b)))
+            cast(torch.Tensor, bn.running_mean).zero_()
+            cast(torch.Tensor, bn.running_var).fill_(1.0 - bn.eps)
+        # GRU: W (2, 3H, in), R (2, 3H, H), B (2, 6H); ONNX gate order z r h, PyTorch r z n.
+        w_ih, w_hh, bias = (init[gru.input[i]] for i in (1, 2, 3))
+        hid = model.rnn.hidden_size
+
+        def reorder(a: np.ndarray) -> torch.Tensor:
+            z, r, h = a[:hid], a[hid : 2 * hid], a[2 * hid :]
+            return torch.from_numpy(np.concatenate([r, z, h]).copy())
+
+        for d, suffix in enumerate(("", "_reverse")):
+            getattr(model.rnn, f"weight_ih_l0{suffix}").copy_(reorder(w_ih[d]))
+            getattr(model.rnn, f"weight_hh_l0{suffix}").copy_(reorder(w_hh[d]))
+            getattr(model.rnn, f"bias_ih_l0{suffix}").copy_(reorder(bias[d, : 3 * hid]))
+            getattr(model.rnn, f"bias_hh_l0{suffix}").copy_(reorder(bias[d, 3 * hid :]))
+        head_w = init[matmul[0].input[1]].T  # (C_old, 2H)
+        head_b = next(v for k, v in init.items() if k.endswith("head.bias"))
+        old_index = {ch: i + 1 for i, ch in enumerate(old_charset)}
+        nn.init.normal_(model.head.weight, std=0.01)
+        model.head.bias.fill_(float(head_b[1:].mean()))
+        copied = 0
+        for k in range(model.config.num_classes):
+            src = 0 if k == 0 else old_index.get(model.config.charset[k - 1])
+            if src is not None:
+                model.head.weight[k] = torch.from_numpy(np.array(head_w[src]))
+                model.head.bias[k] = float(head_b[src])
+                copied += 1
+        # Rebuild the BatchNorms from the conv output statistics (eval mode = the folded network).
+        stats: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        hooks = [
+            block[1].register_forward_hook(
+                lambda mod, inp, _out, i=i: stats.__setitem__(
+                    i, (inp[0].mean(dim=(0, 2, 3)), inp[0].std(dim=(0, 2, 3)).clamp_min(1e-2))
+                )
+            )
+            for i, block in enumerate(blocks)
+        ]
+        was = model.training
+        model.eval()
+        model(calib)
+        for h in hooks:
+            h.remove()
+        for i, block in enumerate(blocks):
+            bn = cast(nn.BatchNorm2d, block[1])
+            mu, sd = stats[i]
+            bn.weight.copy_(sd)
+            bn.bias.add_(mu)
+            cast(torch.Tensor, bn.running_mean).copy_(mu)
+            cast(torch.Tensor, bn.running_var).copy_(sd * sd - bn.eps)
+        model.train(was)
+    return {"convs": len(blocks), "copied_classes": copied, "new_classes": model.config.num_classes - copied}

@@ -46,7 +46,8 @@ class OcrSample:
     Attributes:
         path: the image file.
         text: the label, upper-case, letters and digits only.
-        region: ``US``, ``EU``, ``BR``, ``INT`` or ``""`` when unknown.
+        region: ``US``, ``EU``, ``BR``, ``INT``, ``CN`` (inferred when a TSV without a region column
+            holds a plate that starts with a Chinese character) or ``""`` when unknown.
         split: ``train``, ``valid`` or ``""``.
         source: the data source name (``""`` when unknown).
         synthetic: True for rendered (not photographed) plates.
@@ -127,7 +128,7 @@ def read_label_tsv(
         sample = OcrSample(
             path=root / get("path"),
             text=text,
-            region=get("region").upper(),
+            region=get("region").upper() or ("CN" if not text[0].isascii() else ""),
             split=get("split").lower(),
             source=get("source"),
             synthetic=get("synthetic") in ("1", "true", "True"),

@@ -1,4 +1,5 @@
-"""Synthetic licence plates: US, EU and Brazilian (old grey and Mercosur) layouts, one or two lines.
+"""Synthetic licence plates: US, EU, Brazilian (old grey and Mercosur) and mainland Chinese layouts,
+one or two lines.
 
 The public entry point is :func:`render_plate`, used by the OCR trainer (rendered plates as extra
 training crops) and by the detector trainer (plates pasted into scenes with perspective)::
@@ -10,7 +11,8 @@ training crops) and by the detector trainer (plates pasted into scenes with pers
 
 Fonts come from Debian packages, found under ``/usr/share/fonts`` (or ``$ALPR_FONT_DIR``):
 ``fonts-roadgeek`` (US highway gothic, MIT) and ``fonts-opendin`` (DIN, OFL; EU and Brazil). DejaVu
-fonts, when present, add variety. Install with ``apt-get install -y fonts-roadgeek fonts-opendin``.
+fonts, when present, add variety. Chinese plates need a CJK font (``fonts-wqy-microhei``, or
+``fonts-noto-cjk``). Install with ``apt-get install -y fonts-roadgeek fonts-opendin fonts-wqy-microhei``.
 
 Everything drawn besides the label (state names, slogans, stickers, bolts, the EU country code, the
 French department badge, the "BRASIL" band, separators) is deliberately *not* in ``text``: the OCR has to
@@ -28,9 +30,18 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["REGIONS", "FontsMissingError", "SynthPlate", "find_fonts", "random_text", "render_plate"]
+__all__ = [
+    "CN_CHARSET",
+    "REGIONS",
+    "FontsMissingError",
+    "SynthPlate",
+    "find_fonts",
+    "random_cn_text",
+    "random_text",
+    "render_plate",
+]
 
-REGIONS: tuple[str, ...] = ("US", "EU", "BR")
+REGIONS: tuple[str, ...] = ("US", "EU", "BR", "CN")
 """Regions :func:`render_plate` accepts (``None`` picks one at random)."""
 
 LETTERS = string.ascii_uppercase
@@ -91,6 +102,7 @@ class _Fonts:
     highway: tuple[str, ...]
     din: tuple[str, ...]
     extra: tuple[str, ...]
+    cjk: tuple[str, ...] = ()
 
 
 def _font_dirs() -> list[Path]:
@@ -108,7 +120,7 @@ def find_fonts() -> _Fonts:
     found: dict[str, Path] = {}
     for root in _font_dirs():
         if root.is_dir():
-            for path in sorted(root.rglob("*.ttf")):
+            for path in sorted(root.rglob("*.tt[fc]")):
                 found.setdefault(path.name, path)
     highway = tuple(str(p) for n, p in sorted(found.items()) if n.startswith("RG2014"))
     din = tuple(str(p) for n, p in sorted(found.items()) if n.startswith("OSP-DIN"))
@@ -120,7 +132,9 @@ def find_fonts() -> _Fonts:
             f"plate fonts: expected {' and '.join(missing)} under /usr/share/fonts (or $ALPR_FONT_DIR), "
             f"got none; install with: apt-get install -y {' '.join(missing)}"
         )
-    return _Fonts(highway, din, extra)
+    cjk_names = ("wqy-microhei.ttc", "wqy-zenhei.ttc", "NotoSansCJK-Bold.ttc", "NotoSansCJK-Regular.ttc")
+    cjk = tuple(str(found[n]) for n in cjk_names if n in found)
+    return _Fonts(highway, din, extra, cjk)
 
 
 @functools.lru_cache(maxsize=256)
@@ -150,6 +164,8 @@ def random_text(rng: np.random.Generator, region: str) -> str:
         return _fill(rng, _EU_PATTERNS[rng.integers(len(_EU_PATTERNS))])
     if region == "BR":
         return _fill(rng, _BR_OLD if rng.random() < 0.6 else _BR_MERCOSUR)
+    if region == "CN":
+        return random_cn_text(rng)[0]
     raise ValueError(f"region: expected one of {REGIONS}, got {region!r}")
 
 
@@ -468,12 +484,147 @@ def _render_br(
     return img
 
 
+# ---------------------------------------------------------------------------------------------------
+# China (mainland): fixed character slots, province character first (GA 36-2018 layouts, approximated)
+# ---------------------------------------------------------------------------------------------------
+
+CN_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+"""The 31 province abbreviations that open a mainland plate."""
+CN_SPECIAL = "警学挂港澳使领"
+"""Closing characters of special plates (police, driving school, trailer, Hong Kong / Macau, embassy)."""
+CN_CHARSET = CN_PROVINCES + CN_SPECIAL
+_CN_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # no I / O in the serial
+_CN_SERIAL = _CN_LETTERS + DIGITS
+
+
+def _cn_serial(rng: np.random.Generator, n: int) -> str:
+    """``n`` serial characters: mostly digits, at most two letters (as issued)."""
+    out = [DIGITS[rng.integers(10)] for _ in range(n)]
+    for _ in range(int(rng.choice(3, p=[0.45, 0.4, 0.15]))):
+        out[int(rng.integers(n))] = _CN_LETTERS[rng.integers(len(_CN_LETTERS))]
+    return "".join(out)
+
+
+def random_cn_text(rng: np.random.Generator) -> tuple[str, str]:
+    """A random mainland plate ``(text, kind)``; ``kind`` is the layout: ``blue``, ``yellow``,
+    ``yellow2`` (two rows), ``green`` (new energy, 8 characters), ``police``, ``coach`` (学),
+    ``trailer`` (挂, two rows), ``hkmo`` (粤Z...港/澳)."""
+    kinds = ("blue", "yellow", "yellow2", "green", "police", "coach", "trailer", "hkmo")
+    kind = kinds[int(rng.choice(len(kinds), p=[0.5, 0.08, 0.08, 0.18, 0.05, 0.05, 0.03, 0.03]))]
+    prov = CN_PROVINCES[rng.integers(len(CN_PROVINCES))]
+    letter = _CN_LETTERS[rng.integers(len(_CN_LETTERS))]
+    if kind == "green":
+        tail = (
+            "DF"[rng.integers(2)] + _cn_serial(rng, 5)
+            if rng.random() < 0.7
+            else "".join(DIGITS[rng.integers(10)] for _ in range(5)) + "DF"[rng.integers(2)]
+        )
+        return prov + letter + tail, kind
+    if kind == "hkmo":
+        return "粤Z" + _cn_serial(rng, 4) + "港澳"[rng.integers(2)], kind
+    if kind in ("police", "coach", "trailer"):
+        return prov + letter + _cn_serial(rng, 4) + {"police": "警", "coach": "学", "trailer": "挂"}[
+            kind
+        ], kind
+    return prov + letter + _cn_serial(rng, 5), kind
+
+
+def _cn_font(fonts: _Fonts, ch: str, rng: np.random.Generator) -> str:
+    if ch in CN_CHARSET:
+        return fonts.cjk[rng.integers(len(fonts.cjk))]
+    choices = fonts.din + fonts.extra[1:2]
+    return choices[rng.integers(len(choices))]
+
+
+def _render_cn(rng: np.random.Generator, text: str, kind: str, fonts: _Fonts) -> tuple[Image.Image, bool]:
+    two_rows = kind in ("yellow2", "trailer")
+    w, h = (440, 220) if two_rows else ((480, 140) if kind == "green" else (440, 140))
+    red = (200, 20, 20)
+    fg, bg = (15, 15, 15), (240, 240, 240)
+    if kind == "blue":
+        bg, fg = _colour(rng, (10, 65, 180), 20), _colour(rng, (245, 245, 245), 8)
+    elif kind in ("yellow", "yellow2", "coach", "trailer"):
+        bg = _colour(rng, (240, 185, 10), 18)
+    elif kind == "hkmo":
+        bg, fg = _colour(rng, (15, 15, 15), 8), _colour(rng, (245, 245, 245), 8)
+    img = Image.new("RGB", (w, h), bg)
+    if kind == "green":  # white at the top fading to green at the bottom
+        t = np.linspace(0, 1, h, dtype=np.float32)[:, None, None] ** rng.uniform(0.8, 1.6)
+        top = np.array(_colour(rng, (240, 248, 240), 8), np.float32)
+        bot = np.array(_colour(rng, (80, 190, 90), 25), np.float32)
+        img = Image.fromarray((top * (1 - t) + bot * t).repeat(w, axis=1).astype(np.uint8))
+    draw = ImageDraw.Draw(img)
+    inset = int(rng.integers(4, 9))
+    draw.rounded_rectangle(
+        (inset, inset, w - 1 - inset, h - 1 - inset), radius=10, outline=fg, width=int(rng.integers(2, 5))
+    )
+    colours = [fg] * len(text)
+    if kind == "police":
+        colours[-1] = red
+    if two_rows:  # top row: province + letter (small, centred); bottom row: the rest (large)
+        slots = [(110, 18, 190, 78), (250, 18, 330, 78)]
+        n = len(text) - 2
+        cw, gap = 65, (w - 40 - 65 * n) / max(1, n - 1)
+        slots += [(int(20 + k * (cw + gap)), 92, int(20 + k * (cw + gap) + cw), 200) for k in range(n)]
+    else:
+        n, cw = len(text), 45 if kind != "green" else 43
+        gap = 12 if kind != "green" else 9
+        sep = 34 if kind != "green" else 28  # the gap (with a dot) after the first two characters
+        x = (w - (n * cw + (n - 2) * gap + sep)) / 2
+        slots = []
+        for k in range(n):
+            slots.append((int(x), 25, int(x + cw), 115))
+            x += cw + (sep if k == 1 else gap)
+        dot_x = slots[1][2] + sep // 2
+        draw.ellipse((dot_x - 5, h // 2 - 5, dot_x + 5, h // 2 + 5), fill=fg)
+    for ch, box, col in zip(text, slots, colours, strict=True):
+        _paste_text(img, ch, _cn_font(fonts, ch, rng), box, col, rng)
+    if rng.random() < 0.5:
+        _bolts(draw, w, h, rng)
+    return img, two_rows
+
+
+def _cn_kind(text: str, rng: np.random.Generator) -> str:
+    last = text[-1]
+    special = {"警": "police", "学": "coach", "挂": "trailer", "港": "hkmo", "澳": "hkmo"}
+    if last in special:
+        return special[last]
+    if len(text) == 8:
+        return "green"
+    r = rng.random()
+    return "blue" if r < 0.75 else ("yellow" if r < 0.88 else "yellow2")
+
+
+def _render_cn_plate(rng: np.random.Generator, text: str | None, fonts: _Fonts) -> SynthPlate:
+    if not fonts.cjk:
+        raise FontsMissingError(
+            "plate fonts: expected a CJK font (fonts-wqy-microhei or fonts-noto-cjk) for Chinese plates, "
+            "got none; install with: apt-get install -y fonts-wqy-microhei"
+        )
+    if text is None:
+        label, kind = random_cn_text(rng)
+    else:
+        label = _label(text)
+        if len(label) < 6 or label[0] not in CN_CHARSET:
+            raise ValueError(f"text: expected a Chinese plate (province character + 5-7), got {text!r}")
+        kind = _cn_kind(label, rng)
+    img, two_rows = _render_cn(rng, label, kind, fonts)
+    return SynthPlate(
+        image=np.asarray(img, dtype=np.uint8).copy(),
+        text=label,
+        region="CN",
+        two_line=two_rows,
+        layout=f"cn-{kind}",
+    )
+
+
 def render_plate(rng: np.random.Generator, region: str | None = None, text: str | None = None) -> SynthPlate:
     """Render one synthetic plate.
 
     Args:
         rng: the random generator (the only source of randomness, so a seed reproduces a plate).
-        region: ``"US"``, ``"EU"``, ``"BR"`` (case-insensitive) or None for a random one.
+        region: ``"US"``, ``"EU"``, ``"BR"``, ``"CN"`` (case-insensitive) or None for a random one
+            (``"CN"`` only where a CJK font is installed).
         text: the plate text; separators (``-`` and spaces) are drawn but dropped from the label. None
             draws a random text in the region's formats. For ``"BR"``, a letter in the 5th place
             (``AAA9A99``) selects the Mercosur layout, otherwise the old grey one.
@@ -487,9 +638,12 @@ def render_plate(rng: np.random.Generator, region: str | None = None, text: str 
         FontsMissingError: the Debian font packages are missing.
     """
     fonts = find_fonts()
-    reg = REGIONS[rng.integers(len(REGIONS))] if region is None else region.upper()
+    usable = REGIONS if fonts.cjk else REGIONS[:3]
+    reg = usable[rng.integers(len(usable))] if region is None else region.upper()
     if reg not in REGIONS:
         raise ValueError(f"region: expected one of {REGIONS} or None, got {region!r}")
+    if reg == "CN":
+        return _render_cn_plate(rng, text, fonts)
     shown = random_text(rng, reg) if text is None else text.upper()
     label = _label(shown)
     if not label:

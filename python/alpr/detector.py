@@ -1,0 +1,193 @@
+"""Detector stage: frame -> letterbox tensor (Rust) -> engine -> decode + NMS (Rust) -> plate boxes."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from alpr import ops
+from alpr._models import bundled
+from alpr.config import DetectorConfig, EngineConfig
+from alpr.engines.base import Engine, create_engine
+from alpr.errors import EngineError, ModelLoadError
+from alpr.timing import StageTimes
+
+__all__ = ["Detector"]
+
+
+def _calibration(cfg: EngineConfig | None, to_tensor: Any) -> Iterator[np.ndarray] | None:
+    """INT8 calibration batches (8 images each) from ``cfg.calibration_images``, for TensorRT."""
+    if cfg is None or cfg.backend != "tensorrt" or cfg.precision != "int8" or cfg.calibration_images is None:
+        return None
+    from alpr.sources import expand_images, read_image
+
+    paths = expand_images([cfg.calibration_images])[: 8 * cfg.calibration_batches]
+    if not paths:
+        raise ModelLoadError(f"no calibration images in {cfg.calibration_images}")
+
+    def batches() -> Iterator[np.ndarray]:
+        for i in range(0, len(paths), 8):
+            yield np.ascontiguousarray(to_tensor([read_image(p) for p in paths[i : i + 8]]))
+
+    return batches()
+
+
+class Detector:
+    """Plate detector: letterbox (Rust) -> engine -> decode + NMS (Rust), boxes in frame pixels.
+
+    Args:
+        engine: The detector engine; input float32 (N, 3, H, W) RGB in [0, 1]; output (N, 4+nc+K*D, A).
+        input_size: ``(width, height)`` of the model input.
+        num_keypoints: Keypoints per box (4 corners for the bundled model, 0 for a YOLO export).
+        plate_classes: Class ids kept as plates (``None``: all).
+        conf_threshold, iou_threshold, max_det: Decoding thresholds.
+        min_size: Boxes narrower or lower than this (frame px) are dropped.
+        pad_value: Letterbox padding value.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        input_size: tuple[int, int],
+        num_keypoints: int = 4,
+        plate_classes: Sequence[int] | None = None,
+        conf_threshold: float = 0.35,
+        iou_threshold: float = 0.5,
+        max_det: int = 50,
+        min_size: float = 4.0,
+        pad_value: int = 114,
+    ) -> None:
+        self.engine = engine
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.num_keypoints = int(num_keypoints)
+        self.plate_classes = (
+            None if plate_classes is None else np.asarray(list(plate_classes), dtype=np.int64)
+        )
+        self.conf_threshold = float(conf_threshold)
+        self.iou_threshold = float(iou_threshold)
+        self.max_det = int(max_det)
+        self.min_size = float(min_size)
+        self.pad_value = int(pad_value)
+        spec = engine.inputs[0]
+        self._input_name = spec.name
+        self._fixed_batch = spec.fixed(0)
+        self._input_dtype = np.float16 if spec.dtype == "float16" else np.float32
+        out = engine.outputs[0]
+        channels = out.fixed(-2) if len(out.shape) >= 2 else None
+        if channels is not None and channels < 5 + 2 * self.num_keypoints - self.num_keypoints:
+            raise ModelLoadError(
+                f"detector output has {channels} channels: "
+                f"expected at least 4 + classes + {self.num_keypoints}*2"
+            )
+        self._channels = channels
+        self._local = threading.local()
+        self.times = StageTimes()
+
+    @classmethod
+    def from_config(cls, cfg: DetectorConfig, engine_cfg: EngineConfig | None = None) -> Detector:
+        """Build from config: the bundled model unless ``cfg.model`` is set."""
+        entry: dict[str, Any] = {}
+        if cfg.model is None:
+            path, entry = bundled("detector", cfg.variant)
+        else:
+            path = Path(cfg.model)
+        inp = entry.get("input", {})
+        size = int(cfg.input_size or inp.get("width", 640))
+        engine = create_engine(
+            path,
+            engine_cfg,
+            calibration=_calibration(engine_cfg, lambda fs: ops.letterbox_batch(fs, size)[0]),
+        )
+        spec = engine.inputs[0]
+        h, w = spec.fixed(2), spec.fixed(3)
+        if h is None or w is None:  # dynamic input: config, then manifest, then 640
+            w = size
+            h = int(cfg.input_size or inp.get("height", size))
+        output = entry.get("output", {})
+        fmt_kp = 4 if cfg.format == "alpr" else 0
+        kp = cfg.num_keypoints if cfg.num_keypoints is not None else int(output.get("num_keypoints", fmt_kp))
+        return cls(
+            engine,
+            input_size=(w, h),
+            num_keypoints=kp,
+            plate_classes=cfg.plate_classes,
+            conf_threshold=cfg.conf_threshold,
+            iou_threshold=cfg.iou_threshold,
+            max_det=cfg.max_det,
+            min_size=cfg.min_size,
+            pad_value=int(inp.get("pad_value", 114)),
+        )
+
+    def _num_classes(self, channels: int) -> int:
+        nc = channels - 4 - 2 * self.num_keypoints
+        if nc < 1:
+            raise EngineError(
+                f"detector output has {channels} channels: expected 4 + classes + {self.num_keypoints}*2"
+            )
+        return nc
+
+    def detect(self, frames: Sequence[np.ndarray]) -> list[ops.Detections]:
+        """Detect plates in BGR frames; returns one ``Detections`` per frame, in frame pixels."""
+        if not frames:
+            return []
+        with self.times.stage("det_pre"):
+            # Letterbox into a reused per-thread buffer: allocating (and page-faulting) a fresh
+            # multi-MB tensor per call costs more than the letterbox itself.
+            bufs: dict[int, np.ndarray] = self._local.__dict__.setdefault("bufs", {})
+            n = len(frames)
+            buf = bufs.get(n)
+            if buf is None:
+                w, h = self.input_size
+                buf = bufs[n] = np.empty((n, 3, h, w), dtype=self._input_dtype)
+            tensor, infos = ops.letterbox_batch(
+                list(frames), self.input_size, pad_value=self.pad_value, dtype=self._input_dtype, out=buf
+            )
+        outputs: list[np.ndarray] = []
+        with self.times.stage("det_infer"):
+            if self._fixed_batch == 1 and len(frames) > 1:
+                for i in range(len(frames)):
+                    outputs.append(self.engine.infer({self._input_name: tensor[i : i + 1]})[0])
+                raw = np.concatenate(outputs, axis=0)
+            else:
+                raw = self.engine.infer({self._input_name: tensor})[0]
+        out: list[ops.Detections] = []
+        with self.times.stage("det_post"):
+            if raw.ndim != 3 or raw.shape[0] != len(frames):
+                raise EngineError(f"detector output: expected (N={len(frames)}, C, A), got {raw.shape}")
+            nc = self._num_classes(int(raw.shape[1]))
+            for i, info in enumerate(infos):
+                det = ops.postprocess_yolo(
+                    np.ascontiguousarray(raw[i]),
+                    info,
+                    num_classes=nc,
+                    conf_threshold=self.conf_threshold,
+                    iou_threshold=self.iou_threshold,
+                    max_det=self.max_det,
+                    num_keypoints=self.num_keypoints,
+                    keypoint_dim=2,
+                    agnostic=True,
+                )
+                keep = np.ones(len(det.scores), dtype=bool)
+                if self.plate_classes is not None:
+                    keep &= np.isin(det.class_ids, self.plate_classes)
+                if self.min_size > 0 and len(keep):
+                    wh = det.boxes[:, 2:] - det.boxes[:, :2]
+                    keep &= (wh[:, 0] >= self.min_size) & (wh[:, 1] >= self.min_size)
+                if not keep.all():
+                    det = ops.Detections(
+                        boxes=det.boxes[keep],
+                        scores=det.scores[keep],
+                        class_ids=det.class_ids[keep],
+                        keypoints=det.keypoints[keep],
+                    )
+                out.append(det)
+        return out
+
+    def close(self) -> None:
+        """Close the engine."""
+        self.engine.close()
