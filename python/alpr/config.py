@@ -47,6 +47,7 @@ __all__ = [
     "PipelineConfig",
     "RegionsConfig",
     "TrackingConfig",
+    "VerifyConfig",
     "load_config",
 ]
 
@@ -81,6 +82,9 @@ class DetectorConfig(_Base):
 
     ``format = "alpr"`` is the bundled model (plate box + 4 corners); ``"yolov8"`` is any Ultralytics
     YOLOv8/YOLO11 detection export (``plate_classes`` picks the classes that are plates).
+    ``closeup_zoom``: where a plate covers much of the frame (or a small frame shows none), detect once
+    more on the frame shrunk by this factor (1 = off), so close-ups read like plates at scene scale;
+    ``merge_fragments``: join boxes that are pieces of one plate.
     """
 
     model: Path | None = None
@@ -93,6 +97,23 @@ class DetectorConfig(_Base):
     iou_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     max_det: int = Field(default=50, ge=1)
     min_size: float = Field(default=4.0, ge=0.0)
+    closeup_zoom: float = Field(default=4.0, ge=1.0)
+    merge_fragments: bool = True
+
+
+class VerifyConfig(_Base):
+    """The read verifier (:mod:`alpr.verify`): drops phantom plates such as timestamp overlays.
+
+    ``min_score`` applies to the plate score: detector score x geometric mean of the character
+    confidences (its square root when the text fits an enabled format).
+    """
+
+    enabled: bool = True
+    min_chars: int = Field(default=4, ge=1)
+    max_chars: int = Field(default=10, ge=1)
+    max_digits: int = Field(default=8, ge=1)
+    max_aspect: float = Field(default=8.0, gt=0.0)
+    min_score: float = Field(default=0.1, ge=0.0, le=1.0)
 
 
 class OcrConfig(_Base):
@@ -164,6 +185,7 @@ class PipelineConfig(_Base):
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     ocr: OcrConfig = Field(default_factory=OcrConfig)
     regions: RegionsConfig = Field(default_factory=RegionsConfig)
+    verify: VerifyConfig = Field(default_factory=VerifyConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     detect_stride: int = Field(default=3, ge=1)
     return_crops: bool = False

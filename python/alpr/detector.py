@@ -16,7 +16,7 @@ from alpr.engines.base import Engine, create_engine
 from alpr.errors import EngineError, ModelLoadError
 from alpr.timing import StageTimes
 
-__all__ = ["Detector"]
+__all__ = ["Detector", "concat_detections", "is_closeup", "map_back", "merge_fragments", "zoom_out"]
 
 
 def _calibration(cfg: EngineConfig | None, to_tensor: Any) -> Iterator[np.ndarray] | None:
@@ -191,3 +191,128 @@ class Detector:
     def close(self) -> None:
         """Close the engine."""
         self.engine.close()
+
+
+def _subset(det: ops.Detections, keep: np.ndarray) -> ops.Detections:
+    return ops.Detections(
+        boxes=np.ascontiguousarray(det.boxes[keep], np.float32),
+        scores=np.ascontiguousarray(det.scores[keep], np.float32),
+        class_ids=np.ascontiguousarray(det.class_ids[keep], np.int64),
+        keypoints=np.ascontiguousarray(det.keypoints[keep], np.float32),
+    )
+
+
+def concat_detections(parts: Sequence[ops.Detections]) -> ops.Detections:
+    """One :class:`~alpr.ops.Detections` from several (same keypoint layout), sorted by score."""
+    det = ops.Detections(
+        boxes=np.concatenate([p.boxes for p in parts]).astype(np.float32).reshape(-1, 4),
+        scores=np.concatenate([p.scores for p in parts]).astype(np.float32),
+        class_ids=np.concatenate([p.class_ids for p in parts]).astype(np.int64),
+        keypoints=np.concatenate([p.keypoints for p in parts]).astype(np.float32),
+    )
+    return _subset(det, np.argsort(-det.scores, kind="stable"))
+
+
+def merge_fragments(det: ops.Detections, contain: float = 0.6, same_line: float = 0.6) -> ops.Detections:
+    """Merge detections that are pieces of one plate (a plate that fills the frame tends to come out
+    as a whole box plus fragments, or as two halves).
+
+    * A box whose area lies ``contain`` or more inside a larger box is dropped; the larger box takes the
+      higher of the two scores.
+    * Two boxes on the same line (vertical IoU >= ``same_line``) that overlap horizontally are joined
+      into their union (axis-aligned corners), with the higher score.
+
+    NMS (IoU) keeps such pieces because a fragment's IoU with the whole plate is small.
+    """
+    n = len(det)
+    if n < 2:
+        return det
+    boxes = det.boxes.astype(np.float64).copy()
+    scores = det.scores.astype(np.float32).copy()
+    kps = det.keypoints.copy()
+    alive = np.ones(n, dtype=bool)
+    changed = True
+    while changed:
+        changed = False
+        for i in range(n):
+            for j in range(n):
+                if i == j or not (alive[i] and alive[j]):
+                    continue
+                a, b = boxes[i], boxes[j]
+                ix = min(a[2], b[2]) - max(a[0], b[0])
+                iy = min(a[3], b[3]) - max(a[1], b[1])
+                if ix <= 0 or iy <= 0:
+                    continue
+                area_a = (a[2] - a[0]) * (a[3] - a[1])
+                area_b = (b[2] - b[0]) * (b[3] - b[1])
+                if area_a <= area_b and ix * iy >= contain * area_a:  # i inside j
+                    alive[i] = False
+                    scores[j] = max(scores[i], scores[j])
+                    changed = True
+                    continue
+                union_h = max(a[3], b[3]) - min(a[1], b[1])
+                if i < j and iy / union_h >= same_line:  # two pieces of one line
+                    boxes[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+                    scores[i] = max(scores[i], scores[j])
+                    if kps.shape[1] == 4:
+                        x0, y0, x1, y1 = boxes[i]
+                        kps[i] = [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
+                    alive[j] = False
+                    changed = True
+    if alive.all():
+        return det
+    out = ops.Detections(
+        boxes=boxes.astype(np.float32),
+        scores=scores,
+        class_ids=det.class_ids,
+        keypoints=kps.astype(np.float32),
+    )
+    keep = np.flatnonzero(alive)
+    return _subset(out, keep[np.argsort(-scores[keep], kind="stable")])
+
+
+def is_closeup(frame: np.ndarray, det: ops.Detections, share: float = 0.4, small_frame: int = 640) -> bool:
+    """Whether ``frame`` looks like a close-up (a plate covering a large part of it), where the
+    detector is out of its training scale: a box wider or taller than ``share`` of the frame, or no
+    plate at all in a frame no larger than ``small_frame`` px (a user-cropped photo)."""
+    h, w = frame.shape[:2]
+    if len(det) == 0:
+        return max(h, w) <= small_frame
+    wh = det.boxes[:, 2:] - det.boxes[:, :2]
+    return bool(((wh[:, 0] > share * w) | (wh[:, 1] > share * h)).any())
+
+
+def zoom_out(
+    frame: np.ndarray, factor: float, pad_value: int = 114
+) -> tuple[np.ndarray, tuple[float, float]]:
+    """``frame`` shrunk by ``factor`` and centred on a ``pad_value`` canvas of the frame's own size,
+    so that a close-up plate appears at the scale the detector was trained on. Returns the canvas and
+    the offset ``(x, y)`` of the shrunk frame; canvas px ``p`` maps back to ``(p - offset) * factor``."""
+    import cv2
+
+    h, w = frame.shape[:2]
+    sw, sh = max(1, round(w / factor)), max(1, round(h / factor))
+    small = cv2.resize(frame, (sw, sh), interpolation=cv2.INTER_AREA)
+    canvas = np.full_like(frame, pad_value)
+    x0, y0 = (w - sw) // 2, (h - sh) // 2
+    canvas[y0 : y0 + sh, x0 : x0 + sw] = small
+    return canvas, (float(x0), float(y0))
+
+
+def map_back(
+    det: ops.Detections, offset: tuple[float, float], factor: float, shape: tuple[int, ...]
+) -> ops.Detections:
+    """Detections found on a :func:`zoom_out` canvas, in the original frame's pixels (clipped)."""
+    h, w = shape[:2]
+    off = np.asarray(offset * 2, dtype=np.float32)
+    boxes = (det.boxes - off) * factor
+    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
+    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
+    kps = det.keypoints.astype(np.float32)
+    if kps.shape[1] and kps.shape[2] == 2:
+        kps = (kps - off[:2]) * factor
+    out = ops.Detections(
+        boxes=boxes.astype(np.float32), scores=det.scores, class_ids=det.class_ids, keypoints=kps
+    )
+    wh = out.boxes[:, 2:] - out.boxes[:, :2]
+    return _subset(out, np.flatnonzero((wh[:, 0] > 1) & (wh[:, 1] > 1)))

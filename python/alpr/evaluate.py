@@ -107,6 +107,7 @@ class RegionScore:
     plates: int = 0
     found: int = 0
     read: int = 0
+    extra: int = 0
     ms: list[float] = field(default_factory=list)
     misreads: list[tuple[str, str, str]] = field(default_factory=list)
 
@@ -114,6 +115,12 @@ class RegionScore:
     def detection_rate(self) -> float:
         """found / plates."""
         return self.found / self.plates if self.plates else 0.0
+
+    @property
+    def extra_per_image(self) -> float:
+        """Reads that overlap no ground-truth plate (IoU <= 0.4), per image: phantom plates, or plates
+        the ground truth does not list."""
+        return self.extra / self.images if self.images else 0.0
 
     @property
     def read_rate(self) -> float:
@@ -129,6 +136,8 @@ class RegionScore:
             "read": self.read,
             "detection_rate": round(self.detection_rate, 4),
             "read_rate": round(self.read_rate, 4),
+            "extra": self.extra,
+            "extra_per_image": round(self.extra_per_image, 4),
             "median_ms": round(statistics.median(self.ms), 1) if self.ms else None,
         }
 
@@ -180,6 +189,7 @@ def _score_samples(
         total.plates += sc.plates
         total.found += sc.found
         total.read += sc.read
+        total.extra += sc.extra
         total.ms.extend(sc.ms)
     scores["all"] = total
     return scores
@@ -206,6 +216,7 @@ def evaluate(
                 sc.read += 1
             else:
                 sc.misreads.append((s.image.name, gt.text, text))
+        sc.extra += sum(1 for r in reads if all(box_iou(r.box, gt.box) <= 0.4 for gt in s.plates))
 
     return _score_samples(samples, score, desc="eval", progress=progress)
 
@@ -246,12 +257,14 @@ def evaluate_ocr(
 
 
 def format_table(scores: dict[str, RegionScore]) -> str:
-    """A plain-text table: region, images, plates, detection rate, top-1 read rate, median ms."""
-    rows = [f"{'region':<8}{'images':>8}{'plates':>8}{'det':>8}{'top-1':>8}{'ms/img':>9}"]
+    """A plain-text table: region, images, plates, detection rate, top-1 read rate, extra reads per
+    image, median ms."""
+    rows = [f"{'region':<8}{'images':>8}{'plates':>8}{'det':>8}{'top-1':>8}{'extra':>8}{'ms/img':>9}"]
     for name, sc in scores.items():
         d = sc.to_dict()
         ms = f"{d['median_ms']:.0f}" if d["median_ms"] is not None else "-"
         rows.append(
-            f"{name:<8}{sc.images:>8}{sc.plates:>8}{sc.detection_rate:>8.3f}{sc.read_rate:>8.3f}{ms:>9}"
+            f"{name:<8}{sc.images:>8}{sc.plates:>8}{sc.detection_rate:>8.3f}{sc.read_rate:>8.3f}"
+            f"{sc.extra_per_image:>8.3f}{ms:>9}"
         )
     return "\n".join(rows)

@@ -18,7 +18,7 @@ import numpy as np
 
 from alpr import ops
 from alpr.config import PipelineConfig, load_config
-from alpr.detector import Detector
+from alpr.detector import Detector, concat_detections, is_closeup, map_back, merge_fragments, zoom_out
 from alpr.errors import DecodeError
 from alpr.recognizers import (
     CtcRecognizer,
@@ -32,6 +32,7 @@ from alpr.regions import RegionSet, confusable_variant
 from alpr.runner import FrameResult, StreamRunner
 from alpr.timing import StageTimes
 from alpr.types import Corners, PlateRead
+from alpr.verify import verify_read
 
 __all__ = [
     "CtcRecognizer",
@@ -155,8 +156,25 @@ class Pipeline:
         return self.read(checked, self.detect(checked))
 
     def detect(self, frames: Sequence[np.ndarray]) -> list[ops.Detections]:
-        """Detector stage only (frames must already be valid BGR uint8)."""
-        return self.detector.detect(frames)
+        """Detector stage only (frames must already be valid BGR uint8).
+
+        Close-ups (see :func:`alpr.detector.is_closeup`) are detected once more on the zoomed-out frame
+        and pieces of one plate are merged (``detector.closeup_zoom``, ``detector.merge_fragments``).
+        """
+        dets = self.detector.detect(frames)
+        cfg = self.config.detector
+        if cfg.closeup_zoom > 1:
+            todo = [i for i, (f, d) in enumerate(zip(frames, dets, strict=True)) if is_closeup(f, d)]
+            if todo:
+                zoomed = [zoom_out(frames[i], cfg.closeup_zoom, self.detector.pad_value) for i in todo]
+                again = self.detector.detect([z for z, _ in zoomed])
+                for i, (_, off), d2 in zip(todo, zoomed, again, strict=True):
+                    found = map_back(d2, off, cfg.closeup_zoom, frames[i].shape)
+                    if len(found):
+                        dets[i] = concat_detections([found, dets[i]])
+        if cfg.merge_fragments:
+            dets = [merge_fragments(d) for d in dets]
+        return dets
 
     def read(
         self, frames: Sequence[np.ndarray], detections: Sequence[ops.Detections]
@@ -184,6 +202,8 @@ class Pipeline:
                 if conf < self._min_conf:
                     continue
                 x1, y1, x2, y2 = (float(v) for v in det.boxes[j])
+                if not verify_read(text, cc, fmt, float(det.scores[j]), (x1, y1, x2, y2), self.config.verify):
+                    continue
                 crn: Corners | None = None
                 if kps is not None:
                     k = kps[j]

@@ -240,7 +240,7 @@ def test_soft_format_constraint(models_dir: Path) -> None:
         ("A8C1234", {1: ("B", 0.35)}, ["br"], ("ABC1234", "br-old")),
         ("ABC1Z34", {4: ("2", 0.3)}, ["br-old"], ("ABC1234", "br-old")),
         # the model was sure: a read that fits no format is kept as read, never forced (was UF24959)
-        ("UF2V5S", None, ["us"], ("UF2V5S", None)),
+        ("7BSAMP", None, ["us"], ("7BSAMP", None)),
         ("A8C1234", None, ["br"], ("A8C1234", None)),
         ("ABC12345", {7: ("S", 0.4)}, ["br"], ("ABC12345", None)),  # a length change never re-ranks
     ],
