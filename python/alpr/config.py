@@ -104,11 +104,13 @@ class DetectorConfig(_Base):
 class VerifyConfig(_Base):
     """The read verifier (:mod:`alpr.verify`): drops phantom plates such as timestamp overlays.
 
-    ``min_score`` applies to the plate score: detector score x geometric mean of the character
-    confidences (its square root when the text fits an enabled format).
+    ``use_model``: use the logistic verifier shipped with the bundled models (``models/manifest.json``);
+    otherwise, or with your own OCR, ``min_score`` applies to the plate score: detector score x
+    geometric mean of the character confidences (its square root when the text fits an enabled format).
     """
 
     enabled: bool = True
+    use_model: bool = True
     min_chars: int = Field(default=4, ge=1)
     max_chars: int = Field(default=10, ge=1)
     max_digits: int = Field(default=8, ge=1)

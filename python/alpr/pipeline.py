@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 
 from alpr import ops
+from alpr._models import load_manifest
 from alpr.config import PipelineConfig, load_config
 from alpr.detector import Detector, concat_detections, is_closeup, map_back, merge_fragments, zoom_out
-from alpr.errors import DecodeError
+from alpr.errors import DecodeError, ModelLoadError
 from alpr.recognizers import (
     CtcRecognizer,
     PpOcrRecognizer,
@@ -32,7 +33,7 @@ from alpr.regions import RegionSet, confusable_variant
 from alpr.runner import FrameResult, StreamRunner
 from alpr.timing import StageTimes
 from alpr.types import Corners, PlateRead
-from alpr.verify import verify_read
+from alpr.verify import ReadVerifier
 
 __all__ = [
     "CtcRecognizer",
@@ -72,6 +73,18 @@ def check_frame(frame: Any, what: str = "frame") -> np.ndarray:
         frame = np.asarray(cv2.cvtColor(frame.reshape(frame.shape[0], frame.shape[1]), cv2.COLOR_GRAY2BGR))
     out: np.ndarray = frame if frame.flags.c_contiguous else np.ascontiguousarray(frame)
     return out
+
+
+def _verifier_model(cfg: PipelineConfig) -> dict[str, Any] | None:
+    """The logistic verifier of the bundled models (manifest ``verifier`` entry), used only with the
+    bundled OCR (its weights are fitted to that model's confidences) and when ``verify.model`` is on."""
+    if not cfg.verify.use_model or cfg.ocr.model is not None or cfg.ocr.format != "ctc":
+        return None
+    try:
+        entry = load_manifest()[1].get("verifier")
+    except ModelLoadError:
+        return None
+    return entry if isinstance(entry, dict) else None
 
 
 _UNSURE = 0.8
@@ -124,6 +137,7 @@ class Pipeline:
         # Constrained decoding only when the user picked formats; otherwise formats only label reads.
         self._constrain = bool(cfg.regions.enabled) and cfg.regions.constrain
         self._min_conf = cfg.ocr.min_confidence
+        self.verifier = ReadVerifier(cfg.verify, _verifier_model(cfg))
 
     @classmethod
     def from_config(cls, path: str | Path | None = None, **overrides: Any) -> Pipeline:
@@ -202,7 +216,7 @@ class Pipeline:
                 if conf < self._min_conf:
                     continue
                 x1, y1, x2, y2 = (float(v) for v in det.boxes[j])
-                if not verify_read(text, cc, fmt, float(det.scores[j]), (x1, y1, x2, y2), self.config.verify):
+                if not self.verifier.accept(text, cc, fmt, float(det.scores[j]), (x1, y1, x2, y2)):
                     continue
                 crn: Corners | None = None
                 if kps is not None:

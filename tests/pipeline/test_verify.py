@@ -50,3 +50,21 @@ def test_pipeline_drops_a_timestamp_overlay(tmp_path: Path, monkeypatch: pytest.
     assert Pipeline(config=load_config())(frame) == []
     off = Pipeline(config=load_config(verify={"enabled": False}))
     assert [r.text for r in off(frame)] == ["20140620"]
+
+
+def test_logistic_verifier_model_decides_when_loaded() -> None:
+    from alpr.verify import FEATURES, ReadVerifier, read_features
+
+    f = read_features("ABC1234", [0.9] * 7, "br-old", 0.8, PLATE_BOX)
+    assert f.shape == (len(FEATURES),) and f[0] == 1.0 and f[4] == 1.0
+    # a model that only looks at the detector score: plate when det > 0.5
+    w = np.zeros(len(FEATURES))
+    w[0], w[1] = -5.0, 10.0
+    model = {"features": list(FEATURES), "weights": list(w), "threshold": 0.5}
+    v = ReadVerifier(CFG, model)
+    assert v.accept("ABC1234", [0.1] * 7, None, 0.9, PLATE_BOX)  # unsure OCR, but the model says plate
+    assert not v.accept("ABC1234", [0.99] * 7, None, 0.3, PLATE_BOX)
+    assert not v.accept("20140620", [0.99] * 8, None, 0.99, PLATE_BOX)  # the rules still apply first
+    # a model written for other features is ignored (rules + plate score)
+    stale = ReadVerifier(CFG, {**model, "features": ["bias", "det"]})
+    assert stale.weights is None and not stale.accept("ABC1234", [0.1] * 7, None, 0.9, PLATE_BOX)

@@ -329,3 +329,21 @@ def test_label_tsv_without_region_column_infers_chinese(tmp_path: Path) -> None:
     (tmp_path / "labels.tsv").write_text("path\ttext\tsplit\na.jpg\t皖AD55999\ttrain\nb.jpg\tABC123\ttrain\n")
     rows = read_label_tsv(tmp_path / "labels.tsv")
     assert [(r.text, r.region) for r in rows] == [("皖AD55999", "CN"), ("ABC123", "")]
+
+
+def test_synthetic_eval_set_has_one_and_two_row_groups() -> None:
+    from alpr.train.ocr_eval import synth_eval_set
+    from alpr.train.synth import CN_CHARSET, FontsMissingError, find_fonts
+
+    try:
+        fonts = find_fonts()
+    except FontsMissingError:  # pragma: no cover - CI installs the fonts
+        pytest.skip("plate fonts not installed")
+    cfg = OcrConfig(height=32, width=128, charset=CHARSET + CN_CHARSET)
+    x, texts, groups = synth_eval_set(cfg, 3)
+    regions = ["US", "EU", "BR"] + (["CN"] if fonts.cjk else [])
+    assert sorted(set(groups)) == sorted(f"{r}-{k}" for r in regions for k in ("1row", "2row"))
+    assert x.shape == (len(texts), 3, 32, 128) and len(texts) == 6 * len(regions)
+    again = synth_eval_set(cfg, 3)
+    assert again[1] == texts and np.array_equal(again[0], x)  # fixed seed: the same set every time
+    assert synth_eval_set(OcrConfig(height=32, width=128), 1)[2].count("CN-1row") == 0  # charset can't spell

@@ -17,18 +17,21 @@ Commands::
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
 __all__ = ["add_parsers", "main"]
 
 
 def add_parsers(subparsers: Any) -> None:
-    """Register ``train`` (``ocr``, ``detector``, ``pseudo-label``) and ``export`` (``ocr``, ``detector``)."""
+    """Register ``train`` (``ocr``, ``detector``, ``pseudo-label``, ``verifier``) and ``export``
+    (``ocr``, ``detector``)."""
     train = subparsers.add_parser("train", help="train a model (needs alpr[train])")
     tsub = train.add_subparsers(dest="model", required=True)
     _add_train_ocr(tsub)
     _add_train_detector(tsub)
     _add_pseudo_label(tsub)
+    _add_train_verifier(tsub)
 
     export = subparsers.add_parser("export", help="export a trained model to ONNX (+ FP16, INT8)")
     esub = export.add_subparsers(dest="model", required=True)
@@ -101,6 +104,13 @@ def _add_train_ocr(sub: Any) -> None:
     p.add_argument("--evaluate", metavar="MODEL", default=None, help="only evaluate an .onnx or .pt model")
     p.add_argument("--json", default=None, help="with --evaluate: write the metrics here")
     p.add_argument("--plots", default=None, help="with --evaluate: folder for confusion-matrix PNGs")
+    p.add_argument(
+        "--synth-valid",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --evaluate: also N rendered one-row and N two-row plates per region (fixed seed)",
+    )
     p.set_defaults(func=_train_ocr)
 
 
@@ -191,6 +201,7 @@ def _evaluate_ocr(args: argparse.Namespace) -> int:
         labels=args.labels + args.valid_labels,
         openalpr_dirs=args.openalpr,
         plots_dir=args.plots,
+        synth_per_group=args.synth_valid,
     )
     print(format_table(results))
     if args.json:
@@ -287,6 +298,38 @@ def _pseudo_label(args: argparse.Namespace) -> int:
         min_height=args.min_height,
     )
     print(json.dumps(summary, indent=1))
+    return 0
+
+
+def _add_train_verifier(sub: Any) -> None:
+    p = sub.add_parser(
+        "verifier",
+        help="fit the read verifier (plates vs phantom reads) for the bundled models",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--detect", required=True, help="YOLO detector set with manifest.csv (train/valid split)")
+    p.add_argument("--negatives", required=True, help="folder of plate-free frames")
+    p.add_argument("--exclude-sources", default="", help="detector-set sources to leave out (comma list)")
+    p.add_argument("--out", default="runs/verifier", help="folder for verifier.json")
+    p.add_argument("--recall", type=float, default=0.98, help="share of valid plates the threshold keeps")
+    p.add_argument("--manifest", default=None, help="write the fitted verifier into this manifest.json")
+    p.add_argument("--max-images", type=int, default=0, help="at most this many images per set (0 = all)")
+    p.set_defaults(func=_train_verifier)
+
+
+def _train_verifier(args: argparse.Namespace) -> int:
+    from alpr.train.verifier import run
+
+    report = run(
+        args.detect,
+        args.negatives,
+        args.out,
+        exclude_sources=[x for x in args.exclude_sources.split(",") if x],
+        recall=args.recall,
+        manifest=args.manifest,
+        max_images=args.max_images,
+    )
+    print(json.dumps(report, indent=1))
     return 0
 
 

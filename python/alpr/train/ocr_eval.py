@@ -18,7 +18,15 @@ import numpy as np
 
 from alpr.train.ocr import CHARSET, OcrConfig, evaluate_reads, greedy_decode
 
-__all__ = ["evaluate_model", "export_all", "format_table", "load_eval_sets", "onnx_config", "time_onnx"]
+__all__ = [
+    "evaluate_model",
+    "export_all",
+    "format_table",
+    "load_eval_sets",
+    "onnx_config",
+    "synth_eval_set",
+    "time_onnx",
+]
 
 
 def onnx_config(path: str | os.PathLike[str]) -> OcrConfig:
@@ -49,6 +57,42 @@ def load_eval_sets(
     return _load_valid_sets(TrainOcrOptions(labels=list(labels), openalpr_dirs=list(openalpr_dirs)), cfg)
 
 
+def synth_eval_set(
+    cfg: OcrConfig, per_group: int, *, seed: int = 20261203
+) -> tuple[np.ndarray, list[str], list[str]]:
+    """A fixed synthetic validation set: ``per_group`` rendered plates for each region the charset can
+    spell (US, EU, BR; CN with a CJK charset and font) in one-row and in two-row layouts, on plain
+    backgrounds with the training crop jitter; groups ``<REGION>-1row`` / ``<REGION>-2row``. The seed
+    differs from the training streams, so (with random texts) the plates are unseen."""
+    from alpr.train.augment import plate_on_background, warp_crop
+    from alpr.train.synth import find_fonts, render_plate
+
+    rng = np.random.default_rng(seed)
+    regions = ["US", "EU", "BR"]
+    if find_fonts().cjk and set("皖京粤") <= set(cfg.charset):
+        regions.append("CN")
+    crops, texts, groups = [], [], []
+    for region in regions:
+        for two in (False, True):
+            made = 0
+            while made < per_group:
+                plate = render_plate(rng, region, two_line=two)
+                if plate.two_line != two:  # e.g. a Chinese new-energy plate has one row only
+                    continue
+                canvas, quad = plate_on_background(plate.image, None, rng)
+                crops.append(
+                    warp_crop(
+                        canvas, quad, (cfg.width * 2, cfg.height * 2), rng, margin=(0.0, 0.08), jitter=0.02
+                    )
+                )
+                texts.append(plate.text)
+                groups.append(f"{region}-{'2row' if two else '1row'}")
+                made += 1
+    from alpr.train.ocr_data import preprocess
+
+    return preprocess(crops, cfg.width, cfg.height, cfg.mean, cfg.std), texts, groups
+
+
 def _predictor(model_path: str | os.PathLike[str]) -> tuple[OcrConfig, Callable[[np.ndarray], np.ndarray]]:
     path = Path(model_path)
     if path.suffix == ".onnx":
@@ -67,13 +111,18 @@ def evaluate_model(
     labels: Sequence[str],
     openalpr_dirs: Sequence[str] = (),
     plots_dir: str | os.PathLike[str] | None = None,
+    synth_per_group: int = 0,
 ) -> dict[str, Any]:
     """Evaluate an ``.onnx`` or ``.pt`` OCR model; returns ``{set: {group: metrics}}``
     (see :func:`alpr.train.ocr.evaluate_reads`). With ``plots_dir``, also writes a character confusion
-    matrix per set (``confusion_<set>.png``)."""
+    matrix per set (``confusion_<set>.png``). ``synth_per_group`` > 0 adds the :func:`synth_eval_set`
+    (``synth``: one- and two-row rendered plates per region)."""
     cfg, predict = _predictor(model_path)
     results: dict[str, Any] = {}
-    for name, (x, texts, groups) in load_eval_sets(cfg, labels, openalpr_dirs).items():
+    sets = load_eval_sets(cfg, labels, openalpr_dirs)
+    if synth_per_group > 0:
+        sets["synth"] = synth_eval_set(cfg, synth_per_group)
+    for name, (x, texts, groups) in sets.items():
         reads = greedy_decode(predict(x), cfg.charset)
         results[name] = evaluate_reads(reads, texts, groups)
         if plots_dir is not None:

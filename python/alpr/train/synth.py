@@ -595,7 +595,9 @@ def _cn_kind(text: str, rng: np.random.Generator) -> str:
     return "blue" if r < 0.75 else ("yellow" if r < 0.88 else "yellow2")
 
 
-def _render_cn_plate(rng: np.random.Generator, text: str | None, fonts: _Fonts) -> SynthPlate:
+def _render_cn_plate(
+    rng: np.random.Generator, text: str | None, fonts: _Fonts, two_line: bool | None = None
+) -> SynthPlate:
     if not fonts.cjk:
         raise FontsMissingError(
             "plate fonts: expected a CJK font (fonts-wqy-microhei or fonts-noto-cjk) for Chinese plates, "
@@ -608,6 +610,11 @@ def _render_cn_plate(rng: np.random.Generator, text: str | None, fonts: _Fonts) 
         if len(label) < 6 or label[0] not in CN_CHARSET:
             raise ValueError(f"text: expected a Chinese plate (province character + 5-7), got {text!r}")
         kind = _cn_kind(label, rng)
+    if two_line is not None and two_line != (kind in ("yellow2", "trailer")):
+        if two_line and len(label) == 7:  # two rows: trailer layout for 挂 plates, else yellow two-row
+            kind = "trailer" if label.endswith("挂") else "yellow2"
+        elif not two_line:
+            kind = "yellow" if kind == "yellow2" else ("coach" if label.endswith("挂") else kind)
     img, two_rows = _render_cn(rng, label, kind, fonts)
     return SynthPlate(
         image=np.asarray(img, dtype=np.uint8).copy(),
@@ -618,7 +625,12 @@ def _render_cn_plate(rng: np.random.Generator, text: str | None, fonts: _Fonts) 
     )
 
 
-def render_plate(rng: np.random.Generator, region: str | None = None, text: str | None = None) -> SynthPlate:
+def render_plate(
+    rng: np.random.Generator,
+    region: str | None = None,
+    text: str | None = None,
+    two_line: bool | None = None,
+) -> SynthPlate:
     """Render one synthetic plate.
 
     Args:
@@ -628,6 +640,8 @@ def render_plate(rng: np.random.Generator, region: str | None = None, text: str 
         text: the plate text; separators (``-`` and spaces) are drawn but dropped from the label. None
             draws a random text in the region's formats. For ``"BR"``, a letter in the 5th place
             (``AAA9A99``) selects the Mercosur layout, otherwise the old grey one.
+        two_line: force a two-row (True) or one-row (False) layout; None = about 15 % two-row
+            (Chinese 8-character new-energy plates are always one row).
 
     Returns:
         A :class:`SynthPlate` whose ``image`` is uint8 (H, W, 3) RGB: about 300x150 (US), 520x112 (EU),
@@ -643,12 +657,13 @@ def render_plate(rng: np.random.Generator, region: str | None = None, text: str 
     if reg not in REGIONS:
         raise ValueError(f"region: expected one of {REGIONS} or None, got {region!r}")
     if reg == "CN":
-        return _render_cn_plate(rng, text, fonts)
+        return _render_cn_plate(rng, text, fonts, two_line)
     shown = random_text(rng, reg) if text is None else text.upper()
     label = _label(shown)
     if not label:
         raise ValueError(f"text: expected at least one letter or digit, got {text!r}")
-    two_line = bool(rng.random() < 0.15)
+    if two_line is None:
+        two_line = bool(rng.random() < 0.15)
     if reg == "US":
         img, layout = _render_us(rng, shown, two_line, fonts), "us"
     elif reg == "EU":
