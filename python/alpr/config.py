@@ -30,7 +30,7 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -124,7 +124,9 @@ class OcrConfig(_Base):
     ``ctc``: the bundled model (or any CTC model with ``charset``); ``ppocr``: a PaddleOCR recognizer
     ONNX with its dictionary (``dict_path``); ``slot``: a fast-plate-ocr fixed-slot model with its
     ``alphabet`` and ``pad_char``. ``crop``: cut plates by their box or warp them by the detector's
-    corners; ``box_pad``: grow boxes by this fraction of their size on each side before cropping.
+    corners; ``box_pad``: grow boxes by this fraction of their size on each side before cropping;
+    ``vote_pads``: also read each plate with these margins and vote (test-time augmentation: one OCR
+    pass per margin, so ``[0.0, 0.12]`` triples the OCR cost; empty = one read).
     Unset values come from ``models/manifest.json`` (bundled model) or the model's input shape.
     """
 
@@ -143,6 +145,7 @@ class OcrConfig(_Base):
     keep_aspect: bool | None = None
     crop: Literal["box", "corners"] | None = None
     box_pad: float | None = Field(default=None, ge=0.0, le=1.0)
+    vote_pads: list[Annotated[float, Field(ge=0.0, le=1.0)]] = Field(default_factory=list, max_length=4)
     beam_width: int = Field(default=10, ge=1)
     min_confidence: float = Field(default=0.0, ge=0.0, le=1.0)
 

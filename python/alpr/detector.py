@@ -277,7 +277,7 @@ def is_closeup(frame: np.ndarray, det: ops.Detections, share: float = 0.4, small
     plate at all in a frame no larger than ``small_frame`` px (a user-cropped photo)."""
     h, w = frame.shape[:2]
     if len(det) == 0:
-        return max(h, w) <= small_frame
+        return bool(max(h, w) <= small_frame)
     wh = det.boxes[:, 2:] - det.boxes[:, :2]
     return bool(((wh[:, 0] > share * w) | (wh[:, 1] > share * h)).any())
 

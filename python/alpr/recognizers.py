@@ -21,7 +21,7 @@ from alpr.errors import EngineError, ModelLoadError
 from alpr.regions import RegionSet, confusable_variant
 from alpr.timing import StageTimes
 
-__all__ = ["CtcRecognizer", "PpOcrRecognizer", "Recognizer", "SlotRecognizer", "build_recognizer"]
+__all__ = ["CtcRecognizer", "PpOcrRecognizer", "Recognizer", "SlotRecognizer", "build_recognizer", "vote"]
 
 _MAX_PATTERNS = 64
 _DEFAULT_BOX_PAD = 0.05
@@ -97,7 +97,12 @@ class _CropRecognizer:
         self._fixed_batch = engine.inputs[0].fixed(0)
         self.times = StageTimes()
 
-    def _crops(self, frame: np.ndarray, boxes: np.ndarray, corners: np.ndarray | None) -> np.ndarray:
+    vote_pads: tuple[float, ...] = ()
+    """Extra box margins read for test-time voting (see :func:`vote`); empty = one read per plate."""
+
+    def _crops(
+        self, frame: np.ndarray, boxes: np.ndarray, corners: np.ndarray | None, pad: float | None = None
+    ) -> np.ndarray:
         kw: dict[str, Any] = {
             "height": self.height,
             "width": self.width,
@@ -112,9 +117,10 @@ class _CropRecognizer:
         if self.use_corners and corners is not None and corners.shape[0] == boxes.shape[0]:
             return np.asarray(ops.crop_plates(frame, corners=np.ascontiguousarray(corners, np.float32), **kw))
         b = np.asarray(boxes, dtype=np.float32)
-        if self.box_pad > 0 and len(b):
+        box_pad = self.box_pad if pad is None else pad
+        if box_pad > 0 and len(b):
             wh = b[:, 2:] - b[:, :2]
-            b = np.concatenate([b[:, :2] - wh * self.box_pad, b[:, 2:] + wh * self.box_pad], axis=1)
+            b = np.concatenate([b[:, :2] - wh * box_pad, b[:, 2:] + wh * box_pad], axis=1)
             h, w = frame.shape[:2]
             b[:, [0, 2]] = b[:, [0, 2]].clip(0, w)
             b[:, [1, 3]] = b[:, [1, 3]].clip(0, h)
@@ -146,15 +152,25 @@ class _CropRecognizer:
         counts = [len(b) for b in boxes]
         if sum(counts) == 0:
             return [[] for _ in frames]
+        pads: list[float | None] = [None, *self.vote_pads]
         with self.times.stage("ocr_pre"):
             parts = [
-                self._crops(f, b, c) for f, b, c in zip(frames, boxes, corners, strict=True) if len(b) > 0
+                self._crops(f, b, c, pad)
+                for pad in pads
+                for f, b, c in zip(frames, boxes, corners, strict=True)
+                if len(b) > 0
             ]
             batch = np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
         with self.times.stage("ocr_infer"):
             probs = self._infer(batch)
         with self.times.stage("ocr_post"):
-            flat = self._decode(np.ascontiguousarray(probs, dtype=np.float32), regions)
+            reads = self._decode(np.ascontiguousarray(probs, dtype=np.float32), regions)
+            n_box = sum(counts)
+            flat = (
+                reads
+                if len(pads) == 1
+                else [vote([reads[k + i * n_box] for k in range(len(pads))]) for i in range(n_box)]
+            )
         out: list[list[tuple[str, np.ndarray, str | None]]] = []
         k = 0
         for n in counts:
@@ -165,6 +181,21 @@ class _CropRecognizer:
     def close(self) -> None:
         """Close the engine."""
         self.engine.close()
+
+
+def vote(candidates: Sequence[tuple[str, np.ndarray, str | None]]) -> tuple[str, np.ndarray, str | None]:
+    """Test-time voting over reads of one plate (crops with different margins): the text read most
+    often wins; ties go to the text with the highest mean log character confidence. Returns that text's
+    most confident read."""
+    by_text: dict[str, list[tuple[str, np.ndarray, str | None]]] = {}
+    for cand in candidates:
+        by_text.setdefault(cand[0], []).append(cand)
+
+    def quality(c: tuple[str, np.ndarray, str | None]) -> float:
+        return float(np.log(np.clip(c[1], 1e-6, 1.0)).mean()) if len(c[1]) else -np.inf
+
+    best = max(by_text.values(), key=lambda group: (len(group), max(quality(c) for c in group)))
+    return max(best, key=quality)
 
 
 def _clean(text: str, confs: np.ndarray) -> tuple[str, np.ndarray]:
@@ -427,14 +458,19 @@ class SlotRecognizer(_CropRecognizer):
 
 
 def build_recognizer(cfg: PipelineConfig) -> Recognizer:
+    """The recognizer ``cfg.ocr.format`` names, with ``cfg.ocr.vote_pads`` test-time voting."""
+    rec: _CropRecognizer
     if cfg.ocr.format == "ppocr":
-        return PpOcrRecognizer.from_config(cfg.ocr, cfg.engine)
-    if cfg.ocr.format == "slot":
-        return SlotRecognizer.from_config(cfg.ocr, cfg.engine)
-    # The pipeline decides per call whether to constrain (it passes the formats or not).
-    return CtcRecognizer.from_config(
-        cfg.ocr, cfg.engine, constrain=True, min_format_ratio=cfg.regions.min_format_ratio
-    )
+        rec = PpOcrRecognizer.from_config(cfg.ocr, cfg.engine)
+    elif cfg.ocr.format == "slot":
+        rec = SlotRecognizer.from_config(cfg.ocr, cfg.engine)
+    else:
+        # The pipeline decides per call whether to constrain (it passes the formats or not).
+        rec = CtcRecognizer.from_config(
+            cfg.ocr, cfg.engine, constrain=True, min_format_ratio=cfg.regions.min_format_ratio
+        )
+    rec.vote_pads = tuple(cfg.ocr.vote_pads)
+    return rec
 
 
 def charset_of(recognizer: Recognizer) -> str | None:

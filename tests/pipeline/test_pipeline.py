@@ -260,3 +260,24 @@ def test_region_hint_only_reranks(
     assert [(r.text, r.region) for r in pipe(np.zeros((64, 64, 3), np.uint8))] == [expected]
     # and without the hint the read is what the model said
     assert [r.text for r in Pipeline(config=load_config())(np.zeros((64, 64, 3), np.uint8))] == [read]
+
+
+def test_vote_picks_the_majority_then_the_surest() -> None:
+    from alpr.recognizers import vote
+
+    def r(text: str, conf: float) -> tuple[str, np.ndarray, str | None]:
+        return (text, np.full(len(text), conf, np.float32), None)
+
+    assert vote([r("ABC123", 0.6), r("A8C123", 0.9), r("ABC123", 0.7)])[0] == "ABC123"
+    best = vote([r("ABC123", 0.6), r("ABC123", 0.8)])
+    assert best[1][0] == pytest.approx(0.8)  # the most confident read of the winning text
+    assert vote([r("ABC123", 0.6), r("A8C123", 0.9)])[0] == "A8C123"  # tie: higher confidence
+
+
+def test_vote_pads_read_each_plate_once_per_margin(models_dir: Path) -> None:
+    frame = np.zeros((64, 64, 3), np.uint8)
+    pipe = Pipeline(config=load_config(ocr={"vote_pads": [0.0, 0.12]}))
+    assert [r.text for r in pipe(frame)] == ["ABC1234"]
+    assert pipe.times["ocr_infer"][1] == 1  # all margins in one OCR batch
+    with pytest.raises(ValueError):
+        load_config(ocr={"vote_pads": [0.1] * 5})
