@@ -12,7 +12,7 @@ import numpy as np
 from alpr import ops
 from alpr._models import bundled
 from alpr.config import DetectorConfig, EngineConfig
-from alpr.engines.base import Engine, create_engine
+from alpr.engines import Engine, create_engine
 from alpr.errors import EngineError, ModelLoadError
 from alpr.timing import StageTimes
 

@@ -15,7 +15,7 @@ from typing import Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from alpr import _native
+import alpr._native as _native
 
 __all__: list[str] = []
 

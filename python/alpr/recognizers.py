@@ -16,7 +16,7 @@ import numpy as np
 from alpr import ops
 from alpr._models import bundled
 from alpr.config import EngineConfig, OcrConfig, PipelineConfig
-from alpr.engines.base import Engine, create_engine
+from alpr.engines import Engine, create_engine
 from alpr.errors import EngineError, ModelLoadError
 from alpr.regions import RegionSet, confusable_variant
 from alpr.timing import StageTimes

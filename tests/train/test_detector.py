@@ -24,7 +24,7 @@ from alpr.train.detector import (
     make_anchors,
     train_detector,
 )
-from alpr.train.detector_data import DetectionDataset, Item, collate, letterbox_image
+from alpr.train.detector.data import DetectionDataset, Item, collate, letterbox_image
 
 
 @pytest.fixture(autouse=True)
@@ -117,7 +117,7 @@ def test_loss_goes_down_on_a_fixed_batch() -> None:
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     loss_fn = DetectorLoss()
     losses = []
-    for _ in range(12):
+    for _ in range(20):
         loss, _ = loss_fn(model(x), targets, 48, 48)
         opt.zero_grad()
         loss.backward()

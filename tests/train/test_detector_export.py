@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from alpr.train.detector import PlateDetector
-from alpr.train.detector_export import (
+from alpr.train.detector.export import (
     decode_output,
     evaluate_onnx,
     export_detector_int8,

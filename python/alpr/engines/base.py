@@ -7,19 +7,19 @@ is safe to call from several threads at once (each runtime serialises internally
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
-from alpr.errors import EngineError, ModelLoadError
+from alpr.errors import EngineError
 
 if TYPE_CHECKING:
-    from alpr.config import EngineConfig
+    pass
 
-__all__ = ["Engine", "TensorSpec", "create_engine", "file_sha256", "normalize_inputs"]
+__all__ = ["Engine", "TensorSpec", "file_sha256", "normalize_inputs"]
 
 Dim = int | str | None
 
@@ -93,51 +93,3 @@ def file_sha256(path: str | Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def create_engine(
-    model: str | Path, config: EngineConfig | None = None, *, calibration: Iterable[np.ndarray] | None = None
-) -> Engine:
-    """Open ``model`` (an ONNX file) with the runtime named by ``config.backend``.
-
-    Args:
-        model: Path to an ``.onnx`` file.
-        config: Backend and its options; ``None`` means ONNX Runtime on the CPU.
-        calibration: Input batches for TensorRT INT8 calibration (ignored by the other backends).
-
-    Raises:
-        ModelLoadError: the file is missing or is not a valid model.
-        ImportError: the runtime is not installed (the message names the pip extra).
-    """
-    from alpr.config import EngineConfig
-
-    cfg = config or EngineConfig()
-    path = Path(model)
-    if not path.is_file():
-        raise ModelLoadError(f"model file not found: {path}")
-    if cfg.backend == "onnxruntime":
-        from alpr.engines.onnxruntime import OnnxRuntimeEngine
-
-        return OnnxRuntimeEngine(
-            path,
-            providers=cfg.providers,
-            intra_op_threads=cfg.intra_op_threads,
-            inter_op_threads=cfg.inter_op_threads,
-            allow_spinning=cfg.allow_spinning,
-        )
-    if cfg.backend == "tensorrt":
-        from alpr.engines.tensorrt import TensorRTEngine
-
-        return TensorRTEngine(
-            path,
-            precision=cfg.precision,
-            cache_dir=cfg.cache_dir,
-            max_batch=cfg.max_batch,
-            workspace_mib=cfg.workspace_mib,
-            calibration=calibration,
-        )
-    if cfg.backend == "openvino":
-        from alpr.engines.openvino import OpenVINOEngine
-
-        return OpenVINOEngine(path, device=cfg.device, threads=cfg.intra_op_threads)
-    raise EngineError(f"unknown engine backend {cfg.backend!r}")  # pragma: no cover - pydantic guards it

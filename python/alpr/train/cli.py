@@ -334,7 +334,7 @@ def _train_verifier(args: argparse.Namespace) -> int:
 
 
 def _add_train_detector(sub: Any) -> None:
-    from alpr.train.detector_config import add_train_arguments
+    from alpr.train.detector.config import add_train_arguments
 
     p = sub.add_parser("detector", help="train the plate detector (resumes runs/detector/last.pt)")
     add_train_arguments(p)
@@ -342,13 +342,13 @@ def _add_train_detector(sub: Any) -> None:
 
 
 def _train_detector(args: argparse.Namespace) -> int:
-    from alpr.train import detector
+    from alpr.train.detector.train import cli_train
 
-    return detector.cli_train(vars(args))
+    return cli_train(vars(args))
 
 
 def _add_export_detector(sub: Any) -> None:
-    from alpr.train.detector_config import add_export_arguments
+    from alpr.train.detector.config import add_export_arguments
 
     p = sub.add_parser(
         "detector", help="export the plate detector to ONNX (+ INT8, FP16), evaluate it, write the manifest"
@@ -358,7 +358,7 @@ def _add_export_detector(sub: Any) -> None:
 
 
 def _export_detector(args: argparse.Namespace) -> int:
-    from alpr.train import detector_export
+    from alpr.train.detector import export as detector_export
 
     return detector_export.cli_export(args)
 

@@ -1,7 +1,8 @@
 """Detection metrics: COCO-style AP (101-point interpolation) at IoU 0.5 and 0.5:0.95, precision/recall
 at an operating threshold, the OpenALPR "plate found" criterion, plus training-curve plots.
 
-Pure NumPy apart from :func:`evaluate_model` / :func:`predict_batch` (torch) and the plots (matplotlib).
+Pure NumPy apart from the plots (matplotlib); running a torch detector is in
+:mod:`alpr.train.detector.validate`.
 """
 
 from __future__ import annotations
@@ -20,12 +21,10 @@ __all__ = [
     "average_precision",
     "box_iou",
     "detection_stats",
-    "evaluate_model",
     "match_detections",
     "plates_found",
     "plot_history",
     "plot_pr",
-    "predict_batch",
 ]
 
 F32 = npt.NDArray[np.float32]
@@ -203,55 +202,6 @@ def plates_found(
         if len(g) and len(p.boxes):
             found += int((box_iou(g, p.boxes).max(1) > iou_threshold).sum())
     return found, total
-
-
-def predict_batch(
-    model: Any, images: Any, *, conf_threshold: float = 0.001, iou_threshold: float = 0.5, max_det: int = 100
-) -> list[Prediction]:
-    """Run the torch detector on float32 (N, 3, H, W) 0..1 and apply NMS; coordinates in input px."""
-    import torch
-    from torchvision.ops import nms
-
-    from alpr.train.detector import decode_predictions, make_anchors
-
-    h, w = images.shape[-2:]
-    with torch.no_grad():
-        raw = model(images)
-        points, strides = make_anchors(h, w, images.device)
-        boxes, logits, corners = decode_predictions(raw, points, strides)
-        scores = logits.sigmoid()
-    out: list[Prediction] = []
-    for i in range(images.shape[0]):
-        keep = scores[i] > conf_threshold
-        b, s, c = boxes[i][keep], scores[i][keep], corners[i][keep]
-        idx = nms(b, s, iou_threshold)[:max_det]
-        out.append(
-            Prediction(
-                b[idx].numpy().astype(np.float32),
-                s[idx].numpy().astype(np.float32),
-                c[idx].numpy().astype(np.float32),
-            )
-        )
-    return out
-
-
-def evaluate_model(
-    model: Any, dataset: Any, *, conf_threshold: float = 0.25, batch: int = 8
-) -> dict[str, Any]:
-    """Evaluate a torch detector on a :class:`~alpr.train.detector_data.DetectionDataset` (letterboxed)."""
-    import torch
-
-    was_training = model.training
-    model.eval()
-    preds: list[Prediction] = []
-    gts: list[F32] = []
-    for start in range(0, len(dataset), batch):
-        samples = [dataset.eval_sample(i) for i in range(start, min(len(dataset), start + batch))]
-        x = torch.from_numpy(np.stack([s.image for s in samples])).permute(0, 3, 1, 2).float().div_(255.0)
-        preds.extend(predict_batch(model, x))
-        gts.extend(s.boxes for s in samples)
-    model.train(was_training)
-    return detection_stats(preds, gts, conf_threshold=conf_threshold)
 
 
 def plot_history(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> Path:

@@ -69,7 +69,7 @@ def export_detector_onnx(model: Any, path: str | os.PathLike[str], imgsz: int, *
     import onnx
     import torch
 
-    from alpr.train.detector import DetectorExport
+    from alpr.train.detector.model import DetectorExport
 
     if opset < 17:
         raise ValueError(f"opset: expected >= 17, got {opset}")
@@ -133,7 +133,7 @@ def verify_detector_onnx(model: Any, path: str | os.PathLike[str], x: F32, *, at
     """
     import torch
 
-    from alpr.train.detector import DetectorExport
+    from alpr.train.detector.model import DetectorExport
 
     s = x.shape[-1]
     wrapper = DetectorExport(model.eval(), x.shape[-2], s).eval()
@@ -150,7 +150,7 @@ def verify_detector_onnx(model: Any, path: str | os.PathLike[str], x: F32, *, at
 
 def letterbox_batch(frames: Sequence[U8], size: int) -> tuple[F32, list[tuple[float, int, int]]]:
     """Letterbox RGB uint8 frames to float32 (N, 3, size, size) 0..1; returns (scale, left, top) per frame."""
-    from alpr.train.detector_data import letterbox_image
+    from alpr.train.detector.data import letterbox_image
 
     out = np.empty((len(frames), 3, size, size), np.float32)
     infos: list[tuple[float, int, int]] = []
@@ -226,7 +226,7 @@ def evaluate_onnx(
         ``{"valid": {map50, map, precision, recall, ...}, "openalpr": {found, total, rate, per_region}}``
         (a key is absent when its folder is None or missing).
     """
-    from alpr.train.detector_data import load_split
+    from alpr.train.detector.data import load_split
 
     sess = onnx_session(path)
     report: dict[str, Any] = {}
@@ -297,7 +297,7 @@ def calibration_inputs(
     data: str, imgsz: int, count: int = 16, seed: int = 0, exclude_sources: tuple[str, ...] = ()
 ) -> F32:
     """Letterboxed real train frames float32 (count, 3, imgsz, imgsz) for INT8 calibration."""
-    from alpr.train.detector_data import load_split
+    from alpr.train.detector.data import load_split
 
     items = load_split(data, "train", exclude_sources=exclude_sources)
     rng = np.random.default_rng(seed)
@@ -362,7 +362,7 @@ def manifest_entry(
 
 def build_arg_parser() -> argparse.ArgumentParser:
     """The ``alpr export detector`` argument parser."""
-    from alpr.train.detector_config import add_export_arguments
+    from alpr.train.detector.config import add_export_arguments
 
     return add_export_arguments(
         argparse.ArgumentParser(prog="alpr export detector", description="Export the plate detector to ONNX.")
@@ -381,7 +381,7 @@ def cli_export(args: argparse.Namespace) -> int:
     import torch
 
     from alpr.train.common import load_checkpoint, write_json
-    from alpr.train.detector import PlateDetector
+    from alpr.train.detector.model import PlateDetector
 
     # One intra-op thread: on a small shared CPU, OpenMP spinning across busy cores is far slower.
     torch.set_num_threads(1)

