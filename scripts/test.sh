@@ -14,5 +14,6 @@ echo "== cargo clippy"; cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test";   cargo test --workspace
 echo "== ruff";         ruff check python tests benches && ruff format --check python tests benches
 echo "== mypy";         mypy
+echo "== imports";      lint-imports --no-cache
 echo "== stubtest";     python -m mypy.stubtest alpr._native
 echo "== pytest";       python -m pytest -q -p no:cacheprovider "$@"

@@ -27,17 +27,13 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from alpr._compat import tomllib
 from alpr.errors import ConfigError
 
 __all__ = [

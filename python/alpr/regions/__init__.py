@@ -12,17 +12,12 @@ Adding a country: write ``my_country.toml`` like ``br.toml`` and list it in the 
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
+from alpr._compat import tomllib
 from alpr.errors import ConfigError
 
 __all__ = [
