@@ -16,15 +16,15 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from alpr.train.export import (  # noqa: E402
+from alpr.train.ocr import CRNN, OcrConfig, predict_probs  # noqa: E402
+from alpr.train.ocr.eval import onnx_config  # noqa: E402
+from alpr.train.ocr.export import (  # noqa: E402
     export_fp16,
     export_ocr_onnx,
     manifest_entry,
     onnx_probs,
     verify_onnx,
 )
-from alpr.train.ocr import CRNN, OcrConfig, predict_probs  # noqa: E402
-from alpr.train.ocr_eval import onnx_config  # noqa: E402
 from alpr.train.quantize import ArrayCalibrationReader, quantize_static_int8  # noqa: E402
 
 TINY = OcrConfig(height=32, width=64, channels=(8, 16, 16, 24, 32), hidden=16)
@@ -214,7 +214,7 @@ def test_export_all_writes_variants_manifest_and_matching_metrics(
     import cv2
 
     from alpr.train import common
-    from alpr.train.ocr_eval import evaluate_model, export_all, format_table
+    from alpr.train.ocr.eval import evaluate_model, export_all, format_table
 
     model, _ = model_and_onnx
     ckpt = common.save_checkpoint(

@@ -28,7 +28,7 @@ from alpr.train.ocr import (  # noqa: E402
     predict_probs,
     train_ocr,
 )
-from alpr.train.ocr_data import OcrSampler, preprocess, read_label_tsv, read_openalpr_dir  # noqa: E402
+from alpr.train.ocr.data import OcrSampler, preprocess, read_label_tsv, read_openalpr_dir  # noqa: E402
 
 TINY = OcrConfig(height=32, width=64, channels=(8, 16, 16, 24, 32), hidden=16)
 
@@ -257,7 +257,7 @@ def test_common_checkpoint_and_log_roundtrip(tmp_path: Path) -> None:
 
 
 def test_excluded_sources_stay_out_of_validation(tmp_path: Path) -> None:
-    from alpr.train.ocr import _load_valid_sets
+    from alpr.train.ocr.train import _load_valid_sets
 
     texts = ["AB123CD", "XY987ZT", "QW456ER"]
     paths = _write_crops(tmp_path, texts)
@@ -294,8 +294,8 @@ def test_transformer_recognizer_has_the_crnn_contract() -> None:
 
 
 def test_init_from_onnx_reproduces_the_export_and_grows_the_charset(tmp_path: Path) -> None:
-    from alpr.train.export import export_ocr_onnx, onnx_probs
     from alpr.train.ocr import init_from_onnx
+    from alpr.train.ocr.export import export_ocr_onnx, onnx_probs
 
     torch.manual_seed(0)
     src = CRNN(TINY)
@@ -332,7 +332,7 @@ def test_label_tsv_without_region_column_infers_chinese(tmp_path: Path) -> None:
 
 
 def test_synthetic_eval_set_has_one_and_two_row_groups() -> None:
-    from alpr.train.ocr_eval import synth_eval_set
+    from alpr.train.ocr.eval import synth_eval_set
     from alpr.train.synth import CN_CHARSET, FontsMissingError, find_fonts
 
     try:

@@ -12,7 +12,7 @@ import pytest
 cv2 = pytest.importorskip("cv2")
 
 from alpr.train import pseudo  # noqa: E402
-from alpr.train.ocr_data import read_label_tsv  # noqa: E402
+from alpr.train.ocr.data import read_label_tsv  # noqa: E402
 
 
 def _image(path: Path, w: int, h: int, value: int) -> None:
@@ -154,6 +154,7 @@ def test_ocr_cli_region_weight_options() -> None:
         with pytest.raises(SystemExit, match="--x: expected REGION=WEIGHT"):
             cli._weights(bad, "--x")
     assert cli._synth_regions("US=2,EU=1,BR=0") == {"US": 2.0, "EU": 1.0, "BR": 0.0}
-    for bad in ("CN=1", "US=0,EU=0"):
+    assert cli._synth_regions("CN=1") == {"CN": 1.0}  # Chinese plates render since 0.3.0
+    for bad in ("XX=1", "US=0,EU=0"):
         with pytest.raises(SystemExit, match="--synth-regions"):
             cli._synth_regions(bad)

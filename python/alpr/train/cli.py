@@ -194,7 +194,7 @@ def _synth_regions(text: str) -> dict[str, float]:
 
 def _evaluate_ocr(args: argparse.Namespace) -> int:
     from alpr.train import common
-    from alpr.train.ocr_eval import evaluate_model, format_table
+    from alpr.train.ocr.eval import evaluate_model, format_table
 
     results = evaluate_model(
         args.evaluate,
@@ -225,7 +225,7 @@ def _add_export_ocr(sub: Any) -> None:
 
 
 def _export_ocr(args: argparse.Namespace) -> int:
-    from alpr.train.ocr_eval import export_all
+    from alpr.train.ocr.eval import export_all
 
     report = export_all(
         args.checkpoint,

@@ -1,4 +1,4 @@
-"""Detection metrics: COCO-style AP (101-point interpolation) at IoU 0.5 and 0.5:0.95, precision/recall
+"""Metrics. Detection: COCO-style AP (101-point interpolation) at IoU 0.5 and 0.5:0.95, precision/recall
 at an operating threshold, the OpenALPR "plate found" criterion, plus training-curve plots.
 
 Pure NumPy apart from the plots (matplotlib); running a torch detector is in
@@ -253,4 +253,90 @@ def plot_pr(
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=100)
     plt.close(fig)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# Text recognition metrics
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def char_accuracy(preds: Sequence[str], truths: Sequence[str]) -> float:
+    """Character accuracy ``1 - sum(edit distance) / sum(len(truth))`` (can go below 0 on garbage)."""
+    total = sum(len(t) for t in truths)
+    if total == 0:
+        return float("nan")
+    return 1.0 - sum(edit_distance(p, t) for p, t in zip(preds, truths, strict=True)) / total
+
+
+def auroc(scores: Sequence[float], positives: Sequence[bool]) -> float:
+    """Area under the ROC curve of ``scores`` separating positives (True) from negatives (ties count half).
+
+    Returns NaN when one of the classes is empty.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(positives, dtype=bool)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(s, kind="mergesort")
+    ranks = np.empty(len(s), dtype=np.float64)
+    sorted_s = s[order]
+    i = 0
+    while i < len(s):
+        j = i
+        while j + 1 < len(s) and sorted_s[j + 1] == sorted_s[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def evaluate_reads(
+    preds: Sequence[tuple[str, np.ndarray]], truths: Sequence[str], groups: Sequence[str]
+) -> dict[str, object]:
+    """Metrics of decoded reads against the truth, overall and per group (e.g. region).
+
+    Returns:
+        ``{"all": {...}, "<group>": {...}}`` where each entry holds ``n``, ``char_acc``, ``exact``,
+        ``auroc_min_conf`` (how well the minimum per-character confidence separates right from wrong
+        reads) and ``exact_at`` (exact-match rate and coverage when reads with a minimum confidence
+        under 0.5 / 0.7 / 0.9 are rejected).
+    """
+    texts = [p[0] for p in preds]
+    mins = [float(p[1].min()) if len(p[1]) else 0.0 for p in preds]
+    out: dict[str, object] = {}
+    keys = ["all", *sorted(set(groups))]
+    for key in keys:
+        idx = [i for i, g in enumerate(groups) if key == "all" or g == key]
+        if not idx:
+            continue
+        t = [texts[i] for i in idx]
+        y = [truths[i] for i in idx]
+        ok = [a == b for a, b in zip(t, y, strict=True)]
+        m = [mins[i] for i in idx]
+        at: dict[str, dict[str, float]] = {}
+        for thr in (0.5, 0.7, 0.9):
+            kept = [o for o, c in zip(ok, m, strict=True) if c >= thr]
+            at[f"{thr:.1f}"] = {
+                "coverage": len(kept) / len(ok),
+                "exact": float(np.mean(kept)) if kept else float("nan"),
+            }
+        out[key] = {
+            "n": len(idx),
+            "char_acc": char_accuracy(t, y),
+            "exact": float(np.mean(ok)),
+            "auroc_min_conf": auroc(m, ok),
+            "exact_at": at,
+        }
     return out

@@ -291,7 +291,7 @@ def check(
 ) -> list[dict[str, float]]:
     """The filter on labelled crops: per threshold, the share kept and the share of kept labels that are
     right. The crops are read as whole-image candidates (as ``ocr/unlabeled`` crops are)."""
-    from alpr.train.ocr_data import read_label_tsv
+    from alpr.train.ocr.data import read_label_tsv
 
     rows = [r for r in read_label_tsv(labels) if r.source not in exclude_sources and not r.synthetic]
     cands = [Candidate(r.path, None, r.region, r.source, "", str(i)) for i, r in enumerate(rows)]

@@ -22,29 +22,30 @@ wrapper), :mod:`.loss`, :mod:`.data` (datasets, augmentation, batches), :mod:`.t
 :mod:`.validate` (metrics of a torch model), :mod:`.export` (ONNX, INT8, FP16, manifest entry).
 """
 
-from alpr.train.detector.config import TrainConfig
-from alpr.train.detector.loss import DetectorLoss, Targets
-from alpr.train.detector.model import (
-    STRIDES,
-    DetectorConfig,
-    DetectorExport,
-    PlateDetector,
-    decode_predictions,
-    load_pretrained_backbone,
-    make_anchors,
-)
-from alpr.train.detector.train import train_detector
+from __future__ import annotations
 
-__all__ = [
-    "STRIDES",
-    "DetectorConfig",
-    "DetectorExport",
-    "DetectorLoss",
-    "PlateDetector",
-    "Targets",
-    "TrainConfig",
-    "decode_predictions",
-    "load_pretrained_backbone",
-    "make_anchors",
-    "train_detector",
-]
+from importlib import import_module
+from typing import Any
+
+# Names resolve lazily (PEP 562): importing a light submodule (the config, for the command line) must
+# not import torch.
+_EXPORTS = {
+    "DetectorConfig": "alpr.train.detector.model",
+    "DetectorExport": "alpr.train.detector.model",
+    "DetectorLoss": "alpr.train.detector.loss",
+    "PlateDetector": "alpr.train.detector.model",
+    "STRIDES": "alpr.train.detector.model",
+    "Targets": "alpr.train.detector.loss",
+    "TrainConfig": "alpr.train.detector.config",
+    "decode_predictions": "alpr.train.detector.model",
+    "load_pretrained_backbone": "alpr.train.detector.model",
+    "make_anchors": "alpr.train.detector.model",
+    "train_detector": "alpr.train.detector.train",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -330,7 +330,7 @@ def manifest_entry(
     path: str | os.PathLike[str], imgsz: int, *, variants: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """The ``"detector"`` entry of ``models/manifest.json``."""
-    from alpr.train.export import sha256_file
+    from alpr.train.ocr.export import sha256_file
 
     p = Path(path)
     return {
@@ -406,7 +406,7 @@ def cli_export(args: argparse.Namespace) -> int:
         files["int8"] = export_detector_int8(fp32, out / "plate_detector.int8.onnx", calib)
         variants["int8"] = files["int8"].name
     if not args.no_fp16:
-        from alpr.train.export import export_fp16
+        from alpr.train.ocr.export import export_fp16
 
         files["fp16"] = export_fp16(fp32, out / "plate_detector.fp16.onnx")
         variants["fp16"] = files["fp16"].name

@@ -16,7 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from alpr.train.ocr import CHARSET, OcrConfig, evaluate_reads, greedy_decode
+from alpr.train.metrics import evaluate_reads
+from alpr.train.ocr.model import CHARSET, OcrConfig
+from alpr.train.ocr.train import greedy_decode
 
 __all__ = [
     "evaluate_model",
@@ -50,7 +52,7 @@ def load_eval_sets(
 ) -> dict[str, tuple[np.ndarray, list[str], list[str]]]:
     """Preprocessed evaluation sets ``{name: (x, texts, groups)}``; groups are regions
     (``-synth`` appended for rendered plates)."""
-    from alpr.train.ocr import TrainOcrOptions, _load_valid_sets
+    from alpr.train.ocr.train import TrainOcrOptions, _load_valid_sets
 
     if split != "valid":
         raise ValueError(f"split: only 'valid' is evaluated, got {split!r}")
@@ -88,7 +90,7 @@ def synth_eval_set(
                 texts.append(plate.text)
                 groups.append(f"{region}-{'2row' if two else '1row'}")
                 made += 1
-    from alpr.train.ocr_data import preprocess
+    from alpr.train.ocr.data import preprocess
 
     return preprocess(crops, cfg.width, cfg.height, cfg.mean, cfg.std), texts, groups
 
@@ -96,10 +98,11 @@ def synth_eval_set(
 def _predictor(model_path: str | os.PathLike[str]) -> tuple[OcrConfig, Callable[[np.ndarray], np.ndarray]]:
     path = Path(model_path)
     if path.suffix == ".onnx":
-        from alpr.train.export import onnx_probs
+        from alpr.train.ocr.export import onnx_probs
 
         return onnx_config(path), lambda x: onnx_probs(path, x, threads=1)
-    from alpr.train.ocr import load_model, predict_probs
+    from alpr.train.ocr.model import load_model
+    from alpr.train.ocr.train import predict_probs
 
     model = load_model(path)
     return model.config, lambda x: predict_probs(model, x)
@@ -186,9 +189,9 @@ def export_all(
     accuracy of each on the valid split of ``eval_labels`` (default: ``calib_labels``), speed, and the
     ``"ocr"`` entry of ``out_dir/manifest.json``. Returns a report dict."""
     from alpr.train import common
-    from alpr.train.export import export_fp16, export_ocr_onnx, manifest_entry, verify_onnx
-    from alpr.train.ocr import load_model
-    from alpr.train.ocr_data import load_rgb, preprocess, read_label_tsv
+    from alpr.train.ocr.data import load_rgb, preprocess, read_label_tsv
+    from alpr.train.ocr.export import export_fp16, export_ocr_onnx, manifest_entry, verify_onnx
+    from alpr.train.ocr.model import load_model
     from alpr.train.quantize import quantize_static_int8
 
     model = load_model(checkpoint)

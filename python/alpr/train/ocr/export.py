@@ -8,7 +8,6 @@ row, then bottom row: two-line plates read line 1 then line 2).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import numpy as np
 import torch
 
 from alpr.train.common import MODEL_VERSION
-from alpr.train.ocr import OcrConfig, OcrModel
+from alpr.train.ocr.model import OcrConfig, OcrModel
 
 __all__ = ["export_fp16", "export_ocr_onnx", "manifest_entry", "onnx_probs", "sha256_file", "verify_onnx"]
 
@@ -26,7 +25,8 @@ def export_ocr_onnx(model: OcrModel, path: str | os.PathLike[str], *, opset: int
     """Write ``model`` (softmax output, eval mode) as ONNX with a dynamic batch axis.
 
     Args:
-        model: the trained CRNN (its ``config`` gives the input size).
+        model: the trained CRNN or PlateViT (its ``config`` gives the input size; the whole config is
+            kept in the metadata as JSON, ``config``).
         path: the ``.onnx`` file to write.
         opset: ONNX opset (>= 17).
     """
@@ -63,7 +63,17 @@ def export_ocr_onnx(model: OcrModel, path: str | os.PathLike[str], *, opset: int
 
     proto = onnx.load(str(target))
     onnx.checker.check_model(proto)
-    meta = {"charset": cfg.charset, "blank": "0", "mean": str(cfg.mean), "std": str(cfg.std), "rows": "2"}
+    import json
+
+    meta = {
+        "charset": cfg.charset,
+        "blank": "0",
+        "mean": str(cfg.mean),
+        "std": str(cfg.std),
+        "rows": "2",
+        "arch": cfg.arch,
+        "config": json.dumps(cfg.to_dict(), ensure_ascii=False),
+    }
     for k, v in meta.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = k, v
@@ -128,7 +138,7 @@ def verify_onnx(model: OcrModel, path: str | os.PathLike[str], x: np.ndarray, *,
     Raises:
         AssertionError: the difference exceeds ``atol``.
     """
-    from alpr.train.ocr import predict_probs
+    from alpr.train.ocr.train import predict_probs
 
     ref = predict_probs(model, x)
     got = onnx_probs(path, x)
@@ -141,12 +151,10 @@ def verify_onnx(model: OcrModel, path: str | os.PathLike[str], x: np.ndarray, *,
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """Hex SHA-256 of a file (the runtime's :func:`alpr.engines.base.file_sha256`)."""
+    from alpr.engines.base import file_sha256
+
+    return file_sha256(Path(path))
 
 
 def manifest_entry(
@@ -162,6 +170,7 @@ def manifest_entry(
         "file": p.name,
         "sha256": sha256_file(p),
         "format": "ctc",
+        "arch": config.arch,
         "input": {
             "name": "images",
             "width": config.width,
