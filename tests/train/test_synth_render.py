@@ -80,7 +80,9 @@ def test_bad_arguments_raise(region: str, text: str | None) -> None:
 
 
 def test_missing_fonts_error_names_the_packages(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(synth, "_font_dirs", lambda: [tmp_path])
+    from alpr.train.synth import _draw
+
+    monkeypatch.setattr(_draw, "_font_dirs", lambda: [tmp_path])
     synth.find_fonts.cache_clear()
     try:
         with pytest.raises(synth.FontsMissingError, match="fonts-roadgeek and fonts-opendin"):
