@@ -158,3 +158,32 @@ def test_ocr_cli_region_weight_options() -> None:
     for bad in ("XX=1", "US=0,EU=0"):
         with pytest.raises(SystemExit, match="--synth-regions"):
             cli._synth_regions(bad)
+
+
+def test_second_teacher_agreement_keeps_reads_the_first_was_unsure_of(tmp_path: Path) -> None:
+    first = {
+        10: [
+            ("ABC1234", 0.7),
+            ("ABC1284", 0.6),
+        ],  # margins disagree, unsure: kept only if both teachers agree
+        20: [("ABC1234", 0.7), ("ABC1234", 0.7)],  # the second teacher reads something else
+        30: [("ABC1234", 0.4), ("ABC1234", 0.4)],  # they agree, but below agree_conf
+        40: [("HELLOWORLD", 0.9), ("HELLOWORLD", 0.9)],  # agreement never rescues a non-plate
+    }
+    second = {
+        10: [("ABC1234", 0.8)],
+        20: [("ABD1234", 0.9)],
+        30: [("ABC1234", 0.9)],
+        40: [("HELLOWORLD", 0.9)],
+    }
+    cands = []
+    for v in first:
+        p = tmp_path / f"{v}.png"
+        _image(p, 80, 24, v)
+        cands.append(pseudo.Candidate(p, None, "BR", "s", "MIT", str(v)))
+    res = pseudo.label_candidates(
+        cands, _reader(first), second=_reader(second), agree_conf=0.5, batch=4, progress=False
+    )
+    kept = {c.key: lab for c, _, lab in res if lab is not None}
+    assert sorted(kept) == ["10"] and kept["10"].text == "ABC1234"
+    assert kept["10"].min_conf == pytest.approx(0.7)

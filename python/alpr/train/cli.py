@@ -268,6 +268,15 @@ def _add_pseudo_label(sub: Any) -> None:
     p.add_argument("--min-char-conf", type=float, default=0.9, help="lowest character confidence kept")
     p.add_argument("--min-height", type=float, default=12.0, help="skip detector boxes lower than this (px)")
     p.add_argument(
+        "--second-teacher",
+        default=None,
+        metavar="bundled|MODEL.onnx",
+        help="also keep reads on which this OCR (the project's own) and the teacher agree",
+    )
+    p.add_argument(
+        "--agree-conf", type=float, default=0.5, help="lowest character confidence of an agreement"
+    )
+    p.add_argument(
         "--check", metavar="LABELS", default=None, help="measure the filter on this labelled TSV instead"
     )
     p.set_defaults(func=_pseudo_label)
@@ -281,7 +290,13 @@ def _pseudo_label(args: argparse.Namespace) -> int:
     exclude = [x for x in args.exclude_sources.split(",") if x]
     regions = [x for x in args.regions.split(",") if x]
     if args.check:
-        table = pseudo.check(args.check, teacher=args.teacher, regions=regions, exclude_sources=exclude)
+        table = pseudo.check(
+            args.check,
+            teacher=args.teacher,
+            regions=regions,
+            exclude_sources=exclude,
+            second_teacher=args.second_teacher,
+        )
         print(f"{'min conf':>9} {'crops':>6} {'kept':>7} {'precision':>9}")
         for row in table:
             conf, crops, kept, prec = row["min_char_conf"], row["crops"], row["kept"], row["precision"]
@@ -296,6 +311,8 @@ def _pseudo_label(args: argparse.Namespace) -> int:
         regions=regions,
         min_char_conf=args.min_char_conf,
         min_height=args.min_height,
+        second_teacher=args.second_teacher,
+        agree_conf=args.agree_conf,
     )
     print(json.dumps(summary, indent=1))
     return 0

@@ -35,7 +35,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-__all__ = ["Candidate", "PseudoLabel", "detect_candidates", "folder_candidates", "label_candidates"]
+__all__ = [
+    "Candidate",
+    "PseudoLabel",
+    "alpr_reader",
+    "detect_candidates",
+    "folder_candidates",
+    "label_candidates",
+]
 
 LABEL_COLUMNS = ("path", "text", "region", "source", "licence", "split", "synthetic", "width", "height")
 
@@ -167,6 +174,23 @@ def ppocr_reader(model: str | os.PathLike[str] | None = None) -> Reader:
     return read
 
 
+def alpr_reader(model: str | os.PathLike[str] | None = None) -> Reader:
+    """The project's own CTC OCR (default: the bundled model) as a reader of BGR crops -> (text, confs),
+    read freely (no plate formats): the second, independent teacher of :func:`label_candidates`."""
+    from alpr.config import OcrConfig
+    from alpr.recognizers import CtcRecognizer
+
+    cfg = OcrConfig() if model is None else OcrConfig(model=Path(model))
+    rec = CtcRecognizer.from_config(cfg, None, constrain=False)
+
+    def read(crops: Sequence[np.ndarray]) -> list[tuple[str, np.ndarray]]:
+        boxes = [np.array([[0, 0, c.shape[1], c.shape[0]]], np.float32) for c in crops]
+        res = rec.recognize(list(crops), boxes, [None] * len(crops), None)
+        return [(r[0][0], r[0][1]) for r in res]
+
+    return read
+
+
 def label_candidates(
     candidates: Sequence[Candidate],
     reader: Reader,
@@ -175,9 +199,16 @@ def label_candidates(
     min_char_conf: float = 0.9,
     batch: int = 32,
     progress: bool = True,
+    second: Reader | None = None,
+    agree_conf: float = 0.5,
 ) -> Iterator[tuple[Candidate, np.ndarray, PseudoLabel | None]]:
     """Read every candidate twice (margins 8 % and 3 %, or the crop as given and trimmed 3 %); yield
-    ``(candidate, the 8 % crop, kept label or None)``. Unreadable images are skipped."""
+    ``(candidate, the 8 % crop, kept label or None)``. Unreadable images are skipped.
+
+    A read is kept when the teacher reads both crops alike with every character at ``min_char_conf`` or
+    more, or - with a ``second`` teacher (e.g. :func:`alpr_reader`) - when the two teachers, which share
+    neither training data nor architecture, read the 8 % crop alike with every character at
+    ``agree_conf`` or more. Either way the text must fit a plate format."""
     from alpr.regions import RegionSet
     from alpr.train.common import progress as bar
 
@@ -205,16 +236,29 @@ def label_candidates(
         if not keep:
             continue
         reads = reader(crops_a + crops_b)
+        others = second(crops_a) if second is not None else None
         n = len(keep)
         for i, c in enumerate(keep):
             (ta, ca), (tb, cb) = reads[i], reads[n + i]
             label = None
-            if ta and ta == tb and 4 <= len(ta) <= 8:
+            fmt = by_region.get(c.region, formats).match(ta) if ta and 4 <= len(ta) <= 8 else None
+            if fmt is not None and ta == tb:
                 low = float(min(ca.min(), cb.min()))
-                fmt = by_region.get(c.region, formats).match(ta)
-                if low >= min_char_conf and fmt is not None:
+                if low >= min_char_conf:
+                    label = PseudoLabel(c, ta, fmt, low)
+            if label is None and fmt is not None and others is not None:
+                to, co = others[i]
+                low = float(min(ca.min(), co.min())) if len(co) else 0.0
+                if to == ta and low >= agree_conf:
                     label = PseudoLabel(c, ta, fmt, low)
             yield c, crops_a[i], label
+
+
+def _second(spec: str | None) -> Reader | None:
+    """``None`` -> no second teacher; ``"bundled"`` -> the bundled OCR; else an OCR ONNX path."""
+    if spec is None:
+        return None
+    return alpr_reader(None if spec == "bundled" else spec)
 
 
 def split_of(text: str, valid_share: float) -> str:
@@ -238,6 +282,8 @@ def run(
     min_char_conf: float,
     min_height: float,
     valid_share: float = 0.1,
+    second_teacher: str | None = None,
+    agree_conf: float = 0.5,
 ) -> dict[str, object]:
     """Label every candidate, write ``out/crops/*.jpg`` and ``out/labels.tsv``; returns counts.
 
@@ -249,6 +295,7 @@ def run(
     for d in detect:
         cands += detect_candidates(d, exclude_sources=exclude_sources, min_height=min_height)
     reader = ppocr_reader(teacher)
+    second = _second(second_teacher)
     dest = Path(out)
     (dest / "crops").mkdir(parents=True, exist_ok=True)
     kept: dict[str, int] = {}
@@ -257,7 +304,7 @@ def run(
         w = csv.writer(fh, delimiter="\t", lineterminator="\n")
         w.writerow(LABEL_COLUMNS)
         for cand, crop, label in label_candidates(
-            cands, reader, regions=regions, min_char_conf=min_char_conf
+            cands, reader, regions=regions, min_char_conf=min_char_conf, second=second, agree_conf=agree_conf
         ):
             seen[cand.source] = seen.get(cand.source, 0) + 1
             if label is None:
@@ -288,6 +335,7 @@ def check(
     regions: Sequence[str],
     thresholds: Sequence[float] = (0.5, 0.7, 0.8, 0.9, 0.95),
     exclude_sources: Sequence[str] = (),
+    second_teacher: str | None = None,
 ) -> list[dict[str, float]]:
     """The filter on labelled crops: per threshold, the share kept and the share of kept labels that are
     right. The crops are read as whole-image candidates (as ``ocr/unlabeled`` crops are)."""
@@ -297,7 +345,10 @@ def check(
     cands = [Candidate(r.path, None, r.region, r.source, "", str(i)) for i, r in enumerate(rows)]
     truth = {str(i): r.text for i, r in enumerate(rows)}
     reader = ppocr_reader(teacher)
-    reads = list(label_candidates(cands, reader, regions=regions, min_char_conf=0.0))
+    second = _second(second_teacher)
+    reads = list(
+        label_candidates(cands, reader, regions=regions, min_char_conf=0.0, second=second, agree_conf=0.0)
+    )
     table = []
     for t in thresholds:
         kept = [lab for _, _, lab in reads if lab is not None and lab.min_conf >= t]
