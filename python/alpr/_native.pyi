@@ -173,6 +173,7 @@ def ctc_decode_constrained(
     beam_width: int = 10,
     logits: bool = False,
 ) -> list[tuple[str, npt.NDArray[np.float32], int]]: ...
+def parse_pattern(pattern: str) -> list[list[tuple[str, str]]]: ...
 def slot_decode(
     probs: npt.NDArray[np.float32],
     alphabet: str | Sequence[str],

@@ -79,7 +79,7 @@ def test_add_a_country(tmp_path: Path) -> None:
     assert mixed.match("BE12345") == "ch-car" and mixed.match("ABC1D23") == "br-mercosur"
     bad = tmp_path / "bad.toml"
     bad.write_text('region = "x"\n[[formats]]\nid = "x"\npatterns = ["[AB"]\n')
-    with pytest.raises(ConfigError, match=r"bad\.toml.*never closed"):
+    with pytest.raises(ConfigError, match=r"bad\.toml.*expected ']' to close"):
         load_region_file(bad)
     with pytest.raises(ConfigError, match="cannot read"):
         load_region_file(tmp_path / "missing.toml")
@@ -116,3 +116,35 @@ def test_resolve_returns_a_match_or_the_input(text: str) -> None:
     else:
         assert rs.match(fixed) is not None and len(fixed) == len(text)
         assert all(a == b or CONFUSABLES.get(a) == b for a, b in zip(text, fixed, strict=True))
+
+
+def test_escapes_inside_classes_are_literals() -> None:
+    # (these two once parsed differently in Python and in the native decoder)
+    assert parse_pattern("[A\\-Z]") == [frozenset("A-Z")]  # A, a dash, Z: not the range A..Z
+    assert parse_pattern("[\\]A]") == [frozenset("]A")]  # one position
+
+
+_PATTERN = st.lists(
+    st.sampled_from(["L", "9", "*", "A", "B", "7", "[A-C]", "[A\\-C]", "[\\]B]", "\\L", "-", "[0-3X]"]),
+    min_size=1,
+    max_size=7,
+).map("".join)
+
+
+@given(pattern=_PATTERN, text=st.text(alphabet="ABCLX0137-]", min_size=1, max_size=7))
+def test_matcher_and_constrained_decoder_agree(pattern: str, text: str) -> None:
+    """The format matcher accepts a text exactly when the constrained decoder, given probabilities that
+    spell that text, returns it under the same pattern."""
+    charset = "0123456789ABCLX-]"
+    rs = RegionSet([PlateFormat("t", "t", "t", (pattern,))], charset=charset)
+    matched = rs.match(text) is not None
+    probs = np.full((1, 16, len(charset) + 1), 1e-4, np.float32)
+    probs[0, :, 0] = 0.9
+    for i, ch in enumerate(text):
+        probs[0, 2 * i + 1, 0] = 1e-4
+        probs[0, 2 * i + 1, charset.index(ch) + 1] = 0.9
+    if not rs.patterns:  # the charset cannot spell the pattern: nothing to decode
+        assert not matched
+        return
+    ((out, _c, idx),) = ops.ctc_decode_constrained(probs, charset, list(rs.patterns), 0, beam_width=20)
+    assert matched == (idx == 0 and out == text)

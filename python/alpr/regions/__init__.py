@@ -58,51 +58,24 @@ def confusable_variant(read: str, candidate: str, max_swaps: int = 2) -> bool:
 def parse_pattern(pattern: str) -> list[frozenset[str]]:
     """Split a pattern into the set of characters allowed at each position.
 
+    The parsing is the native decoder's own (``alpr._native.parse_pattern``), so the format matcher
+    and constrained decoding can never disagree on a pattern: ``L`` letter, ``9`` digit, ``*`` either,
+    ``[...]`` a class with ranges (``\\X`` inside is a literal X, so ``[A\\-Z]`` is A, - or Z), ``\\X`` a
+    literal, anything else itself.
+
     Raises:
-        ConfigError: unterminated ``[`` class, dangling ``\\`` or a reversed range.
+        ConfigError: unterminated ``[`` class, dangling ``\\``, a reversed range, an empty class or
+            pattern.
     """
-    out: list[frozenset[str]] = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "L":
-            out.append(_LETTERS)
-        elif ch == "9":
-            out.append(_DIGITS)
-        elif ch == "*":
-            out.append(_LETTERS | _DIGITS)
-        elif ch == "\\":
-            if i + 1 >= len(pattern):
-                raise ConfigError(f"pattern {pattern!r}: dangling '\\' at the end")
-            i += 1
-            out.append(frozenset(pattern[i]))
-        elif ch == "[":
-            end = pattern.find("]", i + 1)
-            if end < 0:
-                raise ConfigError(f"pattern {pattern!r}: '[' at {i} is never closed")
-            body = pattern[i + 1 : end]
-            chars: set[str] = set()
-            j = 0
-            while j < len(body):
-                if j + 2 < len(body) and body[j + 1] == "-":
-                    lo, hi = body[j], body[j + 2]
-                    if ord(lo) > ord(hi):
-                        raise ConfigError(f"pattern {pattern!r}: reversed range {lo}-{hi}")
-                    chars.update(chr(c) for c in range(ord(lo), ord(hi) + 1))
-                    j += 3
-                else:
-                    chars.add(body[j])
-                    j += 1
-            if not chars:
-                raise ConfigError(f"pattern {pattern!r}: empty character class")
-            out.append(frozenset(chars))
-            i = end
-        else:
-            out.append(frozenset(ch))
-        i += 1
-    if not out:
-        raise ConfigError("empty pattern")
-    return out
+    from alpr import _native
+
+    try:
+        positions = _native.parse_pattern(pattern)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    return [
+        frozenset(chr(c) for lo, hi in ranges for c in range(ord(lo), ord(hi) + 1)) for ranges in positions
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -425,6 +425,12 @@ impl CharClass {
     }
 }
 
+/// The positions of a plate pattern as inclusive character ranges, one `Vec` per position: the one
+/// parser behind both the constrained decoder and the Python format matcher (`alpr.regions`).
+pub fn pattern_ranges(p: &str) -> Result<Vec<Vec<(char, char)>>> {
+    Ok(parse_pattern(p)?.into_iter().map(|c| c.0).collect())
+}
+
 /// Parse a plate pattern: `L` = letter A-Z, `9` = digit, `*` = letter or digit, `[...]` = a
 /// character class (ranges such as `A-HJ-NP-Z`; `\X` inside is a literal X), `\X` = literal X,
 /// any other character = itself.

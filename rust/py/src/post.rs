@@ -370,6 +370,12 @@ fn ctc_decode_constrained<'py>(
         .collect())
 }
 
+/// The positions of a plate pattern as inclusive `(lo, hi)` character ranges (the decoder's parser).
+#[pyfunction]
+fn parse_pattern(pattern: &str) -> PyResult<Vec<Vec<(char, char)>>> {
+    Ok(ctc::pattern_ranges(pattern).map_err(NativeError)?)
+}
+
 /// Fixed-slot decoding: one `(text, confidences)` per row, pad slots dropped.
 #[pyfunction]
 #[pyo3(signature = (probs, alphabet, pad_char="_", logits=false))]
@@ -396,6 +402,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(postprocess_yolo, m)?)?;
     m.add_function(wrap_pyfunction!(ctc_decode, m)?)?;
     m.add_function(wrap_pyfunction!(ctc_decode_constrained, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_pattern, m)?)?;
     m.add_function(wrap_pyfunction!(slot_decode, m)?)?;
     Ok(())
 }
