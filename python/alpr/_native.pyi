@@ -126,7 +126,15 @@ def crop_plates(
 
 # --- post: detector decoding, NMS, CTC (rust/py/src/post.rs) ---
 
-__all__ += ["ctc_decode", "ctc_decode_constrained", "decode_yolo", "nms", "postprocess_yolo", "slot_decode"]
+__all__ += [
+    "ctc_decode",
+    "ctc_decode_constrained",
+    "decode_yolo",
+    "nms",
+    "parse_pattern",
+    "postprocess_yolo",
+    "slot_decode",
+]
 
 def nms(
     boxes: npt.NDArray[np.float32],
