@@ -59,7 +59,8 @@ def _report(benchmark: Any, name: str) -> None:
 @pytest.mark.parametrize("variant", ["fp32", "int8"])
 def test_ocr_onnxruntime(benchmark: Callable[..., Any], variant: str) -> None:
     entry = _ocr_entry()
-    file = entry["file"] if variant == "fp32" else entry.get("variants", {}).get(variant)
+    var = entry.get("variants", {}).get(variant)
+    file = entry["file"] if variant == "fp32" else (var["file"] if isinstance(var, dict) else var)
     if not file or not (MODELS / file).is_file():
         pytest.skip(f"no {variant} variant shipped")
     sess = _session(MODELS / file)

@@ -94,8 +94,8 @@ def _run_baseline(path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     det_m, ocr_m = manifest["models"]["detector"], manifest["models"]["ocr"]
     # Same files as the alpr run (ALPR__DETECTOR__VARIANT / ALPR__OCR__VARIANT pick e.g. "int8").
     det_v, ocr_v = os.environ.get("ALPR__DETECTOR__VARIANT"), os.environ.get("ALPR__OCR__VARIANT")
-    det = create_engine(folder / (det_m["variants"][det_v] if det_v else det_m["file"]))
-    ocr = create_engine(folder / (ocr_m["variants"][ocr_v] if ocr_v else ocr_m["file"]))
+    det = create_engine(folder / (det_m["variants"][det_v]["file"] if det_v else det_m["file"]))
+    ocr = create_engine(folder / (ocr_m["variants"][ocr_v]["file"] if ocr_v else ocr_m["file"]))
     inp = ocr_m["input"]
     base = BaselinePipeline(
         det, ocr, det_size=int(det_m["input"]["width"]), ocr_hw=(int(inp["height"]), int(inp["width"])),

@@ -91,12 +91,13 @@ class Detector:
     @classmethod
     def from_config(cls, cfg: DetectorConfig, engine_cfg: EngineConfig | None = None) -> Detector:
         """Build from config: the bundled model unless ``cfg.model`` is set."""
-        entry: dict[str, Any] = {}
+        inp: dict[str, Any] = {}
+        output: dict[str, Any] = {}
         if cfg.model is None:
             path, entry = bundled("detector", cfg.variant)
+            inp, output = entry.input, entry.output
         else:
             path = Path(cfg.model)
-        inp = entry.get("input", {})
         size = int(cfg.input_size or inp.get("width", 640))
         engine = create_engine(
             path,
@@ -108,7 +109,6 @@ class Detector:
         if h is None or w is None:  # dynamic input: config, then manifest, then 640
             w = size
             h = int(cfg.input_size or inp.get("height", size))
-        output = entry.get("output", {})
         fmt_kp = 4 if cfg.format == "alpr" else 0
         kp = cfg.num_keypoints if cfg.num_keypoints is not None else int(output.get("num_keypoints", fmt_kp))
         return cls(

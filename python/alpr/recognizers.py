@@ -238,13 +238,13 @@ class CtcRecognizer(_CropRecognizer):
         cls, cfg: OcrConfig, engine_cfg: EngineConfig | None, constrain: bool, min_format_ratio: float = 0.0
     ) -> CtcRecognizer:
         """The bundled OCR (or ``cfg.model`` with ``cfg.charset``)."""
-        entry: dict[str, Any] = {}
+        inp: dict[str, Any] = {}
+        blank, charset = 0, cfg.charset
         if cfg.model is None:
             path, entry = bundled("ocr", cfg.variant)
+            inp, blank, charset = entry.input, int(entry.output.get("blank", 0)), charset or entry.charset
         else:
             path = Path(cfg.model)
-        inp = entry.get("input", {})
-        charset = cfg.charset or entry.get("charset")
         if not charset:
             raise ModelLoadError(f"OCR model {path}: no charset (set ocr.charset)")
         engine = create_engine(path, engine_cfg)
@@ -253,7 +253,7 @@ class CtcRecognizer(_CropRecognizer):
         return cls(
             engine,
             charset,
-            blank=int(entry.get("output", {}).get("blank", 0)),
+            blank=blank,
             constrain=constrain,
             beam_width=cfg.beam_width,
             min_format_ratio=min_format_ratio,

@@ -210,7 +210,7 @@ def test_detector_channel_check(tmp_path: Path) -> None:
 
 def test_manifest_variant(models_dir: Path) -> None:
     manifest = json.loads((models_dir / "manifest.json").read_text())
-    manifest["models"]["detector"]["variants"] = {"int8": "plate_detector.onnx"}
+    manifest["models"]["detector"]["variants"] = {"int8": "plate_detector.onnx"}  # pre-0.3.0 form: a name
     (models_dir / "manifest.json").write_text(json.dumps(manifest))
     assert (
         len(Pipeline(config=load_config(detector={"variant": "int8"}))(np.zeros((64, 64, 3), np.uint8))) == 1
@@ -281,3 +281,26 @@ def test_vote_pads_read_each_plate_once_per_margin(models_dir: Path) -> None:
     assert pipe.times["ocr_infer"][1] == 1  # all margins in one OCR batch
     with pytest.raises(ValueError):
         load_config(ocr={"vote_pads": [0.1] * 5})
+
+
+def test_variants_are_sha256_checked(models_dir: Path) -> None:
+    import hashlib
+    import json
+
+    from alpr._models import bundled
+
+    manifest = json.loads((models_dir / "manifest.json").read_text())
+    good = hashlib.sha256((models_dir / "plate_detector.onnx").read_bytes()).hexdigest()
+    manifest["models"]["detector"]["variants"] = {
+        "int8": {"file": "plate_detector.onnx", "sha256": good},
+        "bad": {"file": "plate_detector.onnx", "sha256": "0" * 64},
+    }
+    (models_dir / "manifest.json").write_text(json.dumps(manifest))
+    path, entry = bundled("detector", "int8")
+    assert path.name == "plate_detector.onnx" and entry.variants["int8"].sha256 == good
+    with pytest.raises(ModelLoadError, match="sha256"):
+        bundled("detector", "bad")
+    manifest["models"]["detector"]["variants"] = {"x": {"file": 3}}
+    (models_dir / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelLoadError, match="invalid 'detector' entry"):
+        bundled("detector", None)

@@ -141,7 +141,7 @@ def test_manifest_entry(model_and_onnx: tuple[CRNN, Path]) -> None:
         "std": 0.5,
         "keep_aspect": False,
     }
-    assert entry["charset"] == TINY.charset and entry["variants"] == {"int8": "ocr.int8.onnx"}
+    assert entry["charset"] == TINY.charset and entry["variants"]["int8"]["file"] == "ocr.int8.onnx"
     json.dumps(entry)
 
 
@@ -239,10 +239,13 @@ def test_export_all_writes_variants_manifest_and_matching_metrics(
         assert report[kind]["valid"]["all"]["n"] == 3
     manifest = json.loads(man.read_text())
     assert manifest["models"]["detector"] == {"file": "d.onnx"}  # other entries are kept
-    assert manifest["models"]["ocr"]["variants"] == {
+    variants = manifest["models"]["ocr"]["variants"]
+    assert {k: v["file"] for k, v in variants.items()} == {
         "fp16": "plate_ocr.fp16.onnx",
         "int8": "plate_ocr.int8.onnx",
     }
+    for v in variants.values():  # every variant carries its sha256, checked when it is loaded
+        assert v["sha256"] == hashlib.sha256((man.parent / v["file"]).read_bytes()).hexdigest()
     # The ONNX file and the checkpoint read the same crops the same way.
     a = evaluate_model(man.parent / "plate_ocr.onnx", labels=[str(tsv)], plots_dir=tmp_path / "plots")
     b = evaluate_model(ckpt, labels=[str(tsv)])

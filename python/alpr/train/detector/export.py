@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from alpr._models import variant_entries
 from alpr.train.common import MODEL_VERSION
 from alpr.train.metrics import Prediction, detection_stats, map50_in_height_range, plates_found
 
@@ -356,7 +357,7 @@ def manifest_entry(
         "conf_threshold": 0.25,
         "iou_threshold": 0.5,
         "version": MODEL_VERSION,
-        "variants": variants or {},
+        "variants": variant_entries(p.parent, variants or {}),
     }
 
 

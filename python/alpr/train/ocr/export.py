@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from alpr._models import variant_entries
 from alpr.train.common import MODEL_VERSION
 from alpr.train.ocr.model import OcrConfig, OcrModel
 
@@ -188,5 +189,5 @@ def manifest_entry(
         # bottom one, so the decoded text is line 1 followed by line 2. Crop the whole plate.
         "two_line": "native",
         "version": MODEL_VERSION,
-        "variants": variants or {},
+        "variants": variant_entries(p.parent, variants or {}),
     }
