@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = ["Box", "Corners", "PlateRead", "box_iou"]
 
@@ -53,10 +54,21 @@ class PlateRead:
         }
 
 
+def iou_matrix(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    """IoU matrix float32 ``(len(a), len(b))`` of xyxy boxes (0 where a union is empty): the one IoU of
+    the project (tracking, evaluation, training metrics and scene synthesis use it)."""
+    aa = np.asarray(a, np.float32).reshape(-1, 4)
+    bb = np.asarray(b, np.float32).reshape(-1, 4)
+    lt = np.maximum(aa[:, None, :2], bb[None, :, :2])
+    rb = np.minimum(aa[:, None, 2:], bb[None, :, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(-1)
+    area_a = np.clip(aa[:, 2:] - aa[:, :2], 0, None).prod(-1)
+    area_b = np.clip(bb[:, 2:] - bb[:, :2], 0, None).prod(-1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    out: npt.NDArray[np.float32] = (inter / np.maximum(union, 1e-9)).astype(np.float32)
+    return out
+
+
 def box_iou(a: Box, b: Box) -> float:
     """Intersection over union of two xyxy boxes (0.0 when the union is empty)."""
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+    return float(iou_matrix(a, b)[0, 0])

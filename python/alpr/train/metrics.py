@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from alpr.types import iou_matrix
+
 __all__ = [
     "Prediction",
     "average_precision",
@@ -41,17 +43,8 @@ class Prediction:
 
 
 def box_iou(a: F32, b: F32) -> F32:
-    """IoU matrix float32 (len(a), len(b)) of xyxy boxes."""
-    a = np.asarray(a, np.float32).reshape(-1, 4)
-    b = np.asarray(b, np.float32).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(-1)
-    area_a = np.clip(a[:, 2:] - a[:, :2], 0, None).prod(-1)
-    area_b = np.clip(b[:, 2:] - b[:, :2], 0, None).prod(-1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    out: F32 = (inter / np.maximum(union, 1e-9)).astype(np.float32)
-    return out
+    """IoU matrix float32 (len(a), len(b)) of xyxy boxes (:func:`alpr.types.iou_matrix`)."""
+    return iou_matrix(a, b)
 
 
 def match_detections(pred: F32, scores: F32, gt: F32, iou_threshold: float) -> npt.NDArray[np.bool_]:

@@ -13,6 +13,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from alpr.types import iou_matrix
+
 __all__ = ["PastedPlate", "paste_plates", "warp_plate"]
 
 U8 = npt.NDArray[np.uint8]
@@ -49,14 +51,6 @@ def warp_plate(
     blended = scene.astype(np.float32) * (1 - a) + np.clip(warped.astype(np.float32) * shade, 0, 255) * a
     scene[:] = blended.astype(np.uint8)
     return scene
-
-
-def _iou(a: F32, b: F32) -> float:
-    lt = np.maximum(a[:2], b[:2])
-    rb = np.minimum(a[2:], b[2:])
-    inter = float(np.prod(np.clip(rb - lt, 0, None)))
-    union = float(np.prod(a[2:] - a[:2]) + np.prod(b[2:] - b[:2])) - inter
-    return inter / max(union, 1e-6)
 
 
 def paste_plates(
@@ -122,7 +116,7 @@ def paste_plates(
         box = np.asarray([*corners.min(0), *corners.max(0)], np.float32)
         if box[2] - box[0] < 4 or box[3] - box[1] < 3:
             continue
-        if any(_iou(box, t) > 0.0 for t in taken):
+        if taken and iou_matrix(box, np.asarray(taken)).max() > 0.0:
             continue
         warp_plate(scene, plate, corners, shade=float(rng.uniform(0.45, 1.1)))
         taken.append(box)

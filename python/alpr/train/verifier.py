@@ -24,6 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from alpr.types import iou_matrix
 from alpr.verify import FEATURES, read_features
 
 __all__ = ["collect", "draw_overlay", "fit_logistic", "run"]
@@ -84,9 +85,7 @@ def draw_overlay(rng: np.random.Generator, image: np.ndarray) -> tuple[np.ndarra
 
 
 def _iou(a: Sequence[float], b: Sequence[float]) -> float:
-    from alpr.types import box_iou
-
-    return box_iou(tuple(a), tuple(b))  # type: ignore[arg-type]
+    return float(iou_matrix(a, b)[0, 0])
 
 
 def collect(
