@@ -33,7 +33,6 @@ __all__ = [
     "evaluate_onnx",
     "export_detector_int8",
     "export_detector_onnx",
-    "letterbox_batch",
     "main",
     "manifest_entry",
     "onnx_session",
@@ -149,79 +148,68 @@ def verify_detector_onnx(model: Any, path: str | os.PathLike[str], x: F32, *, at
     return diff
 
 
-def letterbox_batch(frames: Sequence[U8], size: int) -> tuple[F32, list[tuple[float, int, int]]]:
-    """Letterbox RGB uint8 frames to float32 (N, 3, size, size) 0..1; returns (scale, left, top) per frame."""
-    from alpr.train.detector.data import letterbox_image
-
-    out = np.empty((len(frames), 3, size, size), np.float32)
-    infos: list[tuple[float, int, int]] = []
-    for i, f in enumerate(frames):
-        img, r, (left, top) = letterbox_image(f, size)
-        out[i] = img.transpose(2, 0, 1).astype(np.float32) / 255.0
-        infos.append((r, left, top))
-    return out, infos
-
-
 def decode_output(
     output: F32, *, conf_threshold: float = 0.001, iou_threshold: float = 0.5, max_det: int = 100
 ) -> list[Prediction]:
-    """Decode the ONNX output float32 (N, 13, A) with NMS into per-image predictions (input px)."""
+    """Decode the ONNX output float32 (N, 13, A) with NMS into per-image predictions (input px), with
+    the shipped native kernel (:func:`alpr.ops.postprocess_yolo`, no letterbox mapping)."""
+    from alpr import ops
+
     preds: list[Prediction] = []
     for o in output:
-        o = o.T  # (A, 13)
-        keep = o[:, 4] > conf_threshold
-        o = o[keep]
-        boxes = np.concatenate([o[:, :2] - o[:, 2:4] / 2, o[:, :2] + o[:, 2:4] / 2], 1).astype(np.float32)
-        scores = o[:, 4].astype(np.float32)
-        corners = o[:, 5:13].reshape(-1, 4, 2).astype(np.float32)
-        idx = _nms(boxes, scores, iou_threshold)[:max_det]
-        preds.append(Prediction(boxes[idx], scores[idx], corners[idx]))
+        det = ops.postprocess_yolo(
+            np.ascontiguousarray(o, np.float32),
+            None,
+            num_classes=1,
+            conf_threshold=conf_threshold,
+            iou_threshold=iou_threshold,
+            max_det=max_det,
+            num_keypoints=4,
+        )
+        preds.append(Prediction(det.boxes, det.scores, det.keypoints))
     return preds
 
 
-def _nms(boxes: F32, scores: F32, iou_threshold: float) -> npt.NDArray[np.int64]:
-    from alpr.train.metrics import box_iou
+def _runtime_detector(path: str | os.PathLike[str], imgsz: int, conf_threshold: float) -> Any:
+    """The shipped detector stage (:class:`alpr.detector.Detector`: native letterbox, engine, native
+    decoding + NMS) over ``path``, so that export validation scores what users run."""
+    from alpr.detector import Detector
+    from alpr.engines import create_engine
 
-    order = np.argsort(-scores, kind="stable")
-    keep: list[int] = []
-    while len(order):
-        i = int(order[0])
-        keep.append(i)
-        if len(order) == 1:
-            break
-        ious = box_iou(boxes[i : i + 1], boxes[order[1:]])[0]
-        order = order[1:][ious <= iou_threshold]
-    return np.asarray(keep, dtype=np.int64)
-
-
-def _unmap(pred: Prediction, info: tuple[float, int, int]) -> Prediction:
-    r, left, top = info
-    off = np.asarray([left, top, left, top], np.float32)
-    return Prediction(
-        ((pred.boxes - off) / r).astype(np.float32),
-        pred.scores,
-        ((pred.corners - off[:2]) / r).astype(np.float32),
+    return Detector(
+        create_engine(Path(path)),
+        input_size=(imgsz, imgsz),
+        num_keypoints=4,
+        conf_threshold=conf_threshold,
+        iou_threshold=0.5,
+        max_det=100,
+        min_size=0.0,
     )
 
 
-def _read_rgb(path: str | Path) -> U8:
+def _predict(detector: Any, frames: Sequence[U8]) -> list[Prediction]:
+    return [Prediction(d.boxes, d.scores, d.keypoints) for d in detector.detect(list(frames))]
+
+
+def _read_bgr(path: str | Path) -> U8:
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
         raise ValueError(f"{path}: expected a readable image, got undecodable data")
-    return np.asarray(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), np.uint8)
+    return np.asarray(img, np.uint8)
 
 
 def evaluate_onnx(
     path: str | os.PathLike[str],
     *,
     imgsz: int,
-    data: str | None = "/work/shared/data/detect",
-    openalpr: str | None = "/work/shared/data/openalpr-dev",
+    data: str | None = None,
+    openalpr: str | None = None,
     conf_threshold: float = 0.25,
     batch: int = 8,
     exclude_sources: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Evaluate an exported detector with ONNX Runtime (``exclude_sources``: valid images left out).
+    """Evaluate an exported detector through the shipped detector stage (ONNX Runtime, the native
+    letterbox and NMS; ``exclude_sources``: valid images left out).
 
     Returns:
         ``{"valid": {map50, map, precision, recall, ...}, "openalpr": {found, total, rate, per_region}}``
@@ -229,7 +217,7 @@ def evaluate_onnx(
     """
     from alpr.train.detector.data import load_split
 
-    sess = onnx_session(path)
+    mapped = _runtime_detector(path, imgsz, 0.001)  # mAP: the whole precision/recall curve
     report: dict[str, Any] = {}
     if data and Path(data).is_dir():
         items = load_split(data, "valid", exclude_sources=exclude_sources)
@@ -237,11 +225,9 @@ def evaluate_onnx(
         gts: list[F32] = []
         for start in range(0, len(items), batch):
             chunk = items[start : start + batch]
-            frames = [_read_rgb(it.image) for it in chunk]
-            x, infos = letterbox_batch(frames, imgsz)
-            out = sess.run(None, {"images": x})[0]
-            for it, frame, p, info in zip(chunk, frames, decode_output(out), infos, strict=True):
-                preds.append(_unmap(p, info))
+            frames = [_read_bgr(it.image) for it in chunk]
+            for it, frame, p in zip(chunk, frames, _predict(mapped, frames), strict=True):
+                preds.append(p)
                 h, w = frame.shape[:2]
                 scale = np.asarray([w / it.width, h / it.height] * 2, np.float32) if it.width else 1.0
                 gts.append((it.boxes * scale).astype(np.float32))
@@ -257,11 +243,9 @@ def evaluate_onnx(
 
         samples = read_openalpr(openalpr)
         per_region: dict[str, list[int]] = {}
+        operating = _runtime_detector(path, imgsz, conf_threshold)
         for smp in samples:
-            frame = _read_rgb(smp.image)
-            x, infos = letterbox_batch([frame], imgsz)
-            out = sess.run(None, {"images": x})[0]
-            p = _unmap(decode_output(out, conf_threshold=conf_threshold)[0], infos[0])
+            (p,) = _predict(operating, [_read_bgr(smp.image)])
             gt = np.asarray([g.box for g in smp.plates], np.float32).reshape(-1, 4)
             found, total = plates_found([p], [gt], iou_threshold=0.4)
             acc = per_region.setdefault(smp.region, [0, 0])
@@ -303,8 +287,11 @@ def calibration_inputs(
     items = load_split(data, "train", exclude_sources=exclude_sources)
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(items), size=min(count, len(items)), replace=False)
-    x, _ = letterbox_batch([_read_rgb(items[int(i)].image) for i in pick], imgsz)
-    return x
+    from alpr import ops
+
+    x, _ = ops.letterbox_batch([_read_bgr(items[int(i)].image) for i in pick], imgsz)  # the shipped letterbox
+    out: F32 = np.ascontiguousarray(x, np.float32)
+    return out
 
 
 def export_detector_int8(
