@@ -31,13 +31,26 @@ _BR_OLD = "LLL-9999"
 _BR_MERCOSUR = "LLL9L99"
 
 _US_STATES = (
-    "NEW YORK", "New Jersey", "PENNSYLVANIA", "CALIFORNIA", "Connecticut", "TEXAS", "FLORIDA", "Ohio",
-    "MASSACHUSETTS", "Virginia", "ILLINOIS", "MARYLAND", "Georgia", "ARIZONA", "Michigan", "DELAWARE",
+    "ALABAMA", "ALASKA", "ARIZONA", "ARKANSAS", "CALIFORNIA", "COLORADO", "Connecticut", "DELAWARE",
+    "FLORIDA", "Georgia", "Hawaii", "IDAHO", "ILLINOIS", "INDIANA", "IOWA", "KANSAS", "Kentucky",
+    "LOUISIANA", "MAINE", "MARYLAND", "MASSACHUSETTS", "Michigan", "MINNESOTA", "MISSISSIPPI", "MISSOURI",
+    "MONTANA", "NEBRASKA", "NEVADA", "NEW HAMPSHIRE", "New Jersey", "NEW MEXICO", "NEW YORK",
+    "NORTH CAROLINA", "NORTH DAKOTA", "Ohio", "OKLAHOMA", "OREGON", "PENNSYLVANIA", "RHODE ISLAND",
+    "SOUTH CAROLINA", "SOUTH DAKOTA", "TENNESSEE", "TEXAS", "UTAH", "VERMONT", "Virginia", "WASHINGTON",
+    "WEST VIRGINIA", "WISCONSIN", "WYOMING", "DISTRICT OF COLUMBIA",
 )  # fmt: skip
 _US_SLOGANS = (
     "EMPIRE STATE", "Garden State", "visitPA.com", "dmv.ca.gov", "Constitution State", "Sunshine State",
     "The Lone Star State", "TAXI", "Live Free or Die", "Virginia is for Lovers", "LAND OF LINCOLN", "",
+    "Heart of Dixie", "The Last Frontier", "Grand Canyon State", "The Natural State", "Colorful Colorado",
+    "Peach State", "Aloha State", "Famous Potatoes", "Crossroads of America", "Sunflower State",
+    "Sportsman's Paradise", "Vacationland", "Pure Michigan", "10,000 Lakes", "Show Me State",
+    "Big Sky Country", "The Good Life", "Silver State", "Land of Enchantment", "First in Flight",
+    "Peace Garden State", "Explore Oklahoma", "Ocean State", "Great Faces. Great Places.",
+    "The Volunteer State", "Life Elevated", "Green Mountains", "Wild and Wonderful", "America's Dairyland",
+    "Taxation Without Representation", "Evergreen State", "COUNTY", "",
 )  # fmt: skip
+_US_MARKS = ("DV", "HP", "PH", "VET", "ST", "TL", "CMB", "AP", "MC", "DLR", "FARM", "APPORTIONED")
 _EU_CODES = ("F", "D", "I", "E", "NL", "B", "RO", "PL", "P", "A", "CZ", "H", "GR", "S")
 _BR_CITIES = (
     "SP SAO PAULO", "RJ RIO DE JANEIRO", "MG BELO HORIZONTE", "PR CURITIBA", "RS PORTO ALEGRE",
@@ -169,6 +182,10 @@ def _render_us(rng: np.random.Generator, shown: str, two_line: bool, fonts: _Fon
             rng,
             emboss=0.3,
         )
+    if not two_line and rng.random() < 0.25:  # plate art beside the characters (a logo, a state shape)
+        _plate_art(draw, w, h, rng)
+    if not two_line and rng.random() < 0.2:  # small stacked letters (DV, HP, VET...): not the registration
+        _stacked_mark(draw, w, h, rng, small_font, fg)
     if rng.random() < 0.5:
         _sticker(draw, w, h, rng, small_font)
     if rng.random() < 0.5:
@@ -182,6 +199,36 @@ def _render_us(rng: np.random.Generator, shown: str, two_line: bool, fonts: _Fon
     if rng.random() < 0.3:
         _dealer_frame(img, rng, small_font)
     return img
+
+
+def _plate_art(draw: ImageDraw.ImageDraw, w: int, h: int, rng: np.random.Generator) -> None:
+    """A small coloured emblem at one end of the plate, between the characters and the edge (state
+    outlines, logos, wildlife on specialty plates); drawn where the text leaves a margin."""
+    side = rng.random() < 0.5
+    cx = int(w * (0.03 if side else 0.97))
+    cy = int(h * rng.uniform(0.35, 0.65))
+    r = int(h * rng.uniform(0.05, 0.09))
+    col = tuple(int(c) for c in rng.integers(0, 200, 3))
+    shape = rng.integers(3)
+    if shape == 0:
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=col)
+    elif shape == 1:
+        draw.polygon([(cx, cy - r), (cx + r, cy + r), (cx - r, cy + r)], fill=col)
+    else:
+        draw.rectangle((cx - r, cy - r, cx + r, cy + int(r * 0.6)), fill=col)
+
+
+def _stacked_mark(
+    draw: ImageDraw.ImageDraw, w: int, h: int, rng: np.random.Generator, font_path: str, fill: tuple[int, ...]
+) -> None:
+    """Two or three small letters stacked vertically at one end (disabled-veteran, handicap, vehicle
+    class marks): part of the plate's look, not of its text (the label stays the registration)."""
+    mark = _US_MARKS[int(rng.integers(len(_US_MARKS)))][:3]
+    x = int(w * (0.035 if rng.random() < 0.5 else 0.965))
+    size = int(h * rng.uniform(0.09, 0.13))
+    y0 = int(h * 0.5 - len(mark) * size * 0.55)
+    for i, ch in enumerate(mark):
+        _small_text(draw, ch, font_path, (x, y0 + int(i * size * 1.1)), size, fill)
 
 
 def _render_eu(rng: np.random.Generator, shown: str, two_line: bool, fonts: _Fonts) -> Image.Image:
