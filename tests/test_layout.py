@@ -14,7 +14,6 @@ MAX_LINES = 600
 # Modules still over MAX_LINES, with the ceiling they may not grow past (to be split: see the notes).
 OVERSIZED = {
     "stream/publisher.py": 650,
-    "bridge/store.py": 960,
 }
 
 

@@ -1,0 +1,226 @@
+"""Records, time helpers and the store's connection handling (engine, migrations, transactions)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from alpr.bridge.crypto import Keyring
+from alpr.errors import ConfigError, StoreError
+
+FUZZY_BATCH = 1000
+ROLES: tuple[str, ...] = ("viewer", "operator", "admin")
+Role = Literal["viewer", "operator", "admin"]
+
+
+class EventLike(Protocol):
+    """What the store needs of an :class:`alpr.stream.events.PlateEvent`."""
+
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def camera(self) -> str: ...
+    @property
+    def ts(self) -> str: ...
+    @property
+    def plate(self) -> str: ...
+    @property
+    def confidence(self) -> float: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Ingest:
+    """One event to store, with its optional JPEG crop and where it came from (for the cursor)."""
+
+    event: EventLike
+    crop_jpeg: bytes | None = None
+    publisher: str | None = None
+    seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sink:
+    """A delivery target fed by the outbox. ``plates`` False means alerts only."""
+
+    name: str
+    plates: bool = True
+    alerts: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    topic: str
+    payload: bytes
+    retain: bool
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    id: int
+    name: str
+    role: Role
+    cameras: tuple[str, ...] | None
+
+    def allows(self, role: Role) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+    def sees(self, camera: str) -> bool:
+        return self.cameras is None or camera in self.cameras
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    stored: int
+    duplicates: int
+    alerts: int
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def parse_ts_ms(ts: str) -> int:
+    """ISO 8601 (``...Z`` or with an offset; naive means UTC) to Unix milliseconds."""
+    try:
+        dt = datetime.fromisoformat(ts.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise StoreError(f"timestamp: expected ISO 8601, got {ts!r}") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return round(dt.timestamp() * 1000)
+
+
+def iso_ms(ms: int) -> str:
+    dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+_EXTRA = (
+    "schema",
+    "char_confidences",
+    "region",
+    "box",
+    "track_id",
+    "first_seen",
+    "last_seen",
+    "detector_score",
+)
+
+
+def _event_json(ev: EventLike) -> bytes:
+    to_json = getattr(ev, "to_json", None)
+    return to_json() if to_json is not None else _dumps(ev.to_dict())
+
+
+def _dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
+
+
+def normalize_url(url: str) -> str:
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    if not url.startswith(("sqlite:", "postgresql+")):
+        raise ConfigError(f"db: expected sqlite:///PATH or postgresql://..., got {url!r}")
+    return url
+
+
+class StoreBase:
+    """The connection side of :class:`~alpr.bridge.store.Store`: engine, pool, migrations, transactions."""
+
+    def __init__(self, url: str, keyring: Keyring, *, migrate: bool = True) -> None:
+        self.url = normalize_url(url)
+        self.keyring = keyring
+        self.is_sqlite = self.url.startswith("sqlite")
+        self._insert_sql: dict[str, tuple[str, list[str], tuple[str, ...]]] = {}
+        if self.is_sqlite:
+            path = self.url.split(":///", 1)[1] if ":///" in self.url else ""
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = sa.create_engine(
+                self.url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8
+            )
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            self.engine = sa.create_engine(self.url, pool_size=8, pool_pre_ping=True)
+        if migrate:
+            self.migrate()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema to the newest Alembic revision."""
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).parent.parent / "migrations"))
+        try:
+            with self.engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"store {self.engine.url!r}: migration failed ({exc})") from exc
+
+    def _begin(self) -> Any:
+        return _Tx(self.engine)
+
+    @contextmanager
+    def _erasing(self) -> Iterator[Connection]:
+        """A transaction whose deletes overwrite the freed bytes (SQLite ``secure_delete``), for erasure
+        and retention, so removed ciphertext does not linger in free pages."""
+        try:
+            with self.engine.connect() as conn:
+                if self.is_sqlite:
+                    conn.exec_driver_sql("PRAGMA secure_delete=ON")
+                    conn.commit()  # ends SQLAlchemy's autobegun (empty) transaction
+                try:
+                    with conn.begin():
+                        yield conn
+                finally:
+                    if self.is_sqlite:
+                        conn.exec_driver_sql("PRAGMA secure_delete=OFF")
+                        conn.commit()
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"store: {exc}") from exc
+
+
+class _Tx:
+    """``engine.begin()`` that turns driver errors into :class:`StoreError`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._cm = engine.begin()
+
+    def __enter__(self) -> Connection:
+        try:
+            return self._cm.__enter__()
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"store: {exc}") from exc
+
+    def __exit__(self, *exc: Any) -> bool | None:
+        try:
+            return self._cm.__exit__(*exc)
+        except sa.exc.SQLAlchemyError as e:
+            raise StoreError(f"store: {e}") from e
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    # FULL: a committed event (and its stream ack) survives power loss, not only a process crash.
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()

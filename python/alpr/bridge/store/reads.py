@@ -1,0 +1,189 @@
+"""Queries: reads (exact / fuzzy search), crops, cameras, statistics, alerts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from alpr.bridge import schema as S
+from alpr.bridge.crypto import normalize_plate
+from alpr.bridge.store.base import (
+    FUZZY_BATCH,
+    iso_ms,
+    now_ms,
+)
+from alpr.bridge.store.outbox import OutboxMixin
+from alpr.bridge.watchlist import (
+    plate_distance,
+)
+
+
+class ReadsMixin(OutboxMixin):
+    """Part of :class:`~alpr.bridge.store.Store`."""
+
+    def _read_dict(self, r: Any) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "event_id": r.event_id,
+            "camera": r.camera,
+            "ts": r.ts,
+            "plate": self.keyring.decrypt_text(r.plate_ct, r.event_id.encode()),
+            "confidence": r.confidence,
+        }
+        d.update(json.loads(r.extra))
+        d["has_crop"] = bool(r.has_crop)
+        return d
+
+    def query_reads(
+        self,
+        *,
+        plate: str | None = None,
+        fuzzy: bool = False,
+        max_distance: float = 1.0,
+        camera: str | None = None,
+        cameras: Sequence[str] | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+        scan_limit: int = 50_000,
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """Reads newest first. Returns ``(items, next_before_id)``; ``next`` is None at the end.
+
+        ``cameras`` is the caller's scope (None = all). ``plate`` exact uses the blind index; with
+        ``fuzzy`` the rows are decrypted in batches and compared with :func:`plate_distance`.
+        """
+        c = S.reads.c
+        conds: list[Any] = []
+        if camera is not None:
+            conds.append(c.camera == camera)
+        if cameras is not None:
+            conds.append(c.camera.in_(list(cameras)))
+        if since_ms is not None:
+            conds.append(c.ts_ms >= since_ms)
+        if until_ms is not None:
+            conds.append(c.ts_ms < until_ms)
+        if plate is not None and not fuzzy:
+            conds.append(c.plate_bidx == self.keyring.blind_index(plate))
+        if before_id is not None:
+            conds.append(c.id < before_id)
+        with self.engine.connect() as conn:
+            if plate is None or not fuzzy:
+                rows = conn.execute(
+                    sa.select(S.reads).where(*conds).order_by(c.id.desc()).limit(limit + 1)
+                ).all()
+                items = [self._read_dict(r) for r in rows[:limit]]
+                nxt = int(rows[limit - 1].id) if len(rows) > limit else None
+                return items, nxt
+            target = normalize_plate(plate)
+            out: list[dict[str, Any]] = []
+            scanned = 0
+            last_id: int | None = before_id
+            while scanned < scan_limit:
+                bconds = list(conds)
+                if last_id is not None:
+                    bconds.append(c.id < last_id)
+                batch = conn.execute(
+                    sa.select(S.reads)
+                    .where(*bconds)
+                    .order_by(c.id.desc())
+                    .limit(min(FUZZY_BATCH, scan_limit - scanned))
+                ).all()
+                if not batch:
+                    return out, None
+                for r in batch:
+                    scanned += 1
+                    last_id = int(r.id)
+                    p = normalize_plate(self.keyring.decrypt_text(r.plate_ct, r.event_id.encode()))
+                    dist = plate_distance(p, target, limit=max_distance)
+                    if dist <= max_distance:
+                        d = self._read_dict(r)
+                        d["distance"] = dist
+                        out.append(d)
+                        if len(out) >= limit:
+                            return out, last_id
+            return out, last_id
+
+    def get_read(self, event_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(sa.select(S.reads).where(S.reads.c.event_id == event_id)).first()
+        return None if r is None else self._read_dict(r)
+
+    def get_crop(self, event_id: str) -> bytes | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(sa.select(S.crops).where(S.crops.c.event_id == event_id)).first()
+        return None if r is None else self.keyring.decrypt(r.data_ct, event_id.encode())
+
+    def cameras(self, scope: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        c = S.reads.c
+        q = sa.select(c.camera, sa.func.count(), sa.func.max(c.ts_ms)).group_by(c.camera).order_by(c.camera)
+        if scope is not None:
+            q = q.where(c.camera.in_(list(scope)))
+        with self.engine.connect() as conn:
+            return [
+                {"camera": r[0], "reads": int(r[1]), "last_ts": iso_ms(int(r[2]))} for r in conn.execute(q)
+            ]
+
+    def stats(self, scope: Sequence[str] | None = None) -> dict[str, Any]:
+        def count(table: sa.Table, extra: Any = None) -> int:
+            q = sa.select(sa.func.count()).select_from(table)
+            if scope is not None and "camera" in table.c:
+                q = q.where(table.c.camera.in_(list(scope)))
+            if extra is not None:
+                q = q.where(extra)
+            with self.engine.connect() as conn:
+                return int(conn.execute(q).scalar() or 0)
+
+        hour_ago = now_ms() - 3_600_000
+        return {
+            "reads": count(S.reads),
+            "reads_last_hour": count(S.reads, S.reads.c.created_ms >= hour_ago),
+            "alerts": count(S.alerts),
+            "cameras": len(self.cameras(scope)),
+            "watchlist": count(S.watchlist),
+            "outbox_pending": self.outbox_pending(),
+        }
+
+    def query_alerts(
+        self,
+        *,
+        camera: str | None = None,
+        cameras: Sequence[str] | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        c = S.alerts.c
+        conds: list[Any] = []
+        if camera is not None:
+            conds.append(c.camera == camera)
+        if cameras is not None:
+            conds.append(c.camera.in_(list(cameras)))
+        if since_ms is not None:
+            conds.append(c.ts_ms >= since_ms)
+        if until_ms is not None:
+            conds.append(c.ts_ms < until_ms)
+        if before_id is not None:
+            conds.append(c.id < before_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(S.alerts).where(*conds).order_by(c.id.desc()).limit(limit + 1)
+            ).all()
+        items = [self._alert_dict(r) for r in rows[:limit]]
+        return items, (int(rows[limit - 1].id) if len(rows) > limit else None)
+
+    def _alert_dict(self, r: Any) -> dict[str, Any]:
+        return {
+            "id": int(r.id),
+            "event_id": r.event_id,
+            "watchlist_id": int(r.watchlist_id),
+            "camera": r.camera,
+            "ts": r.ts,
+            "plate": self.keyring.decrypt_text(r.plate_ct, b"alert:" + r.event_id.encode()),
+            "match": r.kind,
+            "reason": r.reason,
+            "distance": r.distance,
+        }

@@ -1,0 +1,114 @@
+"""Watchlist entries (encrypted patterns, blind index for exact entries)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from alpr.bridge import schema as S
+from alpr.bridge.store.base import (
+    StoreBase,
+    now_ms,
+)
+from alpr.bridge.watchlist import (
+    MatchKind,
+    WatchEntry,
+    Watchlist,
+    normalize_pattern,
+)
+from alpr.errors import ConfigError
+
+
+class WatchMixin(StoreBase):
+    """Part of :class:`~alpr.bridge.store.Store`."""
+
+    def add_watch(
+        self,
+        pattern: str,
+        *,
+        kind: MatchKind = "exact",
+        reason: str = "",
+        max_distance: float = 1.0,
+        expires_ms: int | None = None,
+        cameras: Sequence[str] | None = None,
+    ) -> int:
+        row = self._watch_values(pattern, kind, reason, max_distance, expires_ms, cameras)
+        row["created_ms"] = now_ms()
+        with self._begin() as conn:
+            return int(conn.execute(S.watchlist.insert().values(**row)).inserted_primary_key[0])
+
+    def _watch_values(
+        self,
+        pattern: str,
+        kind: MatchKind,
+        reason: str,
+        max_distance: float,
+        expires_ms: int | None,
+        cameras: Sequence[str] | None,
+    ) -> dict[str, Any]:
+        """Validated, encrypted column values of a watchlist entry (shared by add and update)."""
+        if kind not in ("exact", "wildcard", "fuzzy"):
+            raise ConfigError(f"watchlist kind: expected exact, wildcard or fuzzy, got {kind!r}")
+        norm = normalize_pattern(pattern, kind)
+        if not norm.strip("*?"):
+            raise ConfigError(f"watchlist pattern: expected letters or digits, got {pattern!r}")
+        return {
+            "kind": kind,
+            "pattern_ct": self.keyring.encrypt_text(norm, b"watch"),
+            "pattern_bidx": self.keyring.blind_index(norm) if kind == "exact" else None,
+            "key_id": self.keyring.active,
+            "reason": reason,
+            "max_distance": float(max_distance),
+            "expires_ms": expires_ms,
+            "cameras": json.dumps(list(cameras)) if cameras is not None else None,
+        }
+
+    def update_watch(
+        self,
+        watch_id: int,
+        pattern: str,
+        *,
+        kind: MatchKind = "exact",
+        reason: str = "",
+        max_distance: float = 1.0,
+        expires_ms: int | None = None,
+        cameras: Sequence[str] | None = None,
+    ) -> bool:
+        values = self._watch_values(pattern, kind, reason, max_distance, expires_ms, cameras)
+        with self._begin() as conn:
+            return bool(
+                conn.execute(
+                    S.watchlist.update().where(S.watchlist.c.id == watch_id).values(**values)
+                ).rowcount
+            )
+
+    def _watch_entry(self, r: Any) -> WatchEntry:
+        return WatchEntry(
+            id=int(r.id),
+            pattern=self.keyring.decrypt_text(r.pattern_ct, b"watch"),
+            kind=r.kind,
+            reason=r.reason,
+            max_distance=float(r.max_distance),
+            expires_ms=None if r.expires_ms is None else int(r.expires_ms),
+            cameras=None if r.cameras is None else tuple(json.loads(r.cameras)),
+        )
+
+    def list_watch(self) -> list[WatchEntry]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(S.watchlist).order_by(S.watchlist.c.id)).all()
+        return [self._watch_entry(r) for r in rows]
+
+    def get_watch(self, watch_id: int) -> WatchEntry | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(sa.select(S.watchlist).where(S.watchlist.c.id == watch_id)).first()
+        return None if r is None else self._watch_entry(r)
+
+    def delete_watch(self, watch_id: int) -> bool:
+        with self._begin() as conn:
+            return bool(conn.execute(S.watchlist.delete().where(S.watchlist.c.id == watch_id)).rowcount)
+
+    def watchlist(self) -> Watchlist:
+        return Watchlist(self.list_watch())
