@@ -19,7 +19,7 @@ from alpr.errors import EngineError
 if TYPE_CHECKING:
     pass
 
-__all__ = ["Engine", "TensorSpec", "file_sha256", "normalize_inputs"]
+__all__ = ["Engine", "EngineSpecs", "TensorSpec", "file_sha256", "normalize_inputs"]
 
 Dim = int | str | None
 
@@ -93,3 +93,20 @@ def file_sha256(path: str | Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+class EngineSpecs:
+    """The ``inputs`` / ``outputs`` properties every engine shares (copies of ``_inputs`` / ``_outputs``)."""
+
+    _inputs: list[TensorSpec]
+    _outputs: list[TensorSpec]
+
+    @property
+    def inputs(self) -> list[TensorSpec]:
+        """Specs of the model inputs (``None`` marks a dynamic axis)."""
+        return list(self._inputs)
+
+    @property
+    def outputs(self) -> list[TensorSpec]:
+        """Specs of the model outputs, in the order ``infer`` returns them."""
+        return list(self._outputs)

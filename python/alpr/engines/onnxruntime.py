@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from alpr.engines.base import TensorSpec, normalize_inputs
+from alpr.engines.base import EngineSpecs, TensorSpec, normalize_inputs
 from alpr.errors import EngineError, ModelLoadError
 
 __all__ = ["OnnxRuntimeEngine", "default_providers"]
@@ -54,7 +54,7 @@ def _spec(arg: Any) -> TensorSpec:
     return TensorSpec(name=str(arg.name), shape=shape, dtype=_ORT_DTYPES.get(str(arg.type), str(arg.type)))
 
 
-class OnnxRuntimeEngine:
+class OnnxRuntimeEngine(EngineSpecs):
     """An ``onnxruntime.InferenceSession`` behind the :class:`~alpr.engines.Engine` protocol.
 
     Args:
@@ -104,16 +104,6 @@ class OnnxRuntimeEngine:
         self._inputs = [_spec(a) for a in self._session.get_inputs()]
         self._outputs = [_spec(a) for a in self._session.get_outputs()]
         self.metadata: dict[str, str] = dict(self._session.get_modelmeta().custom_metadata_map)
-
-    @property
-    def inputs(self) -> list[TensorSpec]:
-        """Specs of the model inputs."""
-        return list(self._inputs)
-
-    @property
-    def outputs(self) -> list[TensorSpec]:
-        """Specs of the model outputs, in the order :meth:`infer` returns them."""
-        return list(self._outputs)
 
     def infer(self, inputs: Mapping[str, np.ndarray] | np.ndarray) -> list[np.ndarray]:
         """Run the model (thread-safe; ORT releases the GIL while it runs).

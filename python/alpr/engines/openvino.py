@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from alpr.engines.base import TensorSpec, normalize_inputs
+from alpr.engines.base import EngineSpecs, TensorSpec, normalize_inputs
 from alpr.errors import EngineError, ModelLoadError
 
 __all__ = ["OpenVINOEngine", "import_openvino"]
@@ -30,7 +30,7 @@ def _dims(partial_shape: Any) -> tuple[int | None, ...]:
     return tuple(int(d.get_length()) if d.is_static else None for d in partial_shape)
 
 
-class OpenVINOEngine:
+class OpenVINOEngine(EngineSpecs):
     """An OpenVINO compiled model behind the :class:`~alpr.engines.Engine` protocol.
 
     Args:
@@ -60,16 +60,6 @@ class OpenVINOEngine:
             TensorSpec(p.get_any_name(), _dims(p.get_partial_shape()), p.get_element_type().to_dtype().name)
             for p in compiled.outputs
         ]
-
-    @property
-    def inputs(self) -> list[TensorSpec]:
-        """Specs of the model inputs."""
-        return list(self._inputs)
-
-    @property
-    def outputs(self) -> list[TensorSpec]:
-        """Specs of the model outputs."""
-        return list(self._outputs)
 
     def infer(self, inputs: Mapping[str, np.ndarray] | np.ndarray) -> list[np.ndarray]:
         """Run synchronously on this thread's infer request."""

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from alpr.engines.base import TensorSpec, file_sha256, normalize_inputs
+from alpr.engines.base import EngineSpecs, TensorSpec, file_sha256, normalize_inputs
 from alpr.errors import EngineError, ModelLoadError
 
 __all__ = ["TensorRTEngine", "engine_cache_path", "import_cudart", "import_tensorrt", "load_or_build"]
@@ -121,7 +121,7 @@ class _PinnedBuffer:
         self._cudart.cudaFree(self.device_ptr)
 
 
-class TensorRTEngine:
+class TensorRTEngine(EngineSpecs):
     """A TensorRT engine behind the :class:`~alpr.engines.Engine` protocol.
 
     Args:
@@ -236,16 +236,6 @@ class TensorRTEngine:
         if plan is None:
             raise EngineError(f"TensorRT failed to build an engine from {self.path}")
         return bytes(plan)
-
-    @property
-    def inputs(self) -> list[TensorSpec]:
-        """Specs of the engine inputs (``None`` marks a dynamic axis)."""
-        return list(self._inputs)
-
-    @property
-    def outputs(self) -> list[TensorSpec]:
-        """Specs of the engine outputs."""
-        return list(self._outputs)
 
     def infer(self, inputs: Mapping[str, np.ndarray] | np.ndarray) -> list[np.ndarray]:
         """Copy inputs to the pinned buffers, run on the engine's stream, copy outputs back."""

@@ -7,8 +7,7 @@ Metrics (character accuracy, exact match, AUROC of the confidences) are in :mod:
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from alpr._lazy import lazy_getattr
 
 # Names resolve lazily (PEP 562): importing a light submodule (the config, for the command line) must
 # not import torch.
@@ -35,8 +34,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
