@@ -1,5 +1,5 @@
 """Metrics. Detection: COCO-style AP (101-point interpolation) at IoU 0.5 and 0.5:0.95, precision/recall
-at an operating threshold, the OpenALPR "plate found" criterion, plus training-curve plots.
+at an operating threshold, the OpenALPR "plate found" criterion.
 
 Pure NumPy apart from the plots (matplotlib); running a torch detector is in
 :mod:`alpr.train.detector.validate`.
@@ -7,10 +7,8 @@ Pure NumPy apart from the plots (matplotlib); running a torch detector is in
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,8 +23,6 @@ __all__ = [
     "detection_stats",
     "match_detections",
     "plates_found",
-    "plot_history",
-    "plot_pr",
 ]
 
 F32 = npt.NDArray[np.float32]
@@ -195,58 +191,6 @@ def plates_found(
         if len(g) and len(p.boxes):
             found += int((box_iou(g, p.boxes).max(1) > iou_threshold).sum())
     return found, total
-
-
-def plot_history(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
-    """Plot training losses and validation mAP per epoch into a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    epochs = [r.get("epoch", i) for i, r in enumerate(rows)]
-    for key in ("loss", "cls", "box", "kpt"):
-        ax1.plot(epochs, [r.get(key, np.nan) for r in rows], label=key)
-    ax1.set_xlabel("epoch")
-    ax1.set_title("training loss")
-    ax1.legend()
-    for key in ("val_map50", "val_map", "val_precision", "val_recall"):
-        ax2.plot(epochs, [r.get(key, np.nan) for r in rows], label=key.removeprefix("val_"))
-    ax2.set_xlabel("epoch")
-    ax2.set_title("validation")
-    ax2.set_ylim(0, 1)
-    ax2.legend()
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
-
-
-def plot_pr(
-    recall: F32, precision: F32, path: str | os.PathLike[str], *, title: str = "PR @ IoU 0.5"
-) -> Path:
-    """Plot a precision-recall curve into a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 4))
-    ax.plot(recall, precision)
-    ax.set_xlabel("recall")
-    ax.set_ylabel("precision")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.02)
-    ax.set_title(title)
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["char_confusions", "plot_confusion", "plot_losses"]
+__all__ = ["char_confusions", "plot_confusion", "plot_history", "plot_losses", "plot_pr"]
 
 
 def _pyplot() -> Any:
@@ -22,6 +22,16 @@ def _pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _save(plt: Any, fig: Any, path: str | os.PathLike[str], *, dpi: int) -> Path:
+    """Lay out, write the PNG (creating its folder) and close the figure."""
+    fig.tight_layout()
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(target, dpi=dpi)
+    plt.close(fig)
+    return target
 
 
 def plot_losses(
@@ -61,12 +71,7 @@ def plot_losses(
     ax2.set_ylim(0, 1)
     if metric_keys:
         ax2.legend(fontsize=8)
-    fig.tight_layout()
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(target, dpi=110)
-    plt.close(fig)
-    return target
+    return _save(plt, fig, path, dpi=110)
 
 
 def char_confusions(preds: Sequence[str], truths: Sequence[str], charset: str) -> np.ndarray:
@@ -120,9 +125,40 @@ def plot_confusion(
     errors = int(off.sum())
     ax.set_title(title or f"character confusions ({errors} errors of {int(m[:-1].sum())} characters)")
     fig.colorbar(im, ax=ax, label="log(1 + count)")
-    fig.tight_layout()
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(target, dpi=110)
-    plt.close(fig)
-    return target
+    return _save(plt, fig, path, dpi=110)
+
+
+def plot_history(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
+    """Plot training losses and validation mAP per epoch into a PNG."""
+    plt = _pyplot()
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    epochs = [r.get("epoch", i) for i, r in enumerate(rows)]
+    for key in ("loss", "cls", "box", "kpt"):
+        ax1.plot(epochs, [r.get(key, np.nan) for r in rows], label=key)
+    ax1.set_xlabel("epoch")
+    ax1.set_title("training loss")
+    ax1.legend()
+    for key in ("val_map50", "val_map", "val_precision", "val_recall"):
+        ax2.plot(epochs, [r.get(key, np.nan) for r in rows], label=key.removeprefix("val_"))
+    ax2.set_xlabel("epoch")
+    ax2.set_title("validation")
+    ax2.set_ylim(0, 1)
+    ax2.legend()
+    return _save(plt, fig, path, dpi=100)
+
+
+def plot_pr(
+    recall: np.ndarray, precision: np.ndarray, path: str | os.PathLike[str], *, title: str = "PR @ IoU 0.5"
+) -> Path:
+    """Plot a precision-recall curve into a PNG."""
+    plt = _pyplot()
+
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.plot(recall, precision)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title)
+    return _save(plt, fig, path, dpi=100)

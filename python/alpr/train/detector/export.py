@@ -405,7 +405,7 @@ def cli_export(args: argparse.Namespace) -> int:
         res["ms_per_frame_2threads"] = time_onnx(f, args.imgsz, threads=2)
         res["size_bytes"] = f.stat().st_size
         if "valid" in res:
-            from alpr.train.metrics import plot_pr
+            from alpr.train.plots import plot_pr
 
             v = res["valid"]
             plot_pr(v["pr_recall"], v["pr_precision"], Path(args.report).with_name(f"pr_valid_{name}.png"))

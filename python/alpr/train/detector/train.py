@@ -188,7 +188,7 @@ def train_detector(cfg: TrainConfig, *, resume: bool = True, log: Any = print) -
             },
         )
         try:
-            from alpr.train.metrics import plot_history
+            from alpr.train.plots import plot_history
 
             plot_history(metrics.rows, out / "curves.png")
         except Exception as exc:  # plotting must never stop a run
