@@ -15,6 +15,15 @@ from typing import Any
 __all__ = ["build_parser", "main"]
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("alpr")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
+        return "unknown"
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="TOML", help="pipeline config file (see alpr.config)")
     p.add_argument("--regions", metavar="LIST", help="plate formats, e.g. 'us,eu,br' or 'br-mercosur'")
@@ -27,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="alpr", description="Edge-first automatic licence plate recognition."
     )
+    parser.add_argument("--version", action="version", version=f"alpr {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("read", help="read the plates in images (files, folders, globs)")
@@ -112,6 +122,9 @@ def cmd_read(args: argparse.Namespace) -> int:
     from alpr.sources import expand_images, read_image
 
     paths = expand_images(args.images)
+    if not paths:
+        print(f"alpr: error: no images found in {' '.join(args.images)}", file=sys.stderr)
+        return 1
     pipe = _pipeline(args)
     status = 0
     bar = tqdm(paths, unit="img", disable=args.no_progress or args.json or len(paths) < 2, file=sys.stderr)
@@ -120,6 +133,8 @@ def cmd_read(args: argparse.Namespace) -> int:
             img = read_image(path)
         except SourceError as exc:
             print(f"alpr: {exc}", file=sys.stderr)
+            if args.json:  # every input gets its line: an undecodable file is reported, not dropped
+                print(_dumps({"image": str(path), "error": str(exc), "plates": []}))
             status = 1
             continue
         t0 = time.perf_counter()

@@ -172,3 +172,31 @@ def test_eval_per_region_constrains_each_folder(
     per = json.loads(capsys.readouterr().out)
     # br folder: Brazilian formats allow ABC1234; us folder: all US formats (LLL9999 is one) allow it too
     assert per["br"]["read"] == 1 and per["us"]["read"] == 1 and per["all"]["plates"] == 2
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.startswith("alpr ")
+
+
+def test_read_empty_folder_is_an_error(
+    models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "empty").mkdir()
+    assert main(["read", str(tmp_path / "empty")]) == 1
+    assert "no images found" in capsys.readouterr().err
+
+
+def test_read_json_reports_undecodable_files(
+    models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cv2.imwrite(str(tmp_path / "good.jpg"), np.zeros((64, 64, 3), np.uint8))
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8not a jpeg")
+    assert main(["read", "--json", str(tmp_path)]) == 1  # a bad file makes the exit status 1
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    by_name = {Path(x["image"]).name: x for x in lines}
+    assert set(by_name) == {"good.jpg", "bad.jpg"}
+    assert "error" in by_name["bad.jpg"] and by_name["bad.jpg"]["plates"] == []
+    assert [p["plate"] for p in by_name["good.jpg"]["plates"]] == ["ABC1234"]
