@@ -159,6 +159,20 @@ def _event_dict(ev: Any) -> dict[str, Any]:
     return dict(ev.to_dict())
 
 
+def _source_problems(sources: Sequence[Any]) -> int:
+    """1 (and a line on stderr per source) when a source skipped undecodable files or gave no frame."""
+    status = 0
+    for s in sources:
+        bad = int(getattr(s, "errors", 0) or 0)
+        if bad:
+            print(f"alpr: error: {s.camera}: {bad} undecodable file(s) skipped", file=sys.stderr)
+            status = 1
+        elif s.frames == 0 and not getattr(s, "live", False):
+            print(f"alpr: error: {s.camera}: no frames", file=sys.stderr)
+            status = 1
+    return status
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """``alpr run SOURCE...``."""
     import datetime as dt
@@ -278,6 +292,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for err in runner.errors:
         print(f"alpr: {err}", file=sys.stderr)
         status = 1
+    status = max(status, _source_problems(sources))
     if not args.json:
         frames = sum(s.frames for s in sources)
         fps = frames / wall if wall > 0 else 0.0
@@ -362,6 +377,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 break
     wall = time.perf_counter() - t0
     source.close()
+    for err in runner.errors:
+        print(f"alpr: error: {err}", file=sys.stderr)
+    if n == 0 or runner.errors:
+        print(
+            "alpr: error: no frame could be timed" if n == 0 else "alpr: error: the source failed",
+            file=sys.stderr,
+        )
+        return 1
     stages = {k: v[0] for k, v in pipe.times.items()}
     stages["track"] = runner.times.snapshot().get("track", (0.0, 0))[0]
     stages["wait_for_decode"] = runner.times.snapshot().get("wait", (0.0, 0))[0]

@@ -200,3 +200,14 @@ def test_read_json_reports_undecodable_files(
     assert set(by_name) == {"good.jpg", "bad.jpg"}
     assert "error" in by_name["bad.jpg"] and by_name["bad.jpg"]["plates"] == []
     assert [p["plate"] for p in by_name["good.jpg"]["plates"]] == ["ABC1234"]
+
+
+def test_run_and_bench_fail_on_corrupt_or_empty_input(
+    models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8not a jpeg")
+    (tmp_path / "empty").mkdir()
+    assert main(["run", "--json", "--no-progress", str(tmp_path / "bad.jpg")]) == 1
+    assert "undecodable" in capsys.readouterr().err
+    assert main(["run", "--json", "--no-progress", str(tmp_path / "empty")]) == 1
+    assert main(["bench", str(tmp_path / "bad.jpg"), "--frames", "3"]) == 1
