@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from alpr.errors import SourceError
-from alpr.types import Box, PlateRead, box_iou
+from alpr.types import Box, PlateRead, box_iou, normalize_plate
 
 __all__ = [
     "GroundTruth",
@@ -33,8 +33,8 @@ _IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".JPG", ".JPEG", ".PNG")
 
 
 def normalize(text: str) -> str:
-    """Upper-case letters and digits only."""
-    return "".join(ch for ch in text.upper() if ch.isascii() and ch.isalnum())
+    """Letters and digits only, upper case (:func:`alpr.types.normalize_plate`)."""
+    return normalize_plate(text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,12 +20,12 @@ from alpr.engines import Engine, create_engine
 from alpr.errors import EngineError, ModelLoadError
 from alpr.regions import RegionSet, confusable_variant
 from alpr.timing import StageTimes
+from alpr.types import plate_char
 
 __all__ = ["CtcRecognizer", "PpOcrRecognizer", "Recognizer", "SlotRecognizer", "build_recognizer", "vote"]
 
 _MAX_PATTERNS = 64
 _DEFAULT_BOX_PAD = 0.05
-_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 
 class Recognizer(Protocol):
@@ -200,7 +200,7 @@ def vote(candidates: Sequence[tuple[str, np.ndarray, str | None]]) -> tuple[str,
 
 def _clean(text: str, confs: np.ndarray) -> tuple[str, np.ndarray]:
     """Upper-case, keep letters/digits only (separators and spaces dropped) with their confidences."""
-    keep = [i for i, ch in enumerate(text.upper()) if ch in _ALNUM or (not ch.isascii() and ch.isalnum())]
+    keep = [i for i, ch in enumerate(text.upper()) if plate_char(ch)]
     up = text.upper()
     return "".join(up[i] for i in keep), np.asarray([float(confs[i]) for i in keep], dtype=np.float32)
 

@@ -72,3 +72,18 @@ def iou_matrix(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float32]:
 def box_iou(a: Box, b: Box) -> float:
     """Intersection over union of two xyxy boxes (0.0 when the union is empty)."""
     return float(iou_matrix(a, b)[0, 0])
+
+
+def plate_char(ch: str) -> bool:
+    """Whether ``ch`` belongs in a plate text: a letter or digit of any script (A-Z, Ü, 皖...)."""
+    return ch.isalnum()
+
+
+def normalize_plate(text: str) -> str:
+    """The one plate normaliser (reads, ground truth, search, watchlists, blind index): NFKC, upper
+    case, letters and digits of every script kept, separators and punctuation dropped. So
+    ``"ab-12 3"`` and ``"AB123"`` are one plate, while ``"MÜ AB 123"`` stays apart from ``"M AB 123"``
+    and Chinese province characters survive."""
+    import unicodedata
+
+    return "".join(ch for ch in unicodedata.normalize("NFKC", text).upper() if plate_char(ch))

@@ -255,3 +255,12 @@ def test_erased_ciphertext_leaves_the_files(tmp_path: Path, keyring: Keyring) ->
     assert sum(b in data for b in blobs) == 1  # only KEEP1's ciphertext is left
     assert sum(b in data for b in crop_blobs) == 1
     s.close()
+
+
+def test_non_ascii_plates_keep_their_own_index(any_store: Store) -> None:
+    events = [ev("ÄÖÜ123"), ev("123", minutes=1), ev("皖AD5599", minutes=2)]
+    any_store.ingest([Ingest(e) for e in events], any_store.watchlist())
+    assert [r["plate"] for r in any_store.export_plate("123")["reads"]] == ["123"]  # was also ÄÖÜ123
+    assert [r["plate"] for r in any_store.query_reads(plate="ÄÖÜ 123")[0]] == ["ÄÖÜ123"]
+    assert any_store.erase_plate("皖AD5599")["reads"] == 1
+    assert sorted(r["plate"] for r in any_store.query_reads()[0]) == ["123", "ÄÖÜ123"]

@@ -83,3 +83,16 @@ def test_prefilter_is_a_lower_bound(a: str, b: str) -> None:
     from alpr.bridge.watchlist import confusable_skeleton, distance_lower_bound
 
     assert distance_lower_bound(confusable_skeleton(a), confusable_skeleton(b)) <= plate_distance(a, b) + 1e-9
+
+
+def test_non_ascii_plates_do_not_collide() -> None:
+    from alpr.types import normalize_plate
+
+    assert normalize_plate("ab-12 3") == "AB123"
+    assert normalize_plate("MÜ AB 123") == "MÜAB123" != normalize_plate("M AB 123")
+    assert normalize_plate("皖A·D5599") == "皖AD5599"  # the province character survives
+    assert normalize_plate("ＡＢ１２３") == "AB123"  # full-width forms fold (NFKC)
+    wl = Watchlist([WatchEntry(1, "MAB123", "exact", "stolen"), WatchEntry(2, "皖AD5599", "exact", "x")])
+    assert wl.match("MÜ AB 123") == []  # was an *exact* hit on M AB 123
+    assert [m.entry.id for m in wl.match("M AB 123")] == [1]
+    assert [m.entry.id for m in wl.match("皖AD5599")] == [2] and wl.match("苏AD5599") == []

@@ -29,17 +29,12 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from alpr.errors import ConfigError, StoreError
+from alpr.types import normalize_plate
 
 __all__ = ["Keyring", "generate_keyfile", "normalize_plate"]
 
 _NONCE = 12
 _KEY_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-_NON_ALNUM = re.compile(r"[^0-9A-Z]")
-
-
-def normalize_plate(plate: str) -> str:
-    """Upper-case and drop separators, so ``"ab-12 3"`` and ``"AB123"`` index alike."""
-    return _NON_ALNUM.sub("", plate.upper())
 
 
 def _b64key(value: object, what: str) -> bytes:

@@ -26,6 +26,7 @@ import numpy as np
 
 from alpr.train.augment import photometric, plate_on_background, warp_crop
 from alpr.train.synth import render_plate
+from alpr.types import normalize_plate
 
 __all__ = [
     "GtCrop",
@@ -79,7 +80,7 @@ class GtCrop:
 
 
 def _clean(text: str) -> str:
-    return "".join(ch for ch in text.upper() if ch.isalnum())
+    return normalize_plate(text)
 
 
 def read_label_tsv(
