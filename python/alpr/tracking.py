@@ -14,21 +14,20 @@ from __future__ import annotations
 import itertools
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from difflib import SequenceMatcher
 
 import numpy as np
 
 from alpr.config import TrackingConfig
+from alpr.timestamps import posix_to_iso
 from alpr.types import Box, PlateRead, box_iou
 
 __all__ = ["Tracker", "VehicleEvent", "iso", "vote"]
 
 
 def iso(ts: float) -> str:
-    """ISO 8601 UTC with milliseconds and ``Z`` for a POSIX timestamp."""
-    dt = datetime.fromtimestamp(ts, tz=timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    """ISO 8601 UTC with milliseconds and ``Z`` for a POSIX timestamp (:mod:`alpr.timestamps`)."""
+    return posix_to_iso(ts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ import orjson
 import uuid6
 
 from alpr.errors import DecodeError
+from alpr.timestamps import format_utc, parse_utc
 
 __all__ = ["CAMERA_PATTERN", "SCHEMA", "TIME_PATTERN", "PlateEvent"]
 
@@ -173,22 +174,14 @@ def _format_time(name: str, value: datetime | str) -> str:
         return value
     if not isinstance(value, datetime):
         raise ValueError(f"{name}: expected a datetime or ISO 8601 string, got {type(value).__name__}")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name}: expected a timezone-aware datetime, got a naive one ({value.isoformat()})")
     try:
-        utc = value.astimezone(timezone.utc)
-    except OverflowError:
-        raise ValueError(f"{name}: expected a time representable in UTC, got {value.isoformat()}") from None
-    # Not strftime: glibc writes year 999 as "999", not "0999".
-    return (
-        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}"
-        f".{utc.microsecond // 1000:03d}Z"
-    )
+        return format_utc(value)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
 
 
 def _parse_time(value: str) -> datetime:
-    # Python 3.10's fromisoformat does not take "Z".
-    return datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+    return parse_utc(value)
 
 
 def _check_time(name: str, value: object) -> str:

@@ -6,7 +6,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -16,6 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from alpr.bridge.crypto import Keyring
 from alpr.errors import ConfigError, StoreError
+from alpr.timestamps import ms_to_iso, parse_utc
 
 FUZZY_BATCH = 1000
 ROLES: tuple[str, ...] = ("viewer", "operator", "admin")
@@ -95,17 +95,15 @@ def now_ms() -> int:
 def parse_ts_ms(ts: str) -> int:
     """ISO 8601 (``...Z`` or with an offset; naive means UTC) to Unix milliseconds."""
     try:
-        dt = datetime.fromisoformat(ts.replace("Z", "+00:00").replace("z", "+00:00"))
+        dt = parse_utc(ts)
     except ValueError:
         raise StoreError(f"timestamp: expected ISO 8601, got {ts!r}") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
     return round(dt.timestamp() * 1000)
 
 
 def iso_ms(ms: int) -> str:
-    dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    """Unix milliseconds as the events' ISO 8601 UTC (:func:`alpr.timestamps.ms_to_iso`)."""
+    return ms_to_iso(ms)
 
 
 _EXTRA = (
