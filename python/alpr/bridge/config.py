@@ -82,11 +82,22 @@ class Retention(_Model):
     interval_s: float = Field(default=3600.0, gt=0)
 
 
+def default_client_id() -> str:
+    """``alpr-bridge-<host>-<pid>-<random>``: unique per bridge, so two bridges on one broker do not
+    keep disconnecting each other (MQTT allows one connection per client id). Set ``mqtt_client_id``
+    to pin one (the outbox, not the broker session, carries undelivered messages over restarts)."""
+    import os
+    import secrets
+    import socket
+
+    return f"alpr-bridge-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
 class BridgeConfig(_Model):
     zmq: list[str] = Field(default_factory=list)
     mqtt: str | None = None
     mqtt_tls: MqttTls = MqttTls()
-    mqtt_client_id: str = "alpr-bridge"
+    mqtt_client_id: str = Field(default_factory=lambda: default_client_id())
     ha_discovery: bool = False
     db: str = "sqlite:///alpr.db"
     http: str = "127.0.0.1:8080"

@@ -55,7 +55,7 @@ class MqttSink:
         url: str,
         *,
         tls: MqttTls | None = None,
-        client_id: str = "alpr-bridge",
+        client_id: str | None = None,
         ha_discovery: bool = False,
         sink: str = "mqtt",
         max_inflight: int = 1000,
@@ -66,6 +66,10 @@ class MqttSink:
         self.max_inflight = max_inflight
         host, port, use_tls, user, pw = parse_mqtt_url(url)
         self._addr = (host, port)
+        if client_id is None:
+            from alpr.bridge.config import default_client_id
+
+            client_id = default_client_id()
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
         c.will_set(STATUS_TOPIC, b"offline", qos=1, retain=True)
         c.reconnect_delay_set(min_delay=1, max_delay=30)
@@ -182,6 +186,11 @@ class MqttSink:
                 self._stop.wait(0.002)
                 continue
             rows = self.store.outbox_fetch(self.sink, after_id=cursor, limit=min(room, 500))
+            if not rows and cursor and not pending:
+                # Nothing in flight, so every row up to the cursor was delivered and deleted: rows at or
+                # below it are new ones that reused freed ids (SQLite does once the table empties).
+                cursor = 0
+                rows = self.store.outbox_fetch(self.sink, after_id=0, limit=min(room, 500))
             if not rows:
                 self._stop.wait(0.02 if pending else 0.1)
                 continue
