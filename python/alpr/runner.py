@@ -76,7 +76,13 @@ class StreamRunner:
         self.stride = int(stride or pipeline.config.detect_stride)
         self.tracking = tracking
         self.overlap = overlap
-        self.trackers = {s.camera: Tracker(pipeline.config.tracking, s.camera) for s in self.sources}
+        # A folder of stills is not a video: every image is its own observation (one event per plate
+        # per image, no track spanning unrelated photos, no de-duplication across them).
+        still_cfg = pipeline.config.tracking.model_copy(update={"min_hits": 1, "dedup_window": 0.0})
+        self.trackers = {
+            s.camera: Tracker(still_cfg if getattr(s, "still", False) else pipeline.config.tracking, s.camera)
+            for s in self.sources
+        }
         self._count = {s.camera: 0 for s in self.sources}
         self._live = {s.camera: bool(getattr(s, "live", False)) for s in self.sources}
         self._still = {s.camera: bool(getattr(s, "still", False)) for s in self.sources}
@@ -128,6 +134,8 @@ class StreamRunner:
             reads = reads_by_id.get(id(f), [])
             with self.times.stage("track"):
                 events = self.trackers[f.camera].update(reads, f.ts) if (self.tracking and detected) else []
+                if self.tracking and detected and self._still[f.camera]:
+                    events += self.trackers[f.camera].flush()
             yield FrameResult(f, f.camera, reads, events, detected)
 
     def __iter__(self) -> Iterator[FrameResult]:

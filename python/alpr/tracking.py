@@ -231,7 +231,11 @@ class Tracker:
         if not text:
             return None
         last = self._recent.get(text)
-        if last is not None and t.first_seen - last <= self.config.dedup_window:
+        if (
+            last is not None
+            and self.config.dedup_window > 0
+            and t.first_seen - last <= self.config.dedup_window
+        ):
             self._recent[text] = t.last_seen
             self.suppressed += 1
             return None

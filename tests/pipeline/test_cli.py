@@ -211,3 +211,16 @@ def test_run_and_bench_fail_on_corrupt_or_empty_input(
     assert "undecodable" in capsys.readouterr().err
     assert main(["run", "--json", "--no-progress", str(tmp_path / "empty")]) == 1
     assert main(["bench", str(tmp_path / "bad.jpg"), "--frames", "3"]) == 1
+
+
+def test_run_on_a_folder_of_stills_gives_one_event_per_photo(
+    models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder of photos is not a video: each photo's plate is its own event (12 photos used to come
+    out as 2 "vehicles" with texts mixed across plates)."""
+    for i in range(5):
+        cv2.imwrite(str(tmp_path / f"p{i}.jpg"), np.full((64, 64, 3), 10 * i, np.uint8))
+    assert main(["run", "--json", "--no-progress", str(tmp_path)]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.strip().splitlines()]
+    assert len(lines) == 5 and {ev["plate"] for ev in lines} == {"ABC1234"}
+    assert len({ev["track_id"] for ev in lines}) == 5
