@@ -80,6 +80,10 @@ class VehicleEvent:
         }
 
 
+MAX_TRACK_READS = 64
+"""Reads a track keeps for voting (the most confident; the newest is always kept)."""
+
+
 def vote(reads: list[PlateRead]) -> tuple[str, tuple[float, ...]]:
     """Confidence-weighted per-character vote over reads of one plate.
 
@@ -211,6 +215,11 @@ class Tracker:
             vy = ((r.box[1] + r.box[3]) - (t.box[1] + t.box[3])) / 2 / dt
             t.velocity = (0.5 * t.velocity[0] + 0.5 * vx, 0.5 * t.velocity[1] + 0.5 * vy)
         t.reads.append(r)
+        if len(t.reads) > MAX_TRACK_READS:
+            # A parked car is read for hours: keep the most confident reads (bounded memory, and each
+            # update's vote stays O(MAX_TRACK_READS) instead of growing with the track).
+            worst = min(range(len(t.reads) - 1), key=lambda i: t.reads[i].confidence)
+            del t.reads[worst]
         t.box = r.box
         t.last_seen = ts
         t.text = vote(t.reads)[0]

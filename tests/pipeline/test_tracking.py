@@ -96,3 +96,20 @@ def test_best_crop_is_kept() -> None:
 
 def test_iso() -> None:
     assert iso(0.5) == "1970-01-01T00:00:00.500Z"
+
+
+def test_a_parked_car_keeps_a_bounded_track() -> None:
+    from alpr.tracking import MAX_TRACK_READS
+
+    tracker = Tracker(TrackingConfig(max_age=5.0), "lot")
+    box = (100.0, 300.0, 220.0, 340.0)
+    events = []
+    for i in range(2000):  # ~half an hour of a parked car at 1 detection per second
+        conf = 0.95 if i % 10 == 0 else 0.6
+        text = "ABC1234" if i % 7 else "A8C1234"
+        events += tracker.update([read(text, box, conf=conf)], float(i))
+    (track,) = tracker.tracks
+    assert len(track.reads) == MAX_TRACK_READS  # was 2,000 reads, re-voted on every update
+    assert min(r.confidence for r in track.reads[:-1]) == pytest.approx(0.95)  # the best are kept
+    events += tracker.flush()
+    assert [ev.plate for ev in events] == ["ABC1234"]  # one vehicle, one event
