@@ -179,12 +179,7 @@ class Detector:
                     wh = det.boxes[:, 2:] - det.boxes[:, :2]
                     keep &= (wh[:, 0] >= self.min_size) & (wh[:, 1] >= self.min_size)
                 if not keep.all():
-                    det = ops.Detections(
-                        boxes=det.boxes[keep],
-                        scores=det.scores[keep],
-                        class_ids=det.class_ids[keep],
-                        keypoints=det.keypoints[keep],
-                    )
+                    det = _subset(det, keep)
                 out.append(det)
         return out
 

@@ -24,7 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from alpr.types import iou_matrix
+from alpr.types import box_iou
 from alpr.verify import FEATURES, read_features
 
 __all__ = ["collect", "draw_overlay", "fit_logistic", "run"]
@@ -84,10 +84,6 @@ def draw_overlay(rng: np.random.Generator, image: np.ndarray) -> tuple[np.ndarra
     return out, box
 
 
-def _iou(a: Sequence[float], b: Sequence[float]) -> float:
-    return float(iou_matrix(a, b)[0, 0])
-
-
 def collect(
     pipeline: Any,
     detect_root: str | os.PathLike[str],
@@ -114,13 +110,13 @@ def collect(
         img = cv2.imread(ann.image)
         if img is None:
             continue
-        gts = [tuple(float(v) for v in b) for b in ann.boxes]
+        gts = [(float(b[0]), float(b[1]), float(b[2]), float(b[3])) for b in ann.boxes]
         frame, ov = draw_overlay(rng, img) if rng.random() < 0.3 else (img, None)
         for r in pipeline(frame):
-            if any(_iou(r.box, g) > 0.4 for g in gts):
+            if any(box_iou(r.box, g) > 0.4 for g in gts):
                 xs.append(read_features(r.text, r.char_confidences, r.region, r.detector_score, r.box))
                 ys.append(1)
-            elif ov is not None and _iou(r.box, ov) > 0.1:
+            elif ov is not None and box_iou(r.box, ov) > 0.1:
                 xs.append(read_features(r.text, r.char_confidences, r.region, r.detector_score, r.box))
                 ys.append(0)
     files = sorted(p for p in Path(negatives_root).rglob("*.jpg"))

@@ -20,11 +20,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
 from alpr._models import variant_entries
+from alpr.sources import read_image
 from alpr.train.common import MODEL_VERSION
 from alpr.train.metrics import Prediction, detection_stats, map50_in_height_range, plates_found
 
@@ -191,13 +191,6 @@ def _predict(detector: Any, frames: Sequence[U8]) -> list[Prediction]:
     return [Prediction(d.boxes, d.scores, d.keypoints) for d in detector.detect(list(frames))]
 
 
-def _read_bgr(path: str | Path) -> U8:
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise ValueError(f"{path}: expected a readable image, got undecodable data")
-    return np.asarray(img, np.uint8)
-
-
 def evaluate_onnx(
     path: str | os.PathLike[str],
     *,
@@ -225,7 +218,7 @@ def evaluate_onnx(
         gts: list[F32] = []
         for start in range(0, len(items), batch):
             chunk = items[start : start + batch]
-            frames = [_read_bgr(it.image) for it in chunk]
+            frames = [read_image(it.image) for it in chunk]
             for it, frame, p in zip(chunk, frames, _predict(mapped, frames), strict=True):
                 preds.append(p)
                 h, w = frame.shape[:2]
@@ -245,7 +238,7 @@ def evaluate_onnx(
         per_region: dict[str, list[int]] = {}
         operating = _runtime_detector(path, imgsz, conf_threshold)
         for smp in samples:
-            (p,) = _predict(operating, [_read_bgr(smp.image)])
+            (p,) = _predict(operating, [read_image(smp.image)])
             gt = np.asarray([g.box for g in smp.plates], np.float32).reshape(-1, 4)
             found, total = plates_found([p], [gt], iou_threshold=0.4)
             acc = per_region.setdefault(smp.region, [0, 0])
@@ -289,7 +282,9 @@ def calibration_inputs(
     pick = rng.choice(len(items), size=min(count, len(items)), replace=False)
     from alpr import ops
 
-    x, _ = ops.letterbox_batch([_read_bgr(items[int(i)].image) for i in pick], imgsz)  # the shipped letterbox
+    x, _ = ops.letterbox_batch(
+        [read_image(items[int(i)].image) for i in pick], imgsz
+    )  # the shipped letterbox
     out: F32 = np.ascontiguousarray(x, np.float32)
     return out
 
@@ -318,12 +313,12 @@ def manifest_entry(
     path: str | os.PathLike[str], imgsz: int, *, variants: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """The ``"detector"`` entry of ``models/manifest.json``."""
-    from alpr.train.ocr.export import sha256_file
+    from alpr.engines.base import file_sha256
 
     p = Path(path)
     return {
         "file": p.name,
-        "sha256": sha256_file(p),
+        "sha256": file_sha256(p),
         "format": "yolov8",
         "input": {
             "name": "images",

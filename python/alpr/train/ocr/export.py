@@ -16,10 +16,11 @@ import numpy as np
 import torch
 
 from alpr._models import variant_entries
+from alpr.engines.base import file_sha256
 from alpr.train.common import MODEL_VERSION
 from alpr.train.ocr.model import OcrConfig, OcrModel
 
-__all__ = ["export_fp16", "export_ocr_onnx", "manifest_entry", "onnx_probs", "sha256_file", "verify_onnx"]
+__all__ = ["export_fp16", "export_ocr_onnx", "manifest_entry", "onnx_probs", "verify_onnx"]
 
 
 def export_ocr_onnx(model: OcrModel, path: str | os.PathLike[str], *, opset: int = 17) -> Path:
@@ -151,13 +152,6 @@ def verify_onnx(model: OcrModel, path: str | os.PathLike[str], x: np.ndarray, *,
     return diff
 
 
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of a file (the runtime's :func:`alpr.engines.base.file_sha256`)."""
-    from alpr.engines.base import file_sha256
-
-    return file_sha256(Path(path))
-
-
 def manifest_entry(
     config: OcrConfig,
     onnx_path: str | os.PathLike[str],
@@ -169,7 +163,7 @@ def manifest_entry(
     p = Path(onnx_path)
     return {
         "file": p.name,
-        "sha256": sha256_file(p),
+        "sha256": file_sha256(p),
         "format": "ctc",
         "arch": config.arch,
         "input": {
