@@ -38,7 +38,7 @@ def random_cn_text(rng: np.random.Generator) -> tuple[str, str]:
     ``yellow2`` (two rows), ``green`` (new energy, 8 characters), ``police``, ``coach`` (学),
     ``trailer`` (挂, two rows), ``hkmo`` (粤Z...港/澳)."""
     kinds = ("blue", "yellow", "yellow2", "green", "police", "coach", "trailer", "hkmo")
-    kind = kinds[int(rng.choice(len(kinds), p=[0.5, 0.08, 0.08, 0.18, 0.05, 0.05, 0.03, 0.03]))]
+    kind = kinds[int(rng.choice(len(kinds), p=[0.42, 0.08, 0.16, 0.16, 0.05, 0.05, 0.05, 0.03]))]
     prov = CN_PROVINCES[rng.integers(len(CN_PROVINCES))]
     letter = _CN_LETTERS[rng.integers(len(_CN_LETTERS))]
     if kind == "green":
