@@ -96,10 +96,19 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     bridge.stop()
 
 
+def _flat_routes(routes: Any) -> list[Any]:
+    """Every route, through included routers (newer FastAPI keeps an included router as one entry)."""
+    out: list[Any] = []
+    for r in routes:
+        inner = getattr(r, "original_router", None)
+        out += _flat_routes(inner.routes) if inner is not None else [r]
+    return out
+
+
 def _routes(api: Api) -> list[tuple[str, str]]:
     app = api.bridge.server.config.app
     out = []
-    for r in app.routes:
+    for r in _flat_routes(app.routes):
         if isinstance(r, APIRoute) and r.path.startswith("/api/"):
             path = re.sub(r"\{event_id\}", "x", r.path)
             path = re.sub(r"\{watch_id\}", "1", path)

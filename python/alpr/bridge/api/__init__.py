@@ -1,0 +1,114 @@
+"""REST API (FastAPI). Every API route, the OpenAPI document included, needs a bearer token; only
+the static operator page (``/``, ``/dashboard.js``, ``/dashboard.css``, which hold no data) does not.
+
+Roles: ``viewer`` reads (reads, crops, cameras, alerts, stats, health), ``operator`` also manages
+watchlists, ``admin`` also exports / erases a plate's data and reads the audit log. A token may be
+limited to some cameras: it then sees only their reads and alerts, and (as an operator) manages only
+watchlist entries limited to those cameras. Every reads search is written to
+the audit log (filters encrypted, like everything else that names a plate).
+
+One module per area, each a module-level ``APIRouter``: :mod:`.reads` (reads, crops, cameras, alerts,
+stats), :mod:`.watchlists`, :mod:`.privacy` (export, erase, audit); :mod:`.common` holds the shared
+dependencies (store, auth) and :mod:`.models` the bodies. ``create_app`` puts the store and the callbacks
+on ``app.state`` and includes the routers.
+"""
+
+# No `from __future__ import annotations`: FastAPI must see the real (local) dependency types.
+
+from collections.abc import Callable
+from pathlib import Path as PathlibPath
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, DBAPIError
+
+from alpr.bridge.api import privacy, reads, watchlists
+from alpr.bridge.api.common import API, StoreDep, Viewer
+from alpr.bridge.api.models import Health
+from alpr.bridge.store import Store
+from alpr.errors import StoreError
+
+__all__ = ["create_app"]
+
+ROUTERS = (reads.router, watchlists.router, privacy.router)
+
+
+def create_app(
+    store: Store,
+    *,
+    on_watchlist_change: Callable[[], None] | None = None,
+    mqtt_connected: Callable[[], bool] | None = None,
+    scan_limit: int = 50_000,
+) -> FastAPI:
+    """The REST application over ``store``; ``on_watchlist_change`` lets the bridge reload its matcher."""
+    from alpr import __version__
+
+    app = FastAPI(
+        title="alpr bridge",
+        version=__version__,
+        description="Plate reads, alerts and watchlists. Authenticate with `Authorization: Bearer <token>`.",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.store = store
+    app.state.on_watchlist_change = on_watchlist_change
+    app.state.mqtt_connected = mqtt_connected
+    app.state.scan_limit = scan_limit
+
+    @app.exception_handler(StoreError)
+    async def _store_error(_r: Request, exc: StoreError) -> Response:
+        return JSONResponse({"detail": "store unavailable"}, status_code=503)
+
+    @app.exception_handler(DBAPIError)
+    async def _db_error(_r: Request, exc: DBAPIError) -> Response:
+        if isinstance(exc, DataError):  # a value the database cannot hold (e.g. out of range)
+            return JSONResponse({"detail": "invalid value for the store"}, status_code=422)
+        return JSONResponse({"detail": "store unavailable"}, status_code=503)
+
+    _static_assets(app)
+
+    @app.get(f"{API}/openapi.json", include_in_schema=False)
+    def openapi(_t: Viewer) -> dict[str, Any]:
+        return app.openapi()
+
+    @app.get(f"{API}/health", response_model=Health)
+    def health(_t: Viewer, store: StoreDep) -> Health:
+        return Health(
+            status="ok",
+            version=__version__,
+            mqtt_connected=None if mqtt_connected is None else mqtt_connected(),
+            outbox_pending=store.outbox_pending(),
+        )
+
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+def _static_assets(app: FastAPI) -> None:
+    """The operator page: static files that hold no data (everything shown is fetched from the API with
+    the token the operator types in), so they are the only routes served without a token."""
+    static = PathlibPath(__file__).parent.parent / "static"
+    headers = {
+        "Content-Security-Policy": "default-src 'self'; img-src 'self' blob:; frame-ancestors 'none'",
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store",
+    }
+    assets = {
+        "/": ("dashboard.html", "text/html"),
+        "/dashboard.js": ("dashboard.js", "text/javascript"),
+        "/dashboard.css": ("dashboard.css", "text/css"),
+    }
+
+    def asset(name: str, media: str) -> Callable[[], Response]:
+        body = (static / name).read_bytes()
+
+        def serve() -> Response:
+            return Response(body, media_type=media, headers=headers)
+
+        return serve
+
+    for route, (name, media) in assets.items():
+        app.add_api_route(route, asset(name, media), methods=["GET"], include_in_schema=False)

@@ -1,0 +1,78 @@
+"""What every route module shares: path prefix, field patterns, the store and auth dependencies,
+time and cursor parsing. The app's state carries the store and the callbacks (``create_app`` sets them),
+so routers are plain module-level ``APIRouter`` objects."""
+
+# No `from __future__ import annotations`: FastAPI must see the real dependency types.
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Path, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from alpr.bridge.store import Role, Store, TokenInfo
+
+API = "/api/v1"
+CAMERA = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # as alpr.stream.events.CAMERA_PATTERN
+PLATE = r"^[^\x00-\x1f\x7f]{1,32}$"
+TEXT = r"^[^\x00]*$"
+MAX_ID = 2**62
+_bearer = HTTPBearer(auto_error=False, description="alpr token (`alpr token create --role viewer ...`)")
+
+
+def get_store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+
+
+def need(role: Role) -> Callable[..., TokenInfo]:
+    """A dependency that admits a valid bearer token holding at least ``role``."""
+
+    def dep(
+        store: StoreDep, creds: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
+    ) -> TokenInfo:
+        if creds is None or not creds.credentials:
+            raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+        info = store.verify_token(creds.credentials)
+        if info is None:
+            raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
+        if not info.allows(role):
+            raise HTTPException(403, f"this route needs the {role} role; the token has {info.role}")
+        return info
+
+    return dep
+
+
+Viewer = Annotated[TokenInfo, Depends(need("viewer"))]
+Operator = Annotated[TokenInfo, Depends(need("operator"))]
+Admin = Annotated[TokenInfo, Depends(need("admin"))]
+EventId = Annotated[str, Path(pattern=r"^[0-9A-Za-z-]{1,64}$")]
+WatchId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def state(request: Request, name: str) -> Any:
+    """One of the values ``create_app`` put on the app's state (callbacks, limits)."""
+    return getattr(request.app.state, name)
+
+
+def parse_ms(dt: datetime | None, name: str) -> int | None:
+    if dt is None:
+        return None
+    try:
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=timezone.utc)
+        return int(dt.timestamp() * 1000)
+    except (OverflowError, ValueError, OSError):
+        raise HTTPException(422, f"{name}: expected a representable time, got {dt!r}") from None
+
+
+def parse_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    if not cursor.isdigit() or len(cursor) > 18:
+        raise HTTPException(422, f"cursor: expected a value from a previous `next`, got {cursor[:40]!r}")
+    return int(cursor)

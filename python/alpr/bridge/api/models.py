@@ -1,0 +1,95 @@
+"""Request and reply bodies of the REST API (they are the OpenAPI schema)."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from alpr.bridge.api.common import PLATE, TEXT
+
+
+class Read(BaseModel):
+    event_id: str
+    camera: str
+    ts: str
+    plate: str
+    confidence: float
+    char_confidences: list[float] = []
+    region: str | None = None
+    box: list[float] = []
+    track_id: int | None = None
+    first_seen: str | None = None
+    last_seen: str | None = None
+    detector_score: float | None = None
+    has_crop: bool = False
+    distance: float | None = None
+
+
+class ReadsPage(BaseModel):
+    items: list[Read]
+    next: str | None = Field(description="pass as `cursor` for the next (older) page; null at the end")
+
+
+class Alert(BaseModel):
+    id: int
+    event_id: str
+    watchlist_id: int
+    camera: str
+    ts: str
+    plate: str
+    match: str
+    reason: str
+    distance: float
+
+
+class AlertsPage(BaseModel):
+    items: list[Alert]
+    next: str | None
+
+
+class Camera(BaseModel):
+    camera: str
+    reads: int
+    last_ts: str
+
+
+class Cameras(BaseModel):
+    items: list[Camera]
+
+
+class WatchIn(BaseModel):
+    pattern: str = Field(
+        min_length=1, max_length=32, pattern=PLATE, description="plate, or wildcard with * and ?"
+    )
+    kind: Literal["exact", "wildcard", "fuzzy"] = "exact"
+    reason: str = Field(default="", max_length=256, pattern=TEXT)
+    max_distance: float = Field(default=1.0, ge=0, le=4)
+    expires: datetime | None = None
+    cameras: list[Annotated[str, Field(min_length=1, max_length=128)]] | None = Field(
+        default=None, max_length=256
+    )
+
+
+class WatchOut(BaseModel):
+    id: int
+    pattern: str
+    kind: str
+    reason: str
+    max_distance: float
+    expires: str | None
+    cameras: list[str] | None
+
+
+class WatchList(BaseModel):
+    items: list[WatchOut]
+
+
+class PlateRequest(BaseModel):
+    plate: str = Field(min_length=1, max_length=32, pattern=PLATE)
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    mqtt_connected: bool | None
+    outbox_pending: dict[str, int]

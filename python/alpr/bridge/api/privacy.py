@@ -1,0 +1,31 @@
+"""Data-subject requests and the audit log (admin role)."""
+
+# No `from __future__ import annotations`: FastAPI must see the real dependency types.
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from alpr.bridge.api.common import API, Admin, StoreDep
+from alpr.bridge.api.models import PlateRequest
+
+router = APIRouter(prefix=API)
+
+
+@router.post("/privacy/export")
+def export(t: Admin, store: StoreDep, body: PlateRequest) -> dict[str, Any]:
+    out = store.export_plate(body.plate)
+    store.audit(t.id, "privacy.export", {"plate": body.plate}, len(out["reads"]))
+    return out
+
+
+@router.post("/privacy/erase")
+def erase(t: Admin, store: StoreDep, body: PlateRequest) -> dict[str, int]:
+    out = store.erase_plate(body.plate)
+    store.audit(t.id, "privacy.erase", {"plate": body.plate}, out["reads"])
+    return out
+
+
+@router.get("/audit")
+def audit(_t: Admin, store: StoreDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+    return {"items": store.audit_log(limit)}

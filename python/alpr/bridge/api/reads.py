@@ -1,0 +1,114 @@
+"""Reads, crops, cameras, alerts and stats: what a viewer may see (scoped to the token's cameras)."""
+
+# No `from __future__ import annotations`: FastAPI must see the real dependency types.
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+
+from alpr.bridge.api.common import (
+    API,
+    CAMERA,
+    PLATE,
+    EventId,
+    StoreDep,
+    Viewer,
+    parse_cursor,
+    parse_ms,
+    state,
+)
+from alpr.bridge.api.models import Alert, AlertsPage, Camera, Cameras, Read, ReadsPage
+from alpr.bridge.store import Store, TokenInfo
+
+router = APIRouter(prefix=API)
+
+
+@router.get("/reads", response_model=ReadsPage)
+def reads(
+    request: Request,
+    t: Viewer,
+    store: StoreDep,
+    plate: Annotated[str | None, Query(pattern=PLATE)] = None,
+    fuzzy: bool = False,
+    max_distance: Annotated[float, Query(ge=0, le=4)] = 1.0,
+    camera: Annotated[str | None, Query(pattern=CAMERA)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=40)] = None,
+) -> ReadsPage:
+    items, nxt = store.query_reads(
+        plate=plate,
+        fuzzy=fuzzy,
+        max_distance=max_distance,
+        camera=camera,
+        cameras=t.cameras,
+        since_ms=parse_ms(since, "since"),
+        until_ms=parse_ms(until, "until"),
+        limit=limit,
+        before_id=parse_cursor(cursor),
+        scan_limit=state(request, "scan_limit"),
+    )
+    detail = {"plate": plate, "fuzzy": fuzzy, "camera": camera, "since": str(since), "until": str(until)}
+    store.audit(t.id, "reads.search", detail, len(items))
+    return ReadsPage(items=[Read(**d) for d in items], next=None if nxt is None else str(nxt))
+
+
+def _visible_read(store: Store, t: TokenInfo, event_id: str) -> dict[str, Any]:
+    d = store.get_read(event_id)
+    if d is None or not t.sees(d["camera"]):
+        raise HTTPException(404, f"no read {event_id!r}")
+    return d
+
+
+@router.get("/reads/{event_id}", response_model=Read)
+def read(t: Viewer, store: StoreDep, event_id: EventId) -> Read:
+    d = _visible_read(store, t, event_id)
+    store.audit(t.id, "reads.get", {"event_id": event_id}, 1)
+    return Read(**d)
+
+
+@router.get(
+    "/reads/{event_id}/crop",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}, "description": "the plate crop (JPEG)"}},
+)
+def crop(t: Viewer, store: StoreDep, event_id: EventId) -> Response:
+    _visible_read(store, t, event_id)
+    data = store.get_crop(event_id)
+    if data is None:
+        raise HTTPException(404, f"read {event_id!r} has no crop (none sent, or removed by retention)")
+    store.audit(t.id, "reads.crop", {"event_id": event_id}, 1)
+    return Response(content=data, media_type="image/jpeg")
+
+
+@router.get("/cameras", response_model=Cameras)
+def cameras(t: Viewer, store: StoreDep) -> Cameras:
+    return Cameras(items=[Camera(**c) for c in store.cameras(t.cameras)])
+
+
+@router.get("/alerts", response_model=AlertsPage)
+def alerts(
+    t: Viewer,
+    store: StoreDep,
+    camera: Annotated[str | None, Query(pattern=CAMERA)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=40)] = None,
+) -> AlertsPage:
+    items, nxt = store.query_alerts(
+        camera=camera,
+        cameras=t.cameras,
+        since_ms=parse_ms(since, "since"),
+        until_ms=parse_ms(until, "until"),
+        limit=limit,
+        before_id=parse_cursor(cursor),
+    )
+    return AlertsPage(items=[Alert(**a) for a in items], next=None if nxt is None else str(nxt))
+
+
+@router.get("/stats")
+def stats(t: Viewer, store: StoreDep) -> dict[str, Any]:
+    return store.stats(t.cameras)
