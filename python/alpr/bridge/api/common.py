@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Path, Request, Security
+from fastapi import Depends, HTTPException, Path, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from alpr.bridge.store import Role, Store, TokenInfo
@@ -76,3 +76,36 @@ def parse_cursor(cursor: str | None) -> int | None:
     if not cursor.isdigit() or len(cursor) > 18:
         raise HTTPException(422, f"cursor: expected a value from a previous `next`, got {cursor[:40]!r}")
     return int(cursor)
+
+
+class Window:
+    """The query parameters every listing shares: camera, time window and paging (``?camera=&since=
+    &until=&limit=&cursor=``), parsed to store arguments."""
+
+    def __init__(
+        self,
+        camera: Annotated[str | None, Query(pattern=CAMERA)] = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: Annotated[str | None, Query(max_length=40)] = None,
+    ) -> None:
+        self.camera = camera
+        self.since = since
+        self.until = until
+        self.limit = limit
+        self.since_ms = parse_ms(since, "since")
+        self.until_ms = parse_ms(until, "until")
+        self.before_id = parse_cursor(cursor)
+
+    def store_args(self) -> dict[str, Any]:
+        return {
+            "camera": self.camera,
+            "since_ms": self.since_ms,
+            "until_ms": self.until_ms,
+            "limit": self.limit,
+            "before_id": self.before_id,
+        }
+
+
+WindowDep = Annotated[Window, Depends()]

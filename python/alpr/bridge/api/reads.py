@@ -2,20 +2,17 @@
 
 # No `from __future__ import annotations`: FastAPI must see the real dependency types.
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from alpr.bridge.api.common import (
     API,
-    CAMERA,
     PLATE,
     EventId,
     StoreDep,
     Viewer,
-    parse_cursor,
-    parse_ms,
+    WindowDep,
     state,
 )
 from alpr.bridge.api.models import Alert, AlertsPage, Camera, Cameras, Read, ReadsPage
@@ -29,28 +26,22 @@ def reads(
     request: Request,
     t: Viewer,
     store: StoreDep,
+    window: WindowDep,
     plate: Annotated[str | None, Query(pattern=PLATE)] = None,
     fuzzy: bool = False,
     max_distance: Annotated[float, Query(ge=0, le=4)] = 1.0,
-    camera: Annotated[str | None, Query(pattern=CAMERA)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(max_length=40)] = None,
 ) -> ReadsPage:
     items, nxt = store.query_reads(
         plate=plate,
         fuzzy=fuzzy,
         max_distance=max_distance,
-        camera=camera,
         cameras=t.cameras,
-        since_ms=parse_ms(since, "since"),
-        until_ms=parse_ms(until, "until"),
-        limit=limit,
-        before_id=parse_cursor(cursor),
         scan_limit=state(request, "scan_limit"),
+        **window.store_args(),
     )
-    detail = {"plate": plate, "fuzzy": fuzzy, "camera": camera, "since": str(since), "until": str(until)}
+    w = window
+    detail = {"plate": plate, "fuzzy": fuzzy, "camera": w.camera}
+    detail |= {"since": str(w.since), "until": str(w.until)}
     store.audit(t.id, "reads.search", detail, len(items))
     return ReadsPage(items=[Read(**d) for d in items], next=None if nxt is None else str(nxt))
 
@@ -92,20 +83,9 @@ def cameras(t: Viewer, store: StoreDep) -> Cameras:
 def alerts(
     t: Viewer,
     store: StoreDep,
-    camera: Annotated[str | None, Query(pattern=CAMERA)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(max_length=40)] = None,
+    window: WindowDep,
 ) -> AlertsPage:
-    items, nxt = store.query_alerts(
-        camera=camera,
-        cameras=t.cameras,
-        since_ms=parse_ms(since, "since"),
-        until_ms=parse_ms(until, "until"),
-        limit=limit,
-        before_id=parse_cursor(cursor),
-    )
+    items, nxt = store.query_alerts(cameras=t.cameras, **window.store_args())
     return AlertsPage(items=[Alert(**a) for a in items], next=None if nxt is None else str(nxt))
 
 

@@ -38,6 +38,17 @@ def _scoped(t: TokenInfo, body: WatchIn) -> list[str] | None:
     return cams
 
 
+def _fields(body: WatchIn, cams: list[str] | None) -> dict[str, Any]:
+    """The store's keyword arguments for an entry's settings (all but the pattern)."""
+    return {
+        "kind": body.kind,
+        "reason": body.reason,
+        "max_distance": body.max_distance,
+        "expires_ms": parse_ms(body.expires, "expires"),
+        "cameras": cams,
+    }
+
+
 def _visible_watch(store: Store, t: TokenInfo, watch_id: int) -> Any:
     e = store.get_watch(watch_id)
     if e is None or not _owns(t, e.cameras):
@@ -60,14 +71,7 @@ def list_watch(t: Operator, store: StoreDep) -> WatchList:
 def add_watch(request: Request, t: Operator, store: StoreDep, body: WatchIn) -> WatchOut:
     cams = _scoped(t, body)
     try:
-        wid = store.add_watch(
-            body.pattern,
-            kind=body.kind,
-            reason=body.reason,
-            max_distance=body.max_distance,
-            expires_ms=parse_ms(body.expires, "expires"),
-            cameras=cams,
-        )
+        wid = store.add_watch(body.pattern, **_fields(body, cams))
     except ConfigError as exc:
         raise HTTPException(422, str(exc)) from None
     _changed(request)
@@ -85,15 +89,7 @@ def put_watch(request: Request, t: Operator, store: StoreDep, watch_id: WatchId,
     _visible_watch(store, t, watch_id)
     cams = _scoped(t, body)
     try:
-        ok = store.update_watch(
-            watch_id,
-            body.pattern,
-            kind=body.kind,
-            reason=body.reason,
-            max_distance=body.max_distance,
-            expires_ms=parse_ms(body.expires, "expires"),
-            cameras=cams,
-        )
+        ok = store.update_watch(watch_id, body.pattern, **_fields(body, cams))
     except ConfigError as exc:
         raise HTTPException(422, str(exc)) from None
     if not ok:
