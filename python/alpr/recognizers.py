@@ -8,6 +8,7 @@ CRNN / transformer OCR, CTC), :class:`PpOcrRecognizer` (PaddleOCR recognizers) a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -63,47 +64,28 @@ def _check_classes(engine: Engine, expected: int, what: str) -> None:
         raise ModelLoadError(f"OCR model outputs {classes} classes but the {what} implies {expected}")
 
 
-class _CropRecognizer:
-    """Shared crop -> engine -> decode plumbing (OCR batched over every plate of every frame)."""
+@dataclass(frozen=True)
+class CropSpec:
+    """How a recognizer wants its plate crops: the model's input size, colour, normalisation
+    ``(px / 255 - mean) / std``, layout and dtype, whether to warp by the detector's corners, and the
+    margin added around a detector box (a share of its width / height)."""
 
-    max_batch = 64
+    height: int
+    width: int
+    gray: bool = False
+    keep_aspect: bool = False
+    mean: float = 0.5
+    std: float = 0.5
+    pad: float = 0.0
+    layout: str = "nchw"
+    dtype: type = np.float32
+    use_corners: bool = False
+    box_pad: float = 0.0
+    bgr: bool = False
 
-    def __init__(
-        self,
-        engine: Engine,
-        *,
-        height: int,
-        width: int,
-        gray: bool,
-        keep_aspect: bool,
-        mean: float,
-        std: float,
-        pad: float,
-        layout: str,
-        dtype: type,
-        use_corners: bool,
-        box_pad: float,
-        bgr: bool = False,
-    ) -> None:
-        self.engine = engine
-        self.height, self.width = int(height), int(width)
-        self.gray, self.keep_aspect = bool(gray), bool(keep_aspect)
-        self.mean, self.std, self.pad = float(mean), float(std), float(pad)
-        self.layout, self.dtype = layout, dtype
-        self.use_corners = use_corners
-        self.box_pad = float(box_pad)
-        self.bgr = bgr
-        self._input_name = engine.inputs[0].name
-        self._fixed_batch = engine.inputs[0].fixed(0)
-        self.times = StageTimes()
-
-    vote_pads: tuple[float, ...] = ()
-    """Extra box margins read for test-time voting (see :func:`vote`); empty = one read per plate."""
-
-    def _crops(
-        self, frame: np.ndarray, boxes: np.ndarray, corners: np.ndarray | None, pad: float | None = None
-    ) -> np.ndarray:
-        kw: dict[str, Any] = {
+    def kernel_args(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`alpr.ops.crop_plates`."""
+        return {
             "height": self.height,
             "width": self.width,
             "gray": self.gray,
@@ -114,10 +96,32 @@ class _CropRecognizer:
             "layout": self.layout,
             "dtype": self.dtype,
         }
-        if self.use_corners and corners is not None and corners.shape[0] == boxes.shape[0]:
+
+
+class _CropRecognizer:
+    """Shared crop -> engine -> decode plumbing (OCR batched over every plate of every frame)."""
+
+    max_batch = 64
+
+    def __init__(self, engine: Engine, crop: CropSpec) -> None:
+        self.engine = engine
+        self.crop = crop
+        self._input_name = engine.inputs[0].name
+        self._fixed_batch = engine.inputs[0].fixed(0)
+        self.times = StageTimes()
+
+    vote_pads: tuple[float, ...] = ()
+    """Extra box margins read for test-time voting (see :func:`vote`); empty = one read per plate."""
+
+    def _crops(
+        self, frame: np.ndarray, boxes: np.ndarray, corners: np.ndarray | None, pad: float | None = None
+    ) -> np.ndarray:
+        c = self.crop
+        kw = c.kernel_args()
+        if c.use_corners and corners is not None and corners.shape[0] == boxes.shape[0]:
             return np.asarray(ops.crop_plates(frame, corners=np.ascontiguousarray(corners, np.float32), **kw))
         b = np.asarray(boxes, dtype=np.float32)
-        box_pad = self.box_pad if pad is None else pad
+        box_pad = c.box_pad if pad is None else pad
         if box_pad > 0 and len(b):
             wh = b[:, 2:] - b[:, :2]
             b = np.concatenate([b[:, :2] - wh * box_pad, b[:, 2:] + wh * box_pad], axis=1)
@@ -127,8 +131,8 @@ class _CropRecognizer:
         return np.asarray(ops.crop_plates(frame, np.ascontiguousarray(b), **kw))
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:
-        if self.bgr:
-            axis = 1 if self.layout == "nchw" else 3
+        if self.crop.bgr:
+            axis = 1 if self.crop.layout == "nchw" else 3
             batch = np.ascontiguousarray(np.flip(batch, axis=axis))
         outs = []
         step = 1 if self._fixed_batch == 1 else self.max_batch
@@ -222,9 +226,9 @@ class CtcRecognizer(_CropRecognizer):
         beam_width: int = 10,
         logits: bool = False,
         min_format_ratio: float = 0.0,
-        **crop: Any,
+        crop: CropSpec | None = None,
     ) -> None:
-        super().__init__(engine, **crop)
+        super().__init__(engine, crop or CropSpec(height=32, width=128, box_pad=_DEFAULT_BOX_PAD))
         self.min_format_ratio = float(min_format_ratio)
         self.charset = charset
         self.blank = int(blank)
@@ -257,21 +261,22 @@ class CtcRecognizer(_CropRecognizer):
             constrain=constrain,
             beam_width=cfg.beam_width,
             min_format_ratio=min_format_ratio,
-            height=cfg.height or spec.fixed(2) or int(inp.get("height", 32)),
-            width=cfg.width or spec.fixed(3) or int(inp.get("width", 128)),
-            gray=channels == 1,
-            keep_aspect=cfg.keep_aspect
-            if cfg.keep_aspect is not None
-            else bool(inp.get("keep_aspect", False)),
-            mean=cfg.mean if cfg.mean is not None else float(inp.get("mean", 0.5)),
-            std=cfg.std if cfg.std is not None else float(inp.get("std", 0.5)),
-            pad=0.0,
-            layout="nchw",
-            dtype=np.float32,
-            use_corners=(cfg.crop or str(inp.get("crop", "box"))) == "corners",
-            # The OCR's training crops carry a margin around the plate (0-8 % by source); a detector box
-            # is tight, so grow it a little unless the manifest or the config says otherwise.
-            box_pad=cfg.box_pad if cfg.box_pad is not None else float(inp.get("box_pad", _DEFAULT_BOX_PAD)),
+            crop=CropSpec(
+                height=cfg.height or spec.fixed(2) or int(inp.get("height", 32)),
+                width=cfg.width or spec.fixed(3) or int(inp.get("width", 128)),
+                gray=channels == 1,
+                keep_aspect=cfg.keep_aspect
+                if cfg.keep_aspect is not None
+                else bool(inp.get("keep_aspect", False)),
+                mean=cfg.mean if cfg.mean is not None else float(inp.get("mean", 0.5)),
+                std=cfg.std if cfg.std is not None else float(inp.get("std", 0.5)),
+                use_corners=(cfg.crop or str(inp.get("crop", "box"))) == "corners",
+                # The OCR's training crops carry a margin around the plate (0-8 % by source); a detector
+                # box is tight, so grow it a little unless the manifest or the config says otherwise.
+                box_pad=cfg.box_pad
+                if cfg.box_pad is not None
+                else float(inp.get("box_pad", _DEFAULT_BOX_PAD)),
+            ),
         )
 
     def _decode(
@@ -325,21 +330,7 @@ class PpOcrRecognizer(_CropRecognizer):
     def __init__(
         self, engine: Engine, dictionary: Sequence[str], *, height: int = 48, width: int = 320
     ) -> None:
-        super().__init__(
-            engine,
-            height=height,
-            width=width,
-            gray=False,
-            keep_aspect=True,
-            mean=0.5,
-            std=0.5,
-            pad=0.0,
-            layout="nchw",
-            dtype=np.float32,
-            use_corners=False,
-            box_pad=0.0,
-            bgr=True,
-        )
+        super().__init__(engine, CropSpec(height=height, width=width, keep_aspect=True, bgr=True))
         chars = [c for c in dictionary]
         if any(len(c) != 1 for c in chars):
             raise ModelLoadError("PP-OCR dictionary: expected one character per line")
@@ -396,20 +387,10 @@ class SlotRecognizer(_CropRecognizer):
         width: int = 140,
         channels: int = 1,
     ) -> None:
-        super().__init__(
-            engine,
-            height=height,
-            width=width,
-            gray=channels == 1,
-            keep_aspect=False,
-            mean=0.0,
-            std=1.0,
-            pad=0.0,
-            layout="nhwc",
-            dtype=np.uint8,
-            use_corners=False,
-            box_pad=0.0,
+        spec = CropSpec(
+            height=height, width=width, gray=channels == 1, mean=0.0, std=1.0, layout="nhwc", dtype=np.uint8
         )
+        super().__init__(engine, spec)
         if pad_char not in alphabet:
             raise ModelLoadError(f"slot OCR: pad_char {pad_char!r} is not in the alphabet {alphabet!r}")
         self.alphabet, self.pad_char = alphabet, pad_char

@@ -167,7 +167,7 @@ def test_slot_recognizer(tmp_path: Path, models_dir: Path) -> None:
     rec = SlotRecognizer.from_config(
         load_config(ocr={"model": str(model), "format": "slot", "alphabet": alphabet}).ocr, None
     )
-    assert (rec.height, rec.width, rec.gray) == (70, 140, True)
+    assert (rec.crop.height, rec.crop.width, rec.crop.gray) == (70, 140, True)
     pipe = Pipeline(recognizer=rec, config=load_config(regions={"enabled": ["eu-de"]}))
     (r,) = pipe(np.zeros((64, 64, 3), np.uint8))
     # The slot model read "XY12O"; the German format fixes the trailing O to 0 (digits only there).

@@ -113,6 +113,32 @@ def test_int8_static_quantization(model_and_onnx: tuple[CRNN, Path], tmp_path: P
         quantize_static_int8(path, tmp_path / "x.onnx", calib, method="magic")
 
 
+def test_int8_keeps_the_input_conv_in_fp32_when_asked(
+    model_and_onnx: tuple[CRNN, Path], tmp_path: Path
+) -> None:
+    import onnx
+
+    model, path = model_and_onnx
+    calib = np.random.default_rng(4).normal(0, 1, (32, 3, TINY.height, TINY.width)).astype(np.float32)
+
+    def input_conv_reads(model_path: Path) -> str:
+        graph = onnx.load(str(model_path)).graph
+        producers = {o: n.op_type for n in graph.node for o in n.output}
+        first = next(n for n in graph.node if n.op_type == "Conv")
+        return producers.get(first.input[0], "graph input")
+
+    plain = quantize_static_int8(path, tmp_path / "plain.onnx", calib)
+    kept = quantize_static_int8(path, tmp_path / "kept.onnx", calib, fp32_input_conv=True)
+    # Fully quantized: the image goes through Quantize/DequantizeLinear before the first conv.
+    assert input_conv_reads(plain) == "DequantizeLinear"
+    # FP32 input conv: that conv reads the float image, later convs are still quantized.
+    assert input_conv_reads(kept) == "graph input"
+    ops = [n.op_type for n in onnx.load(str(kept)).graph.node]
+    assert ops.count("QuantizeLinear") >= 2
+    ref, got = predict_probs(model, calib[:8]), onnx_probs(kept, calib[:8])
+    assert np.abs(ref - got).mean() < 0.02
+
+
 def test_calibration_reader_protocol() -> None:
     x = np.zeros((10, 3, 4, 4), np.float32)
     reader = ArrayCalibrationReader(x, batch_size=4)

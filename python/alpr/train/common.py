@@ -294,3 +294,17 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
 def read_json(path: str | os.PathLike[str]) -> Any:
     """Read a JSON file."""
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def max_abs_diff(ref: np.ndarray, got: np.ndarray, atol: float) -> float:
+    """Max |ref - got| of an exported model's output against the training framework's (export checks).
+
+    Raises:
+        AssertionError: the shapes differ or the difference exceeds ``atol``.
+    """
+    if ref.shape != got.shape:
+        raise AssertionError(f"onnx output: expected shape {ref.shape}, got {got.shape}")
+    diff = float(np.abs(ref - got).max())
+    if diff > atol:
+        raise AssertionError(f"onnx output: expected max |torch - ort| <= {atol}, got {diff:.3g}")
+    return diff

@@ -140,12 +140,9 @@ def verify_detector_onnx(model: Any, path: str | os.PathLike[str], x: F32, *, at
     with torch.no_grad():
         ref = wrapper(torch.from_numpy(x)).numpy()
     got = onnx_session(path).run(None, {"images": np.ascontiguousarray(x)})[0]
-    if ref.shape != got.shape:
-        raise AssertionError(f"onnx output: expected shape {ref.shape}, got {got.shape}")
-    diff = float(np.abs(ref - got).max())
-    if diff > atol:
-        raise AssertionError(f"onnx output: expected max |torch - ort| <= {atol}, got {diff:.3g}")
-    return diff
+    from alpr.train.common import max_abs_diff
+
+    return max_abs_diff(ref, got, atol)
 
 
 def decode_output(

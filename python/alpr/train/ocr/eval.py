@@ -219,7 +219,9 @@ def export_all(
             raise ValueError(
                 "calib: expected a label TSV with real train crops for INT8 calibration, got none"
             )
-        files["int8"] = quantize_static_int8(fp32_path, out / f"{name}.int8.onnx", x_calib)
+        files["int8"] = quantize_static_int8(
+            fp32_path, out / f"{name}.int8.onnx", x_calib, fp32_input_conv=True
+        )
         variants["int8"] = files["int8"].name
     eval_sets = list(eval_labels if eval_labels is not None else calib_labels)
     bench = x_calib[:64] if len(x_calib) >= 64 else np.resize(x_calib, (64, *x_calib.shape[1:]))

@@ -144,12 +144,9 @@ def verify_onnx(model: OcrModel, path: str | os.PathLike[str], x: np.ndarray, *,
 
     ref = predict_probs(model, x)
     got = onnx_probs(path, x)
-    if ref.shape != got.shape:
-        raise AssertionError(f"onnx output: expected shape {ref.shape}, got {got.shape}")
-    diff = float(np.abs(ref - got).max())
-    if diff > atol:
-        raise AssertionError(f"onnx output: expected max |torch - ort| <= {atol}, got {diff:.3g}")
-    return diff
+    from alpr.train.common import max_abs_diff
+
+    return max_abs_diff(ref, got, atol)
 
 
 def manifest_entry(
