@@ -18,10 +18,14 @@ __all__ = ["build_parser", "main"]
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
-    try:
-        return version("alpr")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
-        return "unknown"
+    # The distribution is ``alpr-engine`` (``alpr`` on PyPI is an unrelated package); an older editable
+    # install may still carry the former name.
+    for dist in ("alpr-engine", "alpr"):
+        try:
+            return version(dist)
+        except PackageNotFoundError:  # pragma: no cover - depends on how the package was installed
+            continue
+    return "unknown"  # pragma: no cover - running from a source tree without metadata
 
 
 def _common(p: argparse.ArgumentParser) -> None:
