@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_bench)
 
-    for mod in ("alpr.train.cli", "alpr.bridge.cli"):
+    for mod in ("alpr.train.cli", "alpr.bridge.cli", "alpr.doctor"):
         try:
             module = __import__(mod, fromlist=["add_parsers"])
         except ImportError:
