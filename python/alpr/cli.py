@@ -18,10 +18,14 @@ __all__ = ["build_parser", "main"]
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
-    try:
-        return version("alpr")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
-        return "unknown"
+    # The distribution is ``alpr-engine`` (``alpr`` on PyPI is an unrelated package); an older editable
+    # install may still carry the former name.
+    for dist in ("alpr-engine", "alpr"):
+        try:
+            return version(dist)
+        except PackageNotFoundError:  # pragma: no cover - depends on how the package was installed
+            continue
+    return "unknown"  # pragma: no cover - running from a source tree without metadata
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -58,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outbox", metavar="PATH", help="SQLite outbox for --publish (replay after restarts)")
     p.add_argument("--stride", type=int, metavar="N", help="run the detector on every N-th frame (default 3)")
     p.add_argument("--no-tracking", action="store_true", help="print every read instead of vehicle events")
+    p.add_argument(
+        "--health-port", type=int, metavar="PORT", help="serve GET /health (FPS, drops, last read)"
+    )
+    p.add_argument("--health-host", default="127.0.0.1", metavar="HOST", help="bind for --health-port")
     _common(p)
     p.set_defaults(func=cmd_run)
 
@@ -85,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_bench)
 
-    for mod in ("alpr.train.cli", "alpr.bridge.cli"):
+    for mod in ("alpr.train.cli", "alpr.bridge.cli", "alpr.doctor"):
         try:
             module = __import__(mod, fromlist=["add_parsers"])
         except ImportError:
@@ -222,9 +230,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     def utc(ts: float) -> dt.datetime:
         return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc)
 
+    from alpr.stream.health import HealthServer, HealthState, Watchdog
+
+    health = HealthState(sources)
+    server = None if args.health_port is None else HealthServer(health, args.health_host, args.health_port)
+    watchdog = Watchdog()
+    if server is not None:
+        server.start()
+        print(f"alpr: health on http://{args.health_host}:{server.port}/health", file=sys.stderr)
+    watchdog.ready()
     try:
         for res in runner:
+            health.observe(
+                frame=res.frame is not None, reads=res.reads if res.detected else None, events=len(res.events)
+            )
             if res.frame is not None:
+                watchdog.tick()
                 bar.update(sum(s.frames for s in sources) - bar.n)
                 if res.detected:
                     last_reads[res.camera] = res.reads
@@ -282,6 +303,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         pass
     finally:
         bar.close()
+        if server is not None:
+            server.close()
         for s in sources:
             s.close()
         if writer is not None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("sqlalchemy", reason="needs the serve extra: pip install 'alpr[serve]'")
+pytest.importorskip("sqlalchemy", reason="needs the serve extra: pip install 'alpr-engine[serve]'")
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization

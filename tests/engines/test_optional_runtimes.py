@@ -18,21 +18,21 @@ from alpr.errors import EngineError
 def test_missing_tensorrt_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     model = make_ocr(tmp_path / "m.onnx", ctc_probs("A"), 16, 32)
     monkeypatch.setitem(sys.modules, "tensorrt", None)
-    with pytest.raises(ImportError, match=r"pip install 'alpr\[tensorrt\]'"):
+    with pytest.raises(ImportError, match=r"pip install 'alpr-engine\[tensorrt\]'"):
         create_engine(model, EngineConfig(backend="tensorrt"))
 
 
 def test_missing_cuda_python_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "cuda", None)
     monkeypatch.setitem(sys.modules, "cuda.bindings", None)
-    with pytest.raises(ImportError, match=r"cuda-python: pip install 'alpr\[tensorrt\]'"):
+    with pytest.raises(ImportError, match=r"cuda-python: pip install 'alpr-engine\[tensorrt\]'"):
         trt_mod.import_cudart()
 
 
 def test_missing_openvino_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     model = make_ocr(tmp_path / "m.onnx", ctc_probs("A"), 16, 32)
     monkeypatch.setitem(sys.modules, "openvino", None)
-    with pytest.raises(ImportError, match=r"pip install 'alpr\[openvino\]'"):
+    with pytest.raises(ImportError, match=r"pip install 'alpr-engine\[openvino\]'"):
         create_engine(model, EngineConfig(backend="openvino"))
 
 

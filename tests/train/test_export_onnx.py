@@ -184,7 +184,7 @@ def test_tensorrt_builder_without_tensorrt() -> None:
     try:
         import tensorrt  # noqa: F401
     except ImportError:
-        with pytest.raises(ImportError, match=r"pip install 'alpr\[tensorrt\]'"):
+        with pytest.raises(ImportError, match=r"pip install 'alpr-engine\[tensorrt\]'"):
             tensorrt_build.build_engine("x.onnx", "x.engine", precision="fp16")
     else:  # pragma: no cover - only where TensorRT is installed
         pytest.skip("TensorRT is installed; the gpu test covers the build")

@@ -1,4 +1,4 @@
-"""The bridge (``alpr serve``, extra ``alpr[serve]``): plate events from the stream into an encrypted
+"""The bridge (``alpr serve``, extra ``alpr-engine[serve]``): plate events from the stream into an encrypted
 store, out to MQTT and webhooks, and served over a token-protected REST API.
 
 Modules: :mod:`~alpr.bridge.config`, :mod:`~alpr.bridge.crypto`, :mod:`~alpr.bridge.store` (one Store,

@@ -1,4 +1,4 @@
-"""OpenVINO engine (Intel CPUs, iGPUs and NPUs). Install with ``pip install 'alpr[openvino]'``."""
+"""OpenVINO engine (Intel CPUs, iGPUs and NPUs). Install with ``pip install 'alpr-engine[openvino]'``."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def import_openvino() -> Any:
         import openvino
     except ImportError as exc:
         raise ImportError(
-            "the OpenVINO backend needs the openvino package: pip install 'alpr[openvino]'"
+            "the OpenVINO backend needs the openvino package: pip install 'alpr-engine[openvino]'"
         ) from exc
     return openvino
 

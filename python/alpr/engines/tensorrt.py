@@ -6,7 +6,7 @@ precision and the batch limit, so a second start loads in milliseconds and a dri
 rebuilds. Inference uses preallocated pinned host buffers and device buffers sized for ``max_batch``,
 one CUDA stream per engine, ``set_tensor_address`` and ``execute_async_v3``.
 
-Install with ``pip install 'alpr[tensorrt]'``. Verified here without a GPU: imports, cache keys, cache
+Install with ``pip install 'alpr-engine[tensorrt]'``. Verified here without a GPU: imports, cache keys, cache
 load/build logic (with fake runtime modules). The CUDA path itself is covered by tests marked ``gpu``.
 """
 
@@ -30,7 +30,7 @@ __all__ = ["TensorRTEngine", "engine_cache_path", "import_cudart", "import_tenso
 
 log = logging.getLogger(__name__)
 
-_INSTALL_HINT = "pip install 'alpr[tensorrt]'"
+_INSTALL_HINT = "pip install 'alpr-engine[tensorrt]'"
 
 
 def import_tensorrt() -> Any:

@@ -66,7 +66,7 @@ class Outbox:
                 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
             except ImportError:
                 raise ImportError(
-                    "an encrypted outbox needs the cryptography package: pip install 'alpr[serve]'"
+                    "an encrypted outbox needs the cryptography package: pip install 'alpr-engine[serve]'"
                 ) from None
             self._aead = AESGCM(key)
         self.path = None if path is None else Path(path)

@@ -1,4 +1,4 @@
-"""Training, evaluation and export of alpr's own models (extra ``alpr[train]``).
+"""Training, evaluation and export of alpr's own models (extra ``alpr-engine[train]``).
 
 Everything under :mod:`alpr.train` may import torch; ``import alpr`` never imports this package.
 Modules: :mod:`~alpr.train.common` (shared utilities), :mod:`~alpr.train.synth` (synthetic plates),

@@ -1,7 +1,8 @@
 """``alpr train ...`` and ``alpr export ...`` subcommands (argparse).
 
 The top-level CLI calls :func:`add_parsers` with its subparsers object. Parsing never imports torch:
-each handler imports its trainer lazily, so ``alpr --help`` stays fast and works without ``alpr[train]``.
+each handler imports its trainer lazily, so ``alpr --help`` stays fast and works without
+``alpr-engine[train]``.
 
 Commands::
 
@@ -26,7 +27,7 @@ __all__ = ["add_parsers", "main"]
 def add_parsers(subparsers: Any) -> None:
     """Register ``train`` (``ocr``, ``detector``, ``pseudo-label``, ``verifier``) and ``export``
     (``ocr``, ``detector``)."""
-    train = subparsers.add_parser("train", help="train a model (needs alpr[train])")
+    train = subparsers.add_parser("train", help="train a model (needs alpr-engine[train])")
     tsub = train.add_subparsers(dest="model", required=True)
     _add_train_ocr(tsub)
     _add_train_detector(tsub)

@@ -1,6 +1,6 @@
 """Build TensorRT engines from the exported ONNX models (TensorRT 10 Python API): FP32, FP16 or INT8.
 
-TensorRT is optional (``pip install 'alpr[tensorrt]'``, NVIDIA GPU needed) and imported lazily, so this
+TensorRT is optional (``pip install 'alpr-engine[tensorrt]'``, NVIDIA GPU needed) and imported lazily, so this
 module imports anywhere. INT8 uses an ``IInt8EntropyCalibrator2`` fed by :class:`BatchSource` (float32
 batches already preprocessed like the model input); the calibration cache is written next to the engine
 and reused on the next build. For explicitly quantized (QDQ) ONNX files, INT8 needs no calibrator.
@@ -24,7 +24,7 @@ import numpy as np
 
 __all__ = ["BatchSource", "build_engine", "import_tensorrt", "make_calibrator"]
 
-_INSTALL = "TensorRT is not installed: pip install 'alpr[tensorrt]' (needs an NVIDIA GPU and driver)"
+_INSTALL = "TensorRT is not installed: pip install 'alpr-engine[tensorrt]' (needs an NVIDIA GPU and driver)"
 
 
 def import_tensorrt() -> Any:
@@ -75,7 +75,7 @@ def make_calibrator(source: BatchSource, cache_file: str | os.PathLike[str]) -> 
     try:
         from cuda import cudart  # type: ignore[import-not-found,unused-ignore]
     except ImportError as exc:
-        raise ImportError("cuda-python is not installed: pip install 'alpr[tensorrt]'") from exc
+        raise ImportError("cuda-python is not installed: pip install 'alpr-engine[tensorrt]'") from exc
 
     class _Calibrator(trt.IInt8EntropyCalibrator2):  # type: ignore[misc,name-defined]
         def __init__(self) -> None:
