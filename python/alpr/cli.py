@@ -173,6 +173,16 @@ def _source_problems(sources: Sequence[Any]) -> int:
     return status
 
 
+def _report_health(publisher: Any, sources: Sequence[Any], since: float, prev: dict[str, int]) -> float:
+    """Hand each camera's FPS (since the last report), frames and drops to the publisher's heartbeats."""
+    now = time.monotonic()
+    for s in sources:
+        fps = (s.frames - prev.get(s.camera, 0)) / max(now - since, 1e-3)
+        prev[s.camera] = s.frames
+        publisher.report_health(s.camera, fps=fps, frames=s.frames, dropped=getattr(s, "dropped", 0))
+    return now
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """``alpr run SOURCE...``."""
     import datetime as dt
@@ -222,8 +232,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     def utc(ts: float) -> dt.datetime:
         return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc)
 
+    health_at, health_prev = time.monotonic(), {s.camera: s.frames for s in sources}
     try:
         for res in runner:
+            if publisher is not None and time.monotonic() - health_at >= 1.0:
+                health_at = _report_health(publisher, sources, health_at, health_prev)
             if res.frame is not None:
                 bar.update(sum(s.frames for s in sources) - bar.n)
                 if res.detected:

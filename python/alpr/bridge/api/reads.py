@@ -3,7 +3,7 @@
 # No `from __future__ import annotations`: FastAPI must see the real dependency types.
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
@@ -97,8 +97,10 @@ def alerts(
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=40)] = None,
+    state: Literal["open", "acknowledged"] | None = None,
 ) -> AlertsPage:
     items, nxt = store.query_alerts(
+        state=state,
         camera=camera,
         cameras=t.cameras,
         since_ms=parse_ms(since, "since"),
