@@ -402,6 +402,9 @@ def test_chart_data(dash: Dash) -> None:
     assert len(series) == 24 == len(d["hours"]) and sum(series) == 3 and series[-1] >= 1
     assert len(d["alerts_per_day"]) == 7 == len(d["days"])
     assert sum(d["confidence"]) >= 3 and d["confidence"][9] >= 2 and d["confidence"][5] >= 1
+    totals = d["totals"]
+    assert totals["reads"] >= 3 and totals["reads_last_hour"] >= 1 and totals["cameras"] >= 1
+    assert totals["reads"] == c.get("/api/v1/stats").json()["reads"]  # the same counts as /stats
     assert c.get("/api/v1/stats/charts", params={"hours": 0}).status_code == 422
 
 
@@ -507,3 +510,22 @@ def test_camera_health_from_stream_heartbeats(tmp_path: Path, pki: Any) -> None:
         bridge.server.should_exit = True
         thread.join(10)
         bridge.stop()
+
+
+def test_acknowledgements_go_with_their_alerts(store: Any) -> None:
+    from alpr.bridge import schema as S
+
+    store.add_watch("GONE01")
+    for cam in ("gate", "exit"):
+        ev = PlateEvent.create(camera=cam, plate="GONE01", confidence=0.9, box=(0, 0, 1, 1))
+        store.ingest([Ingest(ev)], store.watchlist())
+    ids = [a["id"] for a in store.query_alerts()[0]]
+    for i in ids:
+        assert store.ack_alert(i, "x")["new"] is True
+    assert store.erase_plate("GONE01")["alerts"] == 2
+    with store.engine.connect() as conn:
+        assert conn.execute(S.alert_acks.select()).all() == []
+    # A new alert (SQLite may hand out a freed row id again) starts open.
+    ev = PlateEvent.create(camera="gate", plate="GONE01", confidence=0.9, box=(0, 0, 1, 1))
+    store.ingest([Ingest(ev)], store.watchlist())
+    assert [a["acknowledged"] for a in store.query_alerts()[0]] == [False]

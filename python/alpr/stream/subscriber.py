@@ -281,8 +281,7 @@ class ReliableConsumer:
             self._pump(wait)
 
     def take_health(self) -> dict[str, dict[str, Any]]:
-        """Camera health from the heartbeats received since the last call: publisher id (hex) ->
-        camera -> ``{"fps", "frames", "dropped"}`` (see :meth:`Publisher.report_health`)."""
+        """Heartbeat health since the last call: publisher id (hex) -> camera -> fps, frames, dropped."""
         out, self._health = self._health, {}
         return out
 
@@ -453,8 +452,7 @@ class ReliableConsumer:
         if not isinstance(replay, str):
             raise ValueError("heartbeat: expected a replay endpoint")
         endpoint = _wire.connectable(replay, via)
-        cams = info.get("cameras")
-        if isinstance(cams, dict):
+        if isinstance(cams := info.get("cameras"), dict):  # Publisher.report_health
             self._health[pid.hex()] = {str(k): v for k, v in cams.items() if isinstance(v, dict)}
         peer = self._peers.get(pid)
         if peer is None:

@@ -12,7 +12,7 @@
     $("camera-rows").replaceChildren(...items.map((c) => A.row([
       c.camera,
       el("span", { class: "badge " + (c.online ? "ok" : "bad"), text: c.online ? "online" : "offline" }),
-      num(c.fps, 1), num(c.frames), num(c.dropped), A.time(c.last_heartbeat) || "never", A.time(c.last_read) || "never", c.reads,
+      num(c.fps, 1), num(c.frames), num(c.dropped), A.time(c.last_heartbeat) || "never", A.time(c.last_read) || "never",
     ])));
     if (!items.length) $("camera-rows").append(A.row(["No camera has sent a heartbeat or a read yet."]));
     A.error("");
@@ -73,7 +73,8 @@
   }
 
   async function stats() {
-    const [s, c] = await Promise.all([A.json("/api/v1/stats"), A.json("/api/v1/stats/charts?hours=24&days=14")]);
+    const c = await A.json("/api/v1/stats/charts?hours=24&days=14");
+    const s = c.totals;
     $("stat-tiles").replaceChildren(...["reads", "reads_last_hour", "alerts", "cameras", "watchlist"].map((k) =>
       el("div", {}, el("b", { text: String(s[k]) }), k.replaceAll("_", " "))));
     const hours = c.hours.map((h) => String(new Date(h).getHours()).padStart(2, "0") + "h");
