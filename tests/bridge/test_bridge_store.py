@@ -43,7 +43,15 @@ def test_migrations_create_exactly_the_schema(any_store: Store) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), S.metadata)
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
     assert diff == []
-    assert version == "0001"
+    from pathlib import Path
+
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(S.__file__).parent / "migrations"))
+    heads = ScriptDirectory.from_config(cfg).get_heads()
+    assert len(heads) == 1 and version == heads[0]  # one linear chain, applied to its head
     any_store.migrate()  # idempotent
 
 

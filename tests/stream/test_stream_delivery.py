@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -501,3 +502,21 @@ def test_replay_from_an_encrypted_outbox(
         with ReliableConsumer(pub.endpoint, name="late") as consumer:
             got = drain(consumer, 300)
     assert [m.event for m in got] == events and all(m.replayed and m.crop_jpeg == tiny_jpeg for m in got)
+
+
+def test_heartbeats_carry_camera_health(event_factory: Callable[..., PlateEvent]) -> None:
+    with (
+        Publisher("tcp://127.0.0.1:*", heartbeat_s=HB) as pub,
+        ReliableConsumer(pub.endpoint, name="health") as consumer,
+    ):
+        pub.publish(event_factory(1))
+        assert len(drain(consumer, 1)) == 1
+        assert consumer.take_health() == {}  # nothing reported yet: heartbeats carry no cameras
+        pub.report_health("cam1", fps=24.987, frames=1000, dropped=7)
+        deadline = time.monotonic() + 5
+        health: dict[str, Any] = {}
+        while not health and time.monotonic() < deadline:
+            consumer.recv_batch(10, timeout=0.05)
+            health = consumer.take_health()
+    assert health == {pub.publisher_id: {"cam1": {"fps": 24.99, "frames": 1000, "dropped": 7}}}
+    assert consumer.take_health() == {}  # taken once

@@ -1,4 +1,6 @@
-"""``alpr serve``, ``alpr token`` and ``alpr keys``. Heavy imports happen inside the commands."""
+"""``alpr serve``, ``alpr token``, ``alpr user`` (in :mod:`.cli_users`) and ``alpr keys``.
+
+Heavy imports happen inside the commands."""
 
 from __future__ import annotations
 
@@ -50,6 +52,10 @@ def add_parsers(subparsers: Any) -> None:
     tr.add_argument("id", type=int)
     _common_store(tr)
     tr.set_defaults(func=_token_revoke)
+
+    from alpr.bridge.cli_users import add_user_parser
+
+    add_user_parser(subparsers, _common_store)
 
     k = subparsers.add_parser("keys", help="encryption keys: init, add, rotate")
     ksub = k.add_subparsers(dest="keys_cmd", required=True)

@@ -16,6 +16,7 @@ __all__ = ["enforce"]
 
 def enforce(store: Store, policy: Retention, *, now_ms: int | None = None) -> dict[str, int]:
     """Delete everything older than ``policy`` allows; returns the rows removed per kind."""
+    store.prune_sessions()  # expired dashboard sessions
     return store.enforce_retention(
         reads_days=policy.reads_days,
         crops_days=policy.crops_days,

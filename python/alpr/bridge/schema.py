@@ -20,7 +20,21 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["alerts", "audit", "crops", "cursors", "metadata", "outbox", "reads", "tokens", "watchlist"]
+__all__ = [
+    "alert_acks",
+    "alerts",
+    "audit",
+    "camera_health",
+    "crops",
+    "cursors",
+    "metadata",
+    "outbox",
+    "reads",
+    "sessions",
+    "tokens",
+    "users",
+    "watchlist",
+]
 
 metadata = MetaData()
 
@@ -132,6 +146,7 @@ audit = Table(
     Column("detail_ct", LargeBinary, nullable=False),
     Column("key_id", String(64), nullable=False),
     Column("results", Integer, nullable=False),
+    Column("user_id", BigInteger, nullable=True),  # migration 0003: who, when signed in (not a token)
     Index("ix_audit_ts", "ts_ms"),
 )
 
@@ -140,4 +155,47 @@ cursors = Table(
     metadata,
     Column("publisher", String(256), primary_key=True),
     Column("seq", BigInteger, nullable=False),
+)
+
+# Migration 0003: dashboard accounts, login sessions, alert acknowledgements, camera health.
+users = Table(
+    "users",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("pw_hash", String(256), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("cameras", Text, nullable=True),
+    Column("disabled", Boolean, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("seen_ms", BigInteger, nullable=False),
+    Index("ix_sessions_user", "user_id"),
+)
+
+alert_acks = Table(
+    "alert_acks",
+    metadata,
+    Column("alert_id", BigInteger, primary_key=True),
+    Column("by", String(128), nullable=False),
+    Column("ts_ms", BigInteger, nullable=False),
+)
+
+camera_health = Table(
+    "camera_health",
+    metadata,
+    Column("camera", String(128), primary_key=True),
+    Column("publisher", String(64), nullable=False),
+    Column("ts_ms", BigInteger, nullable=False),
+    Column("fps", Float, nullable=True),
+    Column("frames", BigInteger, nullable=True),
+    Column("dropped", BigInteger, nullable=True),
 )

@@ -107,6 +107,7 @@ class Bridge:
                         for m in acks.get_nowait().values():
                             consumer.ack(m)
                     msgs = consumer.recv_batch(self.config.batch_size, timeout=0.05)
+                    self._record_health(consumer.take_health())
                     while msgs and not self._stop.is_set():
                         try:
                             todo.put(msgs, timeout=0.1)
@@ -121,6 +122,17 @@ class Bridge:
         finally:
             if writer.is_alive():
                 todo.put(None)
+
+    def _record_health(self, beats: dict[str, dict[str, Any]]) -> None:
+        """The latest heartbeat health per camera, for the dashboard's cameras view."""
+        if not beats:
+            return
+        t = int(time.time() * 1000)
+        try:
+            for publisher, cams in beats.items():
+                self.store.record_health(publisher, cams, t)
+        except StoreError:
+            log.exception("cannot store camera health")
 
     def _write_loop(self, todo: queue.Queue[list[Any] | None], acks: queue.Queue[dict[str, Any]]) -> None:
         while True:
@@ -182,12 +194,14 @@ class Bridge:
     def app(self) -> Any:
         from alpr.bridge.api import create_app
 
-        return create_app(
+        app = create_app(
             self.store,
             on_watchlist_change=self.reload_watchlist,
             mqtt_connected=(lambda: bool(self.mqtt.connected.is_set())) if self.mqtt is not None else None,
             scan_limit=self.config.fuzzy_scan_limit,
         )
+        app.state.retention = self.config.retention  # shown on the dashboard's admin page
+        return app
 
     def uvicorn_server(self) -> Any:
         import uvicorn

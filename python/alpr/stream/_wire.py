@@ -5,7 +5,8 @@ PUB socket, every message has four frames:
     0  topic     camera name (UTF-8); heartbeats use ``HEARTBEAT_TOPIC`` (starts with a NUL byte)
     1  header    25 bytes, big-endian: version u8 (=1), publisher id (16 raw bytes), sequence u64
     2  body      the event JSON (``PlateEvent.to_json``); for a heartbeat a JSON object
-                 ``{"replay": endpoint, "first": oldest seq still in the outbox, "last": last seq}``
+                 ``{"replay": endpoint, "first": oldest seq still in the outbox, "last": last seq}``, plus
+                 ``"cameras": {name: {"fps", "frames", "dropped"}}`` when the publisher reports health
     3  crop      JPEG bytes, or empty when the event has no crop
 
 Replay channel (consumer DEALER -> publisher ROUTER), requests are ``[command, JSON body]``:

@@ -121,6 +121,7 @@ class Publisher:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._heartbeat_s = heartbeat_s
+        self._health: dict[str, dict[str, float | int]] = {}
         self._closed = False
         self._outbox = Outbox(outbox, max_events=max_outbox_events, fsync=fsync, key=outbox_key)
         self.publisher_id = self._outbox.publisher_id.hex()
@@ -147,6 +148,21 @@ class Publisher:
         self.replay_endpoint: str = self._router.get_string(zmq.LAST_ENDPOINT)
         self._thread = threading.Thread(target=self._serve, name="alpr-stream-replay", daemon=True)
         self._thread.start()
+
+    def report_health(
+        self, camera: str, *, fps: float | None = None, frames: int | None = None, dropped: int | None = None
+    ) -> None:
+        """Set a camera's health numbers; every following heartbeat carries them (``"cameras"``), so
+        consumers learn FPS, frames read and frames dropped per camera, and when each was last up."""
+        h: dict[str, float | int] = {}
+        if fps is not None:
+            h["fps"] = round(float(fps), 2)
+        if frames is not None:
+            h["frames"] = int(frames)
+        if dropped is not None:
+            h["dropped"] = int(dropped)
+        with self._lock:
+            self._health[camera] = h
 
     @property
     def last_seq(self) -> int:
@@ -283,7 +299,14 @@ class Publisher:
             if self._closed:
                 return
             last = self._outbox.last_seq
-            body = orjson.dumps({"replay": self.replay_endpoint, "first": min(first, last + 1), "last": last})
+            beat: dict[str, object] = {
+                "replay": self.replay_endpoint,
+                "first": min(first, last + 1),
+                "last": last,
+            }
+            if self._health:
+                beat["cameras"] = dict(self._health)
+            body = orjson.dumps(beat)
             try:
                 self._pub.send_multipart(
                     (_wire.HEARTBEAT_TOPIC, _wire.pack_header(self._outbox.publisher_id, last), body, b""),

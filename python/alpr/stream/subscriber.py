@@ -237,6 +237,7 @@ class ReliableConsumer:
         self.name = name
         self.topics = tuple(topics)
         self.stats = ConsumerStats()
+        self._health: dict[str, dict[str, Any]] = {}
         self._wanted = {t.encode() for t in topics}
         self._curve = (curve_server_key, curve_keypair)
         self._batch = replay_batch
@@ -278,6 +279,11 @@ class ReliableConsumer:
                 return None
             wait = 0.05 if deadline is None else min(0.05, deadline - now)
             self._pump(wait)
+
+    def take_health(self) -> dict[str, dict[str, Any]]:
+        """Heartbeat health since the last call: publisher id (hex) -> camera -> fps, frames, dropped."""
+        out, self._health = self._health, {}
+        return out
 
     def recv_batch(self, max_messages: int = 1_000, timeout: float | None = None) -> list[StreamMessage]:
         """Up to ``max_messages`` events: waits up to ``timeout`` for the first, then takes what is ready."""
@@ -446,6 +452,8 @@ class ReliableConsumer:
         if not isinstance(replay, str):
             raise ValueError("heartbeat: expected a replay endpoint")
         endpoint = _wire.connectable(replay, via)
+        if isinstance(cams := info.get("cameras"), dict):  # Publisher.report_health
+            self._health[pid.hex()] = {str(k): v for k, v in cams.items() if isinstance(v, dict)}
         peer = self._peers.get(pid)
         if peer is None:
             peer = self._peers[pid] = _Peer(pid, via)

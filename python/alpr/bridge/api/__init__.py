@@ -1,6 +1,9 @@
 """REST API (FastAPI). Every API route, the OpenAPI document included, needs a bearer token; only
 the static operator page (``/``, ``/dashboard.js``, ``/dashboard.css``, which hold no data) does not.
 
+Browsers sign in at ``/auth/login`` (:mod:`.session`) and then call the same routes with a session
+cookie (state-changing calls also send ``X-CSRF-Token``); every other client uses a bearer token.
+
 Roles: ``viewer`` reads (reads, crops, cameras, alerts, stats, health), ``operator`` also manages
 watchlists, ``admin`` also exports / erases a plate's data and reads the audit log. A token may be
 limited to some cameras: it then sees only their reads and alerts, and (as an operator) manages only
@@ -16,14 +19,13 @@ on ``app.state`` and includes the routers.
 # No `from __future__ import annotations`: FastAPI must see the real (local) dependency types.
 
 from collections.abc import Callable
-from pathlib import Path as PathlibPath
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError
 
-from alpr.bridge.api import privacy, reads, watchlists
+from alpr.bridge.api import admin, alerts, dashboard, live, privacy, reads, session, watchlists
 from alpr.bridge.api.common import API, StoreDep, Viewer
 from alpr.bridge.api.models import Health
 from alpr.bridge.store import Store
@@ -31,7 +33,16 @@ from alpr.errors import StoreError
 
 __all__ = ["create_app"]
 
-ROUTERS = (reads.router, watchlists.router, privacy.router)
+ROUTERS = (
+    reads.router,
+    watchlists.router,
+    privacy.router,
+    alerts.router,
+    live.router,
+    dashboard.router,
+    admin.router,
+    session.router,
+)
 
 
 def create_app(
@@ -88,27 +99,8 @@ def create_app(
 
 
 def _static_assets(app: FastAPI) -> None:
-    """The operator page: static files that hold no data (everything shown is fetched from the API with
-    the token the operator types in), so they are the only routes served without a token."""
-    static = PathlibPath(__file__).parent.parent / "static"
-    headers = {
-        "Content-Security-Policy": "default-src 'self'; img-src 'self' blob:; frame-ancestors 'none'",
-        "X-Content-Type-Options": "nosniff",
-        "Cache-Control": "no-store",
-    }
-    assets = {
-        "/": ("dashboard.html", "text/html"),
-        "/dashboard.js": ("dashboard.js", "text/javascript"),
-        "/dashboard.css": ("dashboard.css", "text/css"),
-    }
+    """The operator dashboard (:mod:`alpr.bridge.web`): static files that hold no data, the only
+    routes served without credentials besides ``/auth/login``."""
+    from alpr.bridge.web import mount
 
-    def asset(name: str, media: str) -> Callable[[], Response]:
-        body = (static / name).read_bytes()
-
-        def serve() -> Response:
-            return Response(body, media_type=media, headers=headers)
-
-        return serve
-
-    for route, (name, media) in assets.items():
-        app.add_api_route(route, asset(name, media), methods=["GET"], include_in_schema=False)
+    mount(app)

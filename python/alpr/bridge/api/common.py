@@ -29,12 +29,24 @@ def get_store(request: Request) -> Store:
 StoreDep = Annotated[Store, Depends(get_store)]
 
 
+SESSION_COOKIE = "alpr_session"
+CSRF_HEADER = "x-csrf-token"
+_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def need(role: Role) -> Callable[..., TokenInfo]:
-    """A dependency that admits a valid bearer token holding at least ``role``."""
+    """A dependency that admits a valid bearer token, or a dashboard session cookie (whose
+    state-changing requests must carry the session's CSRF token in ``X-CSRF-Token``), holding at
+    least ``role``. A request with an ``Authorization`` header is judged by it alone."""
 
     def dep(
-        store: StoreDep, creds: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
+        request: Request,
+        store: StoreDep,
+        creds: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     ) -> TokenInfo:
+        sid = request.cookies.get(SESSION_COOKIE)
+        if "authorization" not in request.headers and sid:
+            return _session(request, store, sid, role)
         if creds is None or not creds.credentials:
             raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
         info = store.verify_token(creds.credentials)
@@ -45,6 +57,22 @@ def need(role: Role) -> Callable[..., TokenInfo]:
         return info
 
     return dep
+
+
+def _session(request: Request, store: Store, sid: str, role: Role) -> TokenInfo:
+    import secrets
+
+    found = store.verify_session(sid)
+    if found is None:
+        raise HTTPException(401, "session expired or signed out", headers={"WWW-Authenticate": "Bearer"})
+    info, csrf = found
+    if request.method not in _SAFE:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not secrets.compare_digest(sent.encode(), csrf.encode()):
+            raise HTTPException(403, "missing or wrong X-CSRF-Token for this session")
+    if not info.allows(role):
+        raise HTTPException(403, f"this route needs the {role} role; the user has {info.role}")
+    return info
 
 
 Viewer = Annotated[TokenInfo, Depends(need("viewer"))]

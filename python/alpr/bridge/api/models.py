@@ -40,6 +40,9 @@ class Alert(BaseModel):
     match: str
     reason: str
     distance: float
+    acknowledged: bool = False
+    acknowledged_by: str | None = None
+    acknowledged_at: str | None = None
 
 
 class AlertsPage(BaseModel):

@@ -2,7 +2,7 @@
 
 # No `from __future__ import annotations`: FastAPI must see the real dependency types.
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
@@ -84,8 +84,9 @@ def alerts(
     t: Viewer,
     store: StoreDep,
     window: WindowDep,
+    state: Literal["open", "acknowledged"] | None = None,
 ) -> AlertsPage:
-    items, nxt = store.query_alerts(cameras=t.cameras, **window.store_args())
+    items, nxt = store.query_alerts(state=state, cameras=t.cameras, **window.store_args())
     return AlertsPage(items=[Alert(**a) for a in items], next=None if nxt is None else str(nxt))
 
 

@@ -35,8 +35,10 @@ from alpr.bridge.store.base import (
     now_ms,
     parse_ts_ms,
 )
+from alpr.bridge.store.dashboard import DashboardMixin
 from alpr.bridge.store.ingest import IngestMixin
 from alpr.bridge.store.privacy import PrivacyMixin
+from alpr.bridge.store.users import UsersMixin
 from alpr.bridge.store.watch import WatchMixin
 
 __all__ = [
@@ -57,9 +59,10 @@ __all__ = [
 ]
 
 
-class Store(IngestMixin, PrivacyMixin, WatchMixin, AccessMixin):
+class Store(DashboardMixin, IngestMixin, PrivacyMixin, WatchMixin, AccessMixin, UsersMixin):
     """All persistent state of the bridge. Thread-safe (one connection per call from a pool).
 
     One class for callers; each concern lives in its own module (:mod:`.base` connection handling,
-    :mod:`.ingest`, :mod:`.outbox`, :mod:`.reads`, :mod:`.watch`, :mod:`.access`, :mod:`.privacy`).
+    :mod:`.ingest`, :mod:`.outbox`, :mod:`.reads`, :mod:`.watch`, :mod:`.access`, :mod:`.privacy`,
+    :mod:`.users` accounts and sessions, :mod:`.dashboard` acknowledgements, camera health, charts).
     """

@@ -83,11 +83,14 @@ class AccessMixin(StoreBase):
             )
 
     def audit(self, token_id: int | None, action: str, detail: Mapping[str, Any], results: int) -> None:
+        """Append to the audit log. A negative ``token_id`` is a signed-in user (``-user_id``)."""
+        user_id = -token_id if token_id is not None and token_id < 0 else None
         with self._begin() as conn:
             conn.execute(
                 S.audit.insert().values(
                     ts_ms=now_ms(),
-                    token_id=token_id,
+                    token_id=None if user_id is not None else token_id,
+                    user_id=user_id,
                     action=action,
                     detail_ct=self.keyring.encrypt(_dumps(dict(detail)), b"audit"),
                     key_id=self.keyring.active,
@@ -96,13 +99,17 @@ class AccessMixin(StoreBase):
             )
 
     def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
+        q = sa.select(S.audit, S.users.c.name.label("user")).outerjoin(
+            S.users, S.users.c.id == S.audit.c.user_id
+        )
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(S.audit).order_by(S.audit.c.id.desc()).limit(limit)).all()
+            rows = conn.execute(q.order_by(S.audit.c.id.desc()).limit(limit)).all()
         return [
             {
                 "id": int(r.id),
                 "ts": iso_ms(int(r.ts_ms)),
                 "token_id": r.token_id,
+                "user": r.user,
                 "action": r.action,
                 "detail": orjson.loads(self.keyring.decrypt(r.detail_ct, b"audit")),
                 "results": int(r.results),

@@ -55,6 +55,10 @@ class PrivacyMixin(ReadsMixin):
                 ).rowcount
             n_reads = conn.execute(S.reads.delete().where(S.reads.c.plate_bidx == bidx)).rowcount
             n_alerts = conn.execute(S.alerts.delete().where(S.alerts.c.plate_bidx == bidx)).rowcount
+            if n_alerts:  # SQLite may reuse a deleted row id: no acknowledgement may outlive its alert
+                conn.execute(
+                    S.alert_acks.delete().where(S.alert_acks.c.alert_id.not_in(sa.select(S.alerts.c.id)))
+                )
             n_out = conn.execute(S.outbox.delete().where(S.outbox.c.plate_bidx == bidx)).rowcount
         self.checkpoint()
         return {"reads": n_reads, "crops": n_crops, "alerts": n_alerts, "outbox": n_out}
@@ -95,6 +99,10 @@ class PrivacyMixin(ReadsMixin):
             if alerts_days > 0:
                 cut = t - int(alerts_days * day)
                 out["alerts"] = conn.execute(S.alerts.delete().where(S.alerts.c.ts_ms < cut)).rowcount
+                if out["alerts"]:
+                    conn.execute(
+                        S.alert_acks.delete().where(S.alert_acks.c.alert_id.not_in(sa.select(S.alerts.c.id)))
+                    )
             if audit_days > 0:
                 cut = t - int(audit_days * day)
                 out["audit"] = conn.execute(S.audit.delete().where(S.audit.c.ts_ms < cut)).rowcount

@@ -155,8 +155,10 @@ class ReadsMixin(OutboxMixin):
         until_ms: int | None = None,
         limit: int = 100,
         before_id: int | None = None,
+        state: str | None = None,
     ) -> tuple[list[dict[str, Any]], int | None]:
-        c = S.alerts.c
+        """Alerts newest first with their acknowledgement; ``state`` "open" / "acknowledged" filters."""
+        c, k = S.alerts.c, S.alert_acks.c
         conds: list[Any] = []
         if camera is not None:
             conds.append(c.camera == camera)
@@ -168,10 +170,15 @@ class ReadsMixin(OutboxMixin):
             conds.append(c.ts_ms < until_ms)
         if before_id is not None:
             conds.append(c.id < before_id)
+        if state == "open":
+            conds.append(k.alert_id.is_(None))
+        elif state == "acknowledged":
+            conds.append(k.alert_id.is_not(None))
+        q = sa.select(S.alerts, k.by.label("ack_by"), k.ts_ms.label("ack_ms")).outerjoin(
+            S.alert_acks, k.alert_id == c.id
+        )
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(S.alerts).where(*conds).order_by(c.id.desc()).limit(limit + 1)
-            ).all()
+            rows = conn.execute(q.where(*conds).order_by(c.id.desc()).limit(limit + 1)).all()
         items = [self._alert_dict(r) for r in rows[:limit]]
         return items, (int(rows[limit - 1].id) if len(rows) > limit else None)
 
@@ -186,4 +193,7 @@ class ReadsMixin(OutboxMixin):
             "match": r.kind,
             "reason": r.reason,
             "distance": r.distance,
+            "acknowledged": getattr(r, "ack_ms", None) is not None,
+            "acknowledged_by": getattr(r, "ack_by", None),
+            "acknowledged_at": None if getattr(r, "ack_ms", None) is None else iso_ms(int(r.ack_ms)),
         }

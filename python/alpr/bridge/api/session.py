@@ -1,0 +1,154 @@
+"""Dashboard sign-in: ``POST /auth/login``, ``POST /auth/logout``, ``GET /auth/me``.
+
+The session id travels only in an ``HttpOnly; SameSite=Strict`` cookie (``Secure`` when served over
+TLS); the page learns the CSRF token from ``/auth/login`` or ``/auth/me`` (same-origin reads only)
+and sends it as ``X-CSRF-Token`` on every state-changing API call (:func:`.common.need` checks it).
+Login takes a JSON body, which a cross-site HTML form cannot send. Failed sign-ins are audited and
+limited per user name and client address (:class:`LoginLimiter`): after
+:data:`MAX_FAILURES` in :data:`WINDOW_S` seconds the pair gets 429 until the window has passed.
+"""
+
+# No `from __future__ import annotations`: FastAPI must see the real dependency types.
+
+import threading
+import time
+from collections import deque
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from pydantic import BaseModel, Field
+
+from alpr.bridge.api.common import CSRF_HEADER, SESSION_COOKIE, StoreDep
+from alpr.bridge.store.users import SESSION_MAX_MS
+
+router = APIRouter(prefix="/auth", include_in_schema=False)
+
+MAX_FAILURES = 5
+WINDOW_S = 900.0
+_MAX_KEYS = 100_000
+
+
+class LoginLimiter:
+    """Failed sign-ins per (user, address) in a sliding window; in memory (one bridge process)."""
+
+    def __init__(self, max_failures: int = MAX_FAILURES, window_s: float = WINDOW_S) -> None:
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self._fails: dict[tuple[str, str], deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
+        q = self._fails.get(key)
+        if q is None:
+            return deque()
+        while q and q[0] <= now - self.window_s:
+            q.popleft()
+        if not q:
+            del self._fails[key]
+        return q
+
+    def retry_after(self, user: str, ip: str) -> float:
+        """Seconds until this pair may try again; 0 when it may now."""
+        now = time.monotonic()
+        with self._lock:
+            q = self._recent((user, ip), now)
+            return 0.0 if len(q) < self.max_failures else q[0] + self.window_s - now
+
+    def failed(self, user: str, ip: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._fails) >= _MAX_KEYS:  # a flood of names: forget the oldest half
+                for k in list(self._fails)[: _MAX_KEYS // 2]:
+                    del self._fails[k]
+            self._fails.setdefault((user, ip), deque()).append(now)
+
+    def succeeded(self, user: str, ip: str) -> None:
+        with self._lock:
+            self._fails.pop((user, ip), None)
+
+
+def limiter(request: Request) -> LoginLimiter:
+    lim: LoginLimiter | None = getattr(request.app.state, "login_limiter", None)
+    if lim is None:
+        lim = request.app.state.login_limiter = LoginLimiter()
+    return lim
+
+
+class Login(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class Me(BaseModel):
+    user: str
+    role: str
+    cameras: list[str] | None
+    csrf: str
+
+
+def _ip(request: Request) -> str:
+    return request.client.host if request.client is not None else "?"
+
+
+@router.post("/login", response_model=Me)
+def login(request: Request, response: Response, store: StoreDep, body: Login) -> Me:
+    lim, ip = limiter(request), _ip(request)
+    wait = lim.retry_after(body.username, ip)
+    if wait > 0:
+        store.audit(None, "auth.login_limited", {"user": body.username, "ip": ip}, 0)
+        raise HTTPException(
+            429,
+            f"too many failed sign-ins; try again in {int(wait) + 1} s",
+            {"Retry-After": str(int(wait) + 1)},
+        )
+    who = store.check_password(body.username, body.password)
+    if who is None:
+        lim.failed(body.username, ip)
+        store.audit(None, "auth.login_failed", {"user": body.username, "ip": ip}, 0)
+        raise HTTPException(401, "wrong user name or password (or the account is disabled)")
+    lim.succeeded(body.username, ip)
+    sid, csrf = store.create_session(who)
+    store.audit(who.id, "auth.login", {"ip": ip}, 1)
+    response.set_cookie(
+        SESSION_COOKIE,
+        sid,
+        max_age=SESSION_MAX_MS // 1000,
+        path="/",
+        secure=request.url.scheme == "https",
+        httponly=True,
+        samesite="strict",
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return Me(
+        user=who.name, role=who.role, cameras=None if who.cameras is None else list(who.cameras), csrf=csrf
+    )
+
+
+@router.post("/logout", status_code=204, response_class=Response)
+def logout(request: Request, store: StoreDep) -> Response:
+    sid = request.cookies.get(SESSION_COOKIE)
+    out = Response(status_code=204)
+    if sid:
+        found = store.verify_session(sid)
+        if found is not None:
+            who, csrf = found
+            if request.headers.get(CSRF_HEADER) != csrf:
+                raise HTTPException(403, "missing or wrong X-CSRF-Token for this session")
+            store.end_session(sid)
+            store.audit(who.id, "auth.logout", {}, 1)
+    out.delete_cookie(
+        SESSION_COOKIE, path="/", secure=request.url.scheme == "https", httponly=True, samesite="strict"
+    )
+    return out
+
+
+@router.get("/me", response_model=Me)
+def me(request: Request, response: Response, store: StoreDep) -> Me:
+    sid = request.cookies.get(SESSION_COOKIE)
+    found = store.verify_session(sid) if sid else None
+    if found is None:
+        raise HTTPException(401, "not signed in")
+    who, csrf = found
+    response.headers["Cache-Control"] = "no-store"
+    return Me(
+        user=who.name, role=who.role, cameras=None if who.cameras is None else list(who.cameras), csrf=csrf
+    )

@@ -1,0 +1,260 @@
+"""The dashboard in a real browser: Playwright (Python) driving Debian's ``chromium``.
+
+No browser is downloaded: Playwright launches ``/usr/bin/chromium`` (``scripts/system-deps.sh``
+installs it) through ``executable_path``. Screenshots of every view land in
+``build/test-artifacts/dashboard/`` (or ``$ALPR_TEST_ARTIFACTS``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from alpr.bridge.config import BridgeConfig
+from alpr.bridge.crypto import generate_keyfile
+from alpr.bridge.service import Bridge
+from alpr.bridge.store import Ingest
+from alpr.stream.events import PlateEvent
+
+pytestmark = pytest.mark.browser
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None:
+    pytest.skip("Debian chromium is not installed (run scripts/system-deps.sh)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright: pip install 'alpr[dev]'")
+
+PASSWORD = "correct horse battery"
+ARTIFACTS = Path(
+    os.environ.get("ALPR_TEST_ARTIFACTS", Path(__file__).parents[2] / "build/test-artifacts/dashboard")
+)
+VIEWS = ("live", "reads", "alerts", "watchlists", "cameras", "stats", "admin")
+
+
+def _jpeg(text: str) -> bytes:
+    import cv2
+
+    img = np.full((40, 160, 3), 235, np.uint8)
+    cv2.putText(img, text, (6, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (20, 20, 20), 2)
+    ok, buf = cv2.imencode(".jpg", img)
+    assert ok
+    return buf.tobytes()
+
+
+@dataclass
+class Site:
+    bridge: Bridge
+    url: str
+    errors: list[str] = field(default_factory=list)
+    allow: set[int] = field(default_factory=set)  # HTTP statuses a test provokes on purpose
+
+    def ingest(self, plate: str, camera: str = "gate") -> PlateEvent:
+        ev = PlateEvent.create(
+            camera=camera, plate=plate, confidence=0.93, box=(0, 0, 1, 1), char_confidences=[0.9] * len(plate)
+        )
+        self.bridge.ingest([Ingest(ev, _jpeg(plate))])
+        return ev
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    tmp = tmp_path_factory.mktemp("browser")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = BridgeConfig(db=f"sqlite:///{tmp / 'b.db'}", http=f"127.0.0.1:{port}")
+    bridge = Bridge(cfg, generate_keyfile(tmp / "keys.json"))
+    bridge.store.create_user("otto", "admin", PASSWORD)
+    bridge.store.create_user("vic", "viewer", PASSWORD)
+    server = bridge.uvicorn_server()
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    while not server.started:
+        time.sleep(0.02)
+    site = Site(bridge, f"http://127.0.0.1:{port}")
+    for i, (plate, cam) in enumerate([("AB123", "gate"), ("XY999", "exit"), ("CD456", "gate")]):
+        site.ingest(plate, cam)
+        bridge.store.record_health(
+            "pub", {cam: {"fps": 10.0 + i, "frames": 1000 * i, "dropped": i}}, int(time.time() * 1000)
+        )
+    yield site
+    server.should_exit = True
+    t.join(10)
+    bridge.stop()
+
+
+@pytest.fixture
+def page(site: Site) -> Iterator[Any]:
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+        pg = ctx.new_page()
+        pg.set_default_timeout(10_000)
+
+        def console(msg: Any) -> None:
+            # The signed-out page asks /auth/me once and gets 401: expected, not a script error.
+            expected = any(f"status of {c} " in msg.text for c in site.allow)
+            if msg.type == "error" and not ("Failed to load resource" in msg.text and expected):
+                site.errors.append(msg.text)
+
+        pg.on("console", console)
+        pg.on("pageerror", lambda exc: site.errors.append(f"page error: {exc}"))
+        site.errors.clear()
+        site.allow = {401}
+        yield pg
+        ctx.close()
+        browser.close()
+    assert site.errors == []  # no JavaScript errors
+
+
+def sign_in(page: Any, site: Site, user: str = "otto") -> None:
+    page.goto(site.url + "/")
+    page.get_by_label("Username", exact=True).fill(user)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    sync_api.expect(page.locator("#who-name")).to_have_text(user)
+
+
+def no_sideways_scroll(page: Any) -> None:
+    sw, cw = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert sw <= cw, f"page is {sw} px wide in a {cw} px viewport"
+
+
+def test_nothing_before_sign_in_and_keyboard_sign_in(page: Any, site: Site) -> None:
+    page.goto(site.url + "/")
+    sync_api.expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    assert not page.locator("#main").is_visible() and not page.locator("#nav").is_visible()
+    body = page.locator("body").inner_text()
+    assert "AB123" not in body and "XY999" not in body
+    # Wrong password: the page says so and stays usable.
+    page.get_by_label("Username", exact=True).fill("otto")
+    page.get_by_label("Password", exact=True).fill("wrong password")
+    page.get_by_role("button", name="Sign in").click()
+    sync_api.expect(page.locator("#error")).to_contain_text("Sign-in failed")
+    # Keyboard only: Tab into the fields, Enter submits.
+    page.get_by_label("Username", exact=True).fill("")
+    page.get_by_label("Username", exact=True).focus()
+    page.keyboard.type("otto")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "password"
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    sync_api.expect(page.locator("#who-role")).to_have_text("admin")
+    sync_api.expect(page.locator("#live-state")).to_have_text("live")
+    cookies = page.context.cookies()
+    session = next(c for c in cookies if c["name"] == "alpr_session")
+    assert session["httpOnly"] is True and session["sameSite"] == "Strict"
+    assert page.evaluate("document.cookie") == ""  # the session id is out of the page's reach
+    page.get_by_role("button", name="Sign out").click()
+    sync_api.expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    assert "AB123" not in page.locator("body").inner_text()
+
+
+def test_live_read_watch_alert_and_acknowledge(page: Any, site: Site) -> None:
+    sign_in(page, site)
+    sync_api.expect(page.locator("#live-state")).to_have_text("live")
+    sync_api.expect(page.locator("#live-reads li").first).to_be_visible()
+    crops_before = []
+    page.on("request", lambda r: crops_before.append(r.url) if r.url.endswith("/crop") else None)
+    t0 = time.monotonic()
+    ev = site.ingest("LIVE77", "gate")
+    card = page.locator(f'#live-reads li[data-event="{ev.event_id}"]')
+    card.wait_for(state="visible", timeout=2000)  # on screen within 2 s of reaching the bridge
+    assert time.monotonic() - t0 < 2.0
+    page.wait_for_function(
+        "(id) => { const i = document.querySelector(`#live-reads li[data-event='${id}'] img`);"
+        " return i && i.complete && i.naturalWidth > 0; }",
+        arg=ev.event_id,
+        timeout=2000,
+    )
+    assert "LIVE77" in card.inner_text()
+    assert [u for u in crops_before if ev.event_id in u] == [crops_before[-1]]  # only the new crop fetched
+    assert len(crops_before) == 1
+
+    # Add a watch entry in the UI, publish a matching read, see the alert, acknowledge it.
+    page.get_by_role("link", name="Watchlists").click()
+    page.get_by_label("Pattern", exact=True).fill("WANT01")
+    page.get_by_label("Reason", exact=True).fill("stolen car")
+    page.get_by_role("button", name="Add entry").click()
+    sync_api.expect(page.locator("#watch-rows")).to_contain_text("WANT01")
+    page.get_by_role("link", name="Live").click()
+    site.ingest("WANT01", "exit")
+    alert = page.locator("#live-alerts li", has_text="WANT01")
+    alert.wait_for(state="visible", timeout=2000)
+    assert "stolen car" in alert.inner_text()
+    alert.get_by_role("button", name="Acknowledge").click()
+    sync_api.expect(alert).to_contain_text("acknowledged by otto")
+    got = site.bridge.store.query_alerts(state="acknowledged")[0]
+    assert [a["plate"] for a in got] == ["WANT01"] and got[0]["acknowledged_by"] == "otto"
+    page.get_by_role("link", name="Alerts").click()
+    page.get_by_label("State", exact=True).select_option("acknowledged")
+    page.get_by_role("button", name="Show").click()
+    sync_api.expect(page.locator("#alerts-rows")).to_contain_text("WANT01")
+
+
+def test_reads_search_detail_and_export_link(page: Any, site: Site) -> None:
+    sign_in(page, site)
+    page.get_by_role("link", name="Reads").click()
+    page.get_by_label("Plate", exact=True).fill("AB-123")
+    page.get_by_role("button", name="Search").click()
+    rows = page.locator("#reads-rows tr")
+    sync_api.expect(rows).to_have_count(1)
+    rows.first.focus()
+    page.keyboard.press("Enter")  # the detail opens from the keyboard too
+    detail = page.locator("#read-detail")
+    sync_api.expect(detail).to_contain_text("Characters")
+    sync_api.expect(detail).to_contain_text("gate")
+    assert "plate=AB-123" in (page.locator("#r-csv").get_attribute("href") or "")
+    assert "Times shown in" in page.locator("#zone").inner_text()
+
+
+def test_api_error_is_shown_and_page_stays_up(page: Any, site: Site) -> None:
+    sign_in(page, site)
+    site.allow.add(503)  # provoked below
+    page.route(
+        "**/api/v1/stats/charts*",
+        lambda route: route.fulfill(status=503, json={"detail": "store unavailable"}),
+    )
+    page.get_by_role("link", name="Stats").click()
+    sync_api.expect(page.locator("#error")).to_contain_text("store unavailable")
+    page.unroute("**/api/v1/stats/charts*")
+    page.get_by_role("link", name="Cameras").click()
+    sync_api.expect(page.locator("#camera-rows")).to_contain_text("exit")
+    page.get_by_role("link", name="Stats").click()
+    sync_api.expect(page.locator("#chart-hours svg")).to_be_visible()
+    sync_api.expect(page.locator("#error")).to_be_hidden()
+
+
+def test_viewer_sees_no_admin_and_no_acknowledge(page: Any, site: Site) -> None:
+    site.bridge.store.add_watch("VIEW01")
+    site.bridge.reload_watchlist()
+    site.ingest("VIEW01", "gate")
+    sign_in(page, site, "vic")
+    assert not page.get_by_role("link", name="Admin").is_visible()
+    sync_api.expect(page.locator("#live-alerts")).to_contain_text("VIEW01")
+    assert page.locator("#live-alerts").get_by_role("button", name="Acknowledge").count() == 0
+
+
+@pytest.mark.parametrize("width", [360, 390])
+def test_every_view_fits_a_phone_and_screenshots(page: Any, site: Site, width: int) -> None:
+    sign_in(page, site)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for view in VIEWS:
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.get_by_role("link", name=view.capitalize()).click()
+        page.wait_for_timeout(300)
+        if width == 390:
+            page.screenshot(path=str(ARTIFACTS / f"{view}.png"), full_page=True)
+        page.set_viewport_size({"width": width, "height": 800})
+        page.wait_for_timeout(100)
+        no_sideways_scroll(page)
+        if width == 390:
+            page.screenshot(path=str(ARTIFACTS / f"{view}-{width}.png"), full_page=True)
