@@ -43,7 +43,7 @@ def test_migrations_create_exactly_the_schema(any_store: Store) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), S.metadata)
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
     assert diff == []
-    assert version == "0001"
+    assert version == "0004"
     any_store.migrate()  # idempotent
 
 

@@ -23,7 +23,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError
 
-from alpr.bridge.api import privacy, reads, watchlists
+from alpr.bridge.api import journeys, privacy, reads, sessions, sites, watchlists
 from alpr.bridge.api.common import API, StoreDep, Viewer
 from alpr.bridge.api.models import Health
 from alpr.bridge.store import Store
@@ -31,7 +31,7 @@ from alpr.errors import StoreError
 
 __all__ = ["create_app"]
 
-ROUTERS = (reads.router, watchlists.router, privacy.router)
+ROUTERS = (reads.router, watchlists.router, privacy.router, sites.router, sessions.router, journeys.router)
 
 
 def create_app(
