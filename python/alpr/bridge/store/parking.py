@@ -256,8 +256,8 @@ class ParkingMixin(SitesMixin, OutboxMixin):
         if self._best(self._candidates(conn, site, ts, "closed"), plate, bidx, site.max_distance):
             return False  # read again on its way out: its session just closed
         best = self._best(self._candidates(conn, site, ts), plate, bidx, site.max_distance)
-        decision = self._decide(conn, plate, site.site, ev.camera, ts)
         if best is None:
+            decision = self._decide(conn, plate, site.site, ev.camera, ts)
             self._anomaly(
                 conn, out, sinks, "no_entry", site.site, ev.camera, ev.event_id, ev.ts, ts, plate, None, t
             )
@@ -279,6 +279,8 @@ class ParkingMixin(SitesMixin, OutboxMixin):
             )
         )
         session_plate = ring.decrypt_text(r.plate_ct, b"session:" + r.entry_event_id.encode())
+        # The permit is the session's (the entry read), so a misread at the exit still opens for it.
+        decision = self._decide(conn, session_plate, site.site, ev.camera, ts)
         payload = {
             "id": event_uuid("session.closed", r.entry_event_id),
             "type": "session.closed",
