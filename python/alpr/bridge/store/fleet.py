@@ -66,9 +66,18 @@ class FleetMixin(StoreBase):
             return got
 
     def resign(self) -> None:
-        """Give up every leadership (closing the lock connections releases the locks)."""
+        """Give up every leadership (unlock, then close the lock connections)."""
         held: dict[str, Any] = self.__dict__.get("_leader_conns", {})
         for conn in list(held.values()):
-            with contextlib.suppress(sa.exc.SQLAlchemyError):
-                conn.invalidate()  # drop the connection itself so the session (and its locks) ends
+            try:
+                conn.exec_driver_sql("SELECT pg_advisory_unlock_all()")
+                conn.commit()
+                conn.close()
+            except sa.exc.SQLAlchemyError:
+                with contextlib.suppress(sa.exc.SQLAlchemyError):
+                    conn.invalidate()  # the session (and its locks) ends with the connection
         held.clear()
+
+    def close(self) -> None:
+        self.resign()
+        super().close()
