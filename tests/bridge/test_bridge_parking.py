@@ -232,3 +232,37 @@ def test_session_plates_are_ciphertext(lot: Store) -> None:
             for row in conn.execute(sa.select(table)):
                 blob = repr(tuple(row)).encode()
                 assert b"SECRET1" not in blob and b"Jane" not in blob, table.name
+
+
+def test_export_erase_rotate_and_retention_cover_sessions(lot: Store) -> None:
+    lot.add_permit("GONE1", name="Gone Person")
+    feed(lot, ev("GONE1", "in1", 0), ev("GONE1", "road", 5), ev("G0NE1", "out1", 9), ev("KEEP1", "in1", 1))
+    feed(lot, ev("NOENTRY", "out1", 20))
+    out = lot.export_plate("gone1")
+    assert [s["exit_plate"] for s in out["sessions"]] == ["G0NE1"]
+    assert [(j["from_camera"], j["to_camera"]) for j in out["journeys"]] == [("in1", "road")]
+    assert [p["name"] for p in out["permits"]] == ["Gone Person"] and out["anomalies"] == []
+
+    ring2 = lot.keyring.with_new_key()
+    lot.rotate(ring2)
+    only_k2 = Keyring(keys={"k2": ring2.keys["k2"]}, active="k2", index_key=ring2.index_key)
+    s2 = Store(lot.url, only_k2)
+    try:
+        assert {s["exit_plate"] for s in s2.query_sessions()[0]} == {"G0NE1", None}
+        assert s2.list_permits()[0].name == "Gone Person"
+        assert s2.query_anomalies()[0][0]["plate"] == "NOENTRY"
+        assert s2.query_journeys()[0][0]["plate"] == "GONE1"
+        counts = s2.erase_plate("GONE1")
+        assert {k: counts[k] for k in ("sessions", "journeys", "permits")} == {
+            "sessions": 1,
+            "journeys": 1,
+            "permits": 1,
+        }
+        assert [s["plate"] for s in s2.query_sessions()[0]] == ["KEEP1"]
+
+        later = parse_ts_ms(ev("X", "in1", 0).ts) + 40 * 86_400_000
+        n = s2.enforce_correlated_retention(days=30, now=later)
+        assert n == {"sessions": 0, "anomalies": 1, "journeys": 0}  # KEEP1 is still parked: it stays
+        assert s2.occupancy("P1")["occupancy"] == 1
+    finally:
+        s2.close()

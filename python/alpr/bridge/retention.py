@@ -15,11 +15,15 @@ __all__ = ["enforce"]
 
 
 def enforce(store: Store, policy: Retention, *, now_ms: int | None = None) -> dict[str, int]:
-    """Delete everything older than ``policy`` allows; returns the rows removed per kind."""
-    return store.enforce_retention(
+    """Delete everything older than ``policy`` allows; returns the rows removed per kind.
+
+    Closed parking sessions, anomalies and journeys are kept as long as reads (``reads_days``).
+    """
+    out = store.enforce_retention(
         reads_days=policy.reads_days,
         crops_days=policy.crops_days,
         alerts_days=policy.alerts_days,
         audit_days=policy.audit_days,
         now=now_ms,
     )
+    return out | store.enforce_correlated_retention(days=policy.reads_days, now=now_ms)

@@ -16,6 +16,7 @@ bridge stops or its connection dies, PostgreSQL releases the lock and the next b
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 from typing import Any
 
@@ -23,10 +24,15 @@ import sqlalchemy as sa
 
 from alpr.bridge.store.base import StoreBase
 
-__all__ = ["LEASE_MS", "FleetMixin"]
+__all__ = ["LEASE_MS", "FleetMixin", "lock_key"]
 
 LEASE_MS = 60_000
 """How long a claimed outbox row stays with the bridge that claimed it (renewed by each fetch)."""
+
+
+def lock_key(name: str) -> int:
+    """A signed 64-bit advisory-lock key for ``name`` (PostgreSQL's ``pg_advisory_*`` take a bigint)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
 class FleetMixin(StoreBase):
@@ -36,8 +42,6 @@ class FleetMixin(StoreBase):
         """True while this store holds the fleet-wide lock for ``duty`` (always True on SQLite)."""
         if self.is_sqlite:
             return True
-        from alpr.bridge.store.parking import lock_key
-
         held: dict[str, Any] = self.__dict__.setdefault("_leader_conns", {})
         lock: threading.Lock = self.__dict__.setdefault("_leader_lock", threading.Lock())
         with lock:

@@ -85,13 +85,16 @@ class JourneysMixin(StoreBase):
         until_ms: int | None = None,
         limit: int = 100,
         before_id: int | None = None,
+        plate_bidx: str | None = None,
     ) -> tuple[list[dict[str, Any]], int | None]:
         """Journeys newest first; ``since``/``until`` bound the departure. A scoped caller sees the
         journeys whose both cameras are in ``cameras``."""
         c = S.journeys.c
         conds = self._journey_conds(cameras, since_ms, until_ms)
         if plate is not None:
-            conds.append(c.plate_bidx == self.keyring.blind_index(plate))
+            plate_bidx = self.keyring.blind_index(plate)
+        if plate_bidx is not None:
+            conds.append(c.plate_bidx == plate_bidx)
         if before_id is not None:
             conds.append(c.id < before_id)
         q = sa.select(S.journeys).where(*conds).order_by(c.id.desc()).limit(limit + 1)

@@ -13,6 +13,7 @@ from alpr.bridge.store.base import (
     StoreBase,
     now_ms,
 )
+from alpr.bridge.store.fleet import LEASE_MS
 from alpr.errors import StoreError
 
 
@@ -33,8 +34,6 @@ class OutboxMixin(StoreBase):
             with self.engine.connect() as conn:
                 rows = conn.execute(q).all()
         else:
-            from alpr.bridge.store.fleet import LEASE_MS
-
             t = now_ms()
             free = sa.or_(c.lease_until_ms.is_(None), c.lease_until_ms < t, c.claimed_by == self.worker_id)
             ids = (

@@ -17,7 +17,6 @@ consumer can use it as an idempotency key: the same fact always has the same ``i
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -28,6 +27,7 @@ from sqlalchemy.engine import Connection
 from alpr.bridge import schema as S
 from alpr.bridge.crypto import normalize_plate
 from alpr.bridge.store.base import EventLike, Sink, _dumps, iso_ms, now_ms, parse_ts_ms
+from alpr.bridge.store.fleet import lock_key
 from alpr.bridge.store.outbox import OutboxMixin
 from alpr.bridge.store.sites import PermitDecision, PermitLookup, SiteConfig, SitesMixin
 from alpr.bridge.watchlist import plate_distance
@@ -43,11 +43,6 @@ _NS = uuid.UUID("5b3f0c2e-8d1a-4f7e-9c35-0a6e2d7b9f41")
 def event_uuid(kind: str, key: str) -> str:
     """The idempotency key of a derived message: the same (kind, key) always gives the same id."""
     return str(uuid.uuid5(_NS, f"{kind}:{key}"))
-
-
-def lock_key(name: str) -> int:
-    """A signed 64-bit advisory-lock key for ``name`` (PostgreSQL's ``pg_advisory_*`` take a bigint)."""
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
 def _is_mqtt(sink: Sink) -> bool:
@@ -514,9 +509,10 @@ class ParkingMixin(SitesMixin, OutboxMixin):
         until_ms: int | None = None,
         limit: int = 100,
         before_id: int | None = None,
+        plate_bidx: str | None = None,
     ) -> tuple[list[dict[str, Any]], int | None]:
         c = S.anomalies.c
-        conds: list[Any] = []
+        conds: list[Any] = [] if plate_bidx is None else [c.plate_bidx == plate_bidx]
         for col, val in ((c.site, site), (c.kind, kind)):
             if val is not None:
                 conds.append(col == val)
