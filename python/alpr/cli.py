@@ -309,6 +309,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                             first_seen=utc(ev.first_seen),
                             last_seen=utc(ev.last_seen),
                             detector_score=ev.detector_score,
+                            direction=ev.direction,
                         ),
                         crop,
                     )

@@ -6,7 +6,8 @@ keeps every read and votes per character, weighted by each character's confidenc
 :class:`VehicleEvent` when it stabilises (``stable_hits`` reads agreeing at ``stable_confidence``) or
 when it ends (unseen for ``max_age`` seconds), whichever comes first, with the crop of its best read.
 The same text is not emitted again within ``dedup_window`` seconds (a vehicle that stops, or a plate
-lost and found again).
+lost and found again). Each event carries the direction of travel (:func:`travel_direction`): the plate
+box growing means the vehicle approaches the camera, shrinking means it leaves.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ from alpr.config import TrackingConfig
 from alpr.timestamps import posix_to_iso
 from alpr.types import Box, PlateRead, box_iou
 
-__all__ = ["Tracker", "VehicleEvent", "iso", "vote"]
+__all__ = ["DIRECTION_GROWTH", "Tracker", "VehicleEvent", "iso", "travel_direction", "vote"]
+
+DIRECTION_GROWTH = 0.15
+"""Relative change of the plate width over a track that counts as approaching / leaving."""
 
 
 def iso(ts: float) -> str:
@@ -47,6 +51,7 @@ class VehicleEvent:
         reads: How many reads were voted.
         reason: ``"stable"`` or ``"ended"``.
         crop: The best read's crop (``uint8 (h, w, 3)`` BGR) when crops were requested.
+        direction: ``"approaching"``, ``"leaving"`` or None (see :func:`travel_direction`).
     """
 
     camera: str
@@ -62,6 +67,7 @@ class VehicleEvent:
     reads: int
     reason: str
     crop: np.ndarray | None = field(default=None, compare=False, repr=False)
+    direction: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready dict (no crop)."""
@@ -77,6 +83,7 @@ class VehicleEvent:
             "last_seen": iso(self.last_seen),
             "detector_score": round(self.detector_score, 4),
             "reads": self.reads,
+            "direction": self.direction,
         }
 
 
@@ -111,6 +118,29 @@ def vote(reads: list[PlateRead]) -> tuple[str, tuple[float, ...]]:
     return "".join(text), tuple(confs)
 
 
+def travel_direction(first: Box, last: Box, growth: float = DIRECTION_GROWTH) -> str | None:
+    """Direction of travel from a track's first and last plate box (frame px, xyxy).
+
+    A plate whose width grew by ``growth`` (15 %) or more approaches the camera, one that shrank as
+    much leaves it. When the size barely changes (a side view), the vertical trend decides: moving down
+    the frame by more than a plate height is approaching, up is leaving (a camera above the lane,
+    looking along it). Otherwise None.
+    """
+    w0, w1 = first[2] - first[0], last[2] - last[0]
+    if w0 > 0 and w1 > 0:
+        if w1 >= w0 * (1 + growth):
+            return "approaching"
+        if w1 * (1 + growth) <= w0:
+            return "leaving"
+    h = max(1.0, first[3] - first[1], last[3] - last[1])
+    dy = (last[1] + last[3]) / 2 - (first[1] + first[3]) / 2
+    if dy > h:
+        return "approaching"
+    if dy < -h:
+        return "leaving"
+    return None
+
+
 def _similarity(a: str, b: str) -> float:
     return SequenceMatcher(None, a, b).ratio() if a and b else 0.0
 
@@ -122,6 +152,7 @@ class _Track:
     first_seen: float
     last_seen: float
     box: Box
+    first_box: Box = (0.0, 0.0, 0.0, 0.0)
     velocity: tuple[float, float] = (0.0, 0.0)
     emitted: bool = False
     text: str = ""
@@ -185,7 +216,7 @@ class Tracker:
             self._extend(self.tracks[ti], reads[ri], ts)
         for ri, r in enumerate(reads):
             if ri not in used_r:
-                self.tracks.append(_Track(next(self._ids), [r], ts, ts, r.box, text=r.text))
+                self.tracks.append(_Track(next(self._ids), [r], ts, ts, r.box, r.box, text=r.text))
         events = []
         alive = []
         for t in self.tracks:
@@ -269,4 +300,5 @@ class Tracker:
             reads=len(t.reads),
             reason=reason,
             crop=best.crop,
+            direction=travel_direction(t.first_box, t.box),
         )

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from alpr.config import TrackingConfig
-from alpr.tracking import Tracker, iso, vote
+from alpr.tracking import Tracker, iso, travel_direction, vote
 from alpr.types import PlateRead
 
 
@@ -113,3 +113,33 @@ def test_a_parked_car_keeps_a_bounded_track() -> None:
     assert min(r.confidence for r in track.reads[:-1]) == pytest.approx(0.95)  # the best are kept
     events += tracker.flush()
     assert [ev.plate for ev in events] == ["ABC1234"]  # one vehicle, one event
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "want"),
+    [
+        ((100, 300, 220, 340), (90, 360, 250, 410), "approaching"),  # grows 33 %
+        ((90, 360, 250, 410), (100, 300, 220, 340), "leaving"),
+        ((100, 100, 220, 140), (102, 300, 224, 340), "approaching"),  # same size, moves down 5 heights
+        ((102, 300, 224, 340), (100, 100, 220, 140), "leaving"),
+        ((100, 300, 220, 340), (104, 310, 226, 350), None),  # barely moved: unknown
+        ((0, 0, 0, 0), (0, 0, 0, 0), None),
+    ],
+)
+def test_travel_direction(first: tuple, last: tuple, want: str | None) -> None:
+    assert travel_direction(first, last) == want
+
+
+def test_events_carry_the_direction_of_travel() -> None:
+    cfg = TrackingConfig(stable_hits=100, min_hits=2, max_age=0.5, dedup_window=0)
+    tracker = Tracker(cfg, "gate")
+    events = []
+    for i in range(8):  # the plate grows frame by frame: a vehicle driving towards the camera
+        w = 100 + 10 * i
+        events += tracker.update([read("ABC123", (200 - w / 2, 300, 200 + w / 2, 300 + w / 3))], i * 0.1)
+    for i in range(8):  # another one driving away, later
+        w = 170 - 10 * i
+        events += tracker.update([read("XYZ789", (600 - w / 2, 100, 600 + w / 2, 100 + w / 3))], 5 + i * 0.1)
+    events += tracker.flush()
+    assert [(e.plate, e.direction) for e in events] == [("ABC123", "approaching"), ("XYZ789", "leaving")]
+    assert events[0].to_dict()["direction"] == "approaching"

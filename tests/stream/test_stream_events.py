@@ -76,7 +76,7 @@ def test_json_round_trip_is_exact(event_factory: Callable[..., PlateEvent]) -> N
     assert orjson.loads(data) == e.to_dict()
     assert list(orjson.loads(data)) == [
         "schema", "event_id", "camera", "ts", "plate", "confidence", "char_confidences", "region", "box",
-        "track_id", "first_seen", "last_seen", "detector_score",
+        "track_id", "first_seen", "last_seen", "detector_score", "direction",
     ]  # fmt: skip
     assert PlateEvent.from_dict(e.to_dict()) == e
     assert PlateEvent.from_json(data.decode()) == e
@@ -148,6 +148,8 @@ MALFORMED: list[tuple[str, Any]] = [
     ("region empty", _doc(region="")),
     ("last_seen number", _doc(last_seen=5)),
     ("detector_score < 0", _doc(detector_score=-0.5)),
+    ("direction unknown word", _doc(direction="sideways")),
+    ("direction number", _doc(direction=1)),
 ]
 
 
@@ -259,3 +261,15 @@ def test_from_json_never_crashes(data: bytes) -> None:
     except DecodeError:
         return
     assert PlateEvent.from_json(e.to_json()) == e
+
+
+def test_direction_is_optional_and_validated(validator: jsonschema.Draft202012Validator) -> None:
+    old = _doc(direction=_DROP)  # what a publisher from before the field sends
+    assert "direction" not in old and validator.is_valid(old)
+    assert PlateEvent.from_dict(old).direction is None
+    e = PlateEvent.create(camera="c", plate="X1", confidence=0.5, box=(0, 0, 1, 1), direction="leaving")
+    back = PlateEvent.from_json(e.to_json())
+    assert back.direction == "leaving" and back == e
+    assert validator.is_valid(e.to_dict())
+    with pytest.raises(ValueError, match="direction"):
+        PlateEvent.create(camera="c", plate="X1", confidence=0.5, box=(0, 0, 1, 1), direction="up")

@@ -20,6 +20,18 @@ Example ``bridge.toml``::
     secret = "shared-hmac-secret"
     alerts_only = false
 
+    [parking]                                    # sites, sessions, journeys (bridge/store/parking.py)
+    journey_window_s = 3600                      # 0: no journeys
+    overstay_interval_s = 60
+    [parking.permit_hook]                        # optional callout, falls back to the local permits
+    url = "https://pay.example/permit"
+    timeout_s = 0.5
+
+    [[hotlists]]                                 # CSV watchlists reloaded from a path
+    path = "/var/lib/alpr/stolen.csv"
+    reason = "stolen"
+    interval_s = 300
+
     [retention]                                  # days; 0 keeps forever
     reads_days = 30
     crops_days = 7
@@ -35,7 +47,7 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -46,7 +58,16 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["BridgeConfig", "MqttTls", "Retention", "Webhook", "load_config"]
+__all__ = [
+    "BridgeConfig",
+    "Hotlist",
+    "MqttTls",
+    "Parking",
+    "PermitHookConfig",
+    "Retention",
+    "Webhook",
+    "load_config",
+]
 
 
 class _Model(BaseModel):
@@ -82,6 +103,30 @@ class Retention(_Model):
     interval_s: float = Field(default=3600.0, gt=0)
 
 
+class PermitHookConfig(_Model):
+    url: str
+    token: str = ""
+    timeout_s: float = Field(default=0.5, gt=0, le=30)
+    fail_max: int = Field(default=3, ge=1)
+    reset_s: float = Field(default=30.0, gt=0)
+
+    _http = field_validator("url")(Webhook._http.__func__)  # type: ignore[attr-defined]
+
+
+class Parking(_Model):
+    journey_window_s: float = Field(default=3600.0, ge=0)
+    overstay_interval_s: float = Field(default=60.0, gt=0)
+    permit_hook: PermitHookConfig | None = None
+
+
+class Hotlist(_Model):
+    path: Path
+    reason: str = "hotlist"
+    kind: Literal["exact", "fuzzy"] = "exact"
+    max_distance: float = Field(default=1.0, ge=0, le=4)
+    interval_s: float = Field(default=300.0, gt=0)
+
+
 def default_client_id() -> str:
     """``alpr-bridge-<host>-<pid>-<random>``: unique per bridge, so two bridges on one broker do not
     keep disconnecting each other (MQTT allows one connection per client id). Set ``mqtt_client_id``
@@ -106,6 +151,8 @@ class BridgeConfig(_Model):
     tls_key: Path | None = None
     webhooks: list[Webhook] = Field(default_factory=list)
     retention: Retention = Retention()
+    parking: Parking = Parking()
+    hotlists: list[Hotlist] = Field(default_factory=list)
     batch_size: int = Field(default=512, ge=1)
     fuzzy_scan_limit: int = Field(default=50_000, ge=1)
 

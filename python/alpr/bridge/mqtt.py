@@ -208,7 +208,15 @@ class MqttSink:
 
     def _announce(self, topic: str) -> None:
         parts = topic.split("/")
-        if len(parts) != 3 or parts[0] != "alpr" or parts[1] in self._announced:
+        if len(parts) == 3 and parts[2] == "occupancy":
+            self._announce_site(parts[1])
+            return
+        if (
+            len(parts) != 3
+            or parts[0] != "alpr"
+            or parts[2] not in ("plate", "alert")
+            or parts[1] in self._announced
+        ):
             return
         cam = parts[1]
         self._announced.add(cam)
@@ -228,3 +236,34 @@ class MqttSink:
             self.client.publish(
                 f"homeassistant/sensor/alpr_{cam}/{kind}/config", orjson.dumps(config), qos=1, retain=True
             )
+
+    def _announce_site(self, site: str) -> None:
+        """A Home Assistant sensor for a site's occupancy (state: the retained ``alpr/<site>/occupancy``)."""
+        key = "site:" + site
+        if key in self._announced:
+            return
+        self._announced.add(key)
+        config = {
+            "name": f"{site} occupancy",
+            "unique_id": f"alpr_site_{site}_occupancy",
+            "state_topic": f"alpr/{site}/occupancy",
+            "value_template": "{{ value_json.occupancy }}",
+            "json_attributes_topic": f"alpr/{site}/occupancy",
+            "unit_of_measurement": "vehicles",
+            "state_class": "measurement",
+            "availability_topic": STATUS_TOPIC,
+            "payload_available": "online",
+            "payload_not_available": "offline",
+            "icon": "mdi:parking",
+            "device": {
+                "identifiers": [f"alpr_site_{site}"],
+                "name": f"ALPR site {site}",
+                "manufacturer": "alpr",
+            },
+        }
+        self.client.publish(
+            f"homeassistant/sensor/alpr_site_{site}/occupancy/config",
+            orjson.dumps(config),
+            qos=1,
+            retain=True,
+        )

@@ -15,12 +15,16 @@ __all__ = ["enforce"]
 
 
 def enforce(store: Store, policy: Retention, *, now_ms: int | None = None) -> dict[str, int]:
-    """Delete everything older than ``policy`` allows; returns the rows removed per kind."""
+    """Delete everything older than ``policy`` allows; returns the rows removed per kind.
+
+    Closed parking sessions, anomalies and journeys are kept as long as reads (``reads_days``).
+    """
     store.prune_sessions()  # expired dashboard sessions
-    return store.enforce_retention(
+    out = store.enforce_retention(
         reads_days=policy.reads_days,
         crops_days=policy.crops_days,
         alerts_days=policy.alerts_days,
         audit_days=policy.audit_days,
         now=now_ms,
     )
+    return out | store.enforce_correlated_retention(days=policy.reads_days, now=now_ms)

@@ -23,14 +23,20 @@ from sqlalchemy import (
 __all__ = [
     "alert_acks",
     "alerts",
+    "anomalies",
     "audit",
+    "camera_config",
     "camera_health",
     "crops",
     "cursors",
+    "journeys",
     "metadata",
     "outbox",
+    "parking_sessions",
+    "permits",
     "reads",
     "sessions",
+    "sites",
     "tokens",
     "users",
     "watchlist",
@@ -83,6 +89,9 @@ outbox = Table(
     Column("retain", Boolean, nullable=False),
     Column("created_ms", BigInteger, nullable=False),
     Column("attempts", Integer, nullable=False),
+    # Fleet: a bridge claims rows (FOR UPDATE SKIP LOCKED) for ``lease_until_ms``; see store/fleet.py.
+    Column("claimed_by", String(64), nullable=True),
+    Column("lease_until_ms", BigInteger, nullable=True),
     Index("ix_outbox_sink_id", "sink", "id"),
     Index("ix_outbox_plate_bidx", "plate_bidx"),
 )
@@ -100,7 +109,10 @@ watchlist = Table(
     Column("expires_ms", BigInteger, nullable=True),
     Column("cameras", Text, nullable=True),
     Column("created_ms", BigInteger, nullable=False),
+    # The hotlist file an entry was imported from (None: added through the API); see bridge/hotlists.py.
+    Column("source", String(512), nullable=True),
     Index("ix_watchlist_pattern_bidx", "pattern_bidx"),
+    Index("ix_watchlist_source", "source"),
 )
 
 alerts = Table(
@@ -198,4 +210,103 @@ camera_health = Table(
     Column("fps", Float, nullable=True),
     Column("frames", BigInteger, nullable=True),
     Column("dropped", BigInteger, nullable=True),
+)
+
+# -- sites, sessions, permits, journeys (revision 0004) ---------------------------------------------
+camera_config = Table(
+    "camera_config",
+    metadata,
+    Column("camera", String(128), primary_key=True),
+    Column("site", String(64), nullable=False),
+    Column("role", String(8), nullable=False),  # entry | exit | pass
+    Column("direction", String(16), nullable=True),  # approaching | leaving | None (any)
+    Column("updated_ms", BigInteger, nullable=False),
+    Index("ix_camera_config_site", "site"),
+)
+
+sites = Table(
+    "sites",
+    metadata,
+    Column("site", String(64), primary_key=True),
+    Column("max_stay_s", Float, nullable=True),
+    Column("capacity", Integer, nullable=True),
+    Column("match_window_s", Float, nullable=False),
+    Column("max_distance", Float, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+)
+
+parking_sessions = Table(
+    "parking_sessions",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("site", String(64), nullable=False),
+    Column("state", String(8), nullable=False),  # open | closed
+    Column("plate_ct", LargeBinary, nullable=False),
+    Column("plate_bidx", String(32), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("entry_event_id", String(64), nullable=False, unique=True),
+    Column("entry_camera", String(128), nullable=False),
+    Column("entry_ms", BigInteger, nullable=False),
+    Column("exit_event_id", String(64), nullable=True),
+    Column("exit_camera", String(128), nullable=True),
+    Column("exit_ms", BigInteger, nullable=True),
+    Column("exit_plate_ct", LargeBinary, nullable=True),
+    Column("distance", Float, nullable=True),
+    Column("paid_ms", BigInteger, nullable=True),
+    Column("payment_ref", String(128), nullable=True),
+    Column("overstay_ms", BigInteger, nullable=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Index("ix_sessions_site_state", "site", "state", "entry_ms"),
+    Index("ix_sessions_entry", "entry_ms"),
+    Index("ix_sessions_plate_bidx", "plate_bidx"),
+)
+
+permits = Table(
+    "permits",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("plate_ct", LargeBinary, nullable=False),
+    Column("plate_bidx", String(32), nullable=False),
+    Column("name_ct", LargeBinary, nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("site", String(64), nullable=True),  # None: every site
+    Column("valid_from_ms", BigInteger, nullable=True),
+    Column("valid_until_ms", BigInteger, nullable=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Index("ix_permits_plate_bidx", "plate_bidx"),
+)
+
+anomalies = Table(
+    "anomalies",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # overstay | no_entry
+    Column("site", String(64), nullable=False),
+    Column("camera", String(128), nullable=False),
+    Column("event_id", String(64), nullable=False),
+    Column("session_id", BigInteger, nullable=True),
+    Column("ts_ms", BigInteger, nullable=False),
+    Column("plate_ct", LargeBinary, nullable=False),
+    Column("plate_bidx", String(32), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Index("ix_anomalies_site_ts", "site", "ts_ms"),
+    Index("ix_anomalies_plate_bidx", "plate_bidx"),
+)
+
+journeys = Table(
+    "journeys",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("plate_ct", LargeBinary, nullable=False),
+    Column("plate_bidx", String(32), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("from_camera", String(128), nullable=False),
+    Column("to_camera", String(128), nullable=False),
+    Column("from_ms", BigInteger, nullable=False),
+    Column("to_ms", BigInteger, nullable=False),
+    Column("from_event_id", String(64), nullable=False),
+    Column("to_event_id", String(64), nullable=False, unique=True),
+    Index("ix_journeys_from_ms", "from_ms"),
+    Index("ix_journeys_plate_bidx", "plate_bidx"),
 )

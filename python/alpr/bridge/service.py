@@ -66,6 +66,18 @@ class Bridge:
             self.webhooks.append(
                 WebhookSink(self.store, wh.url, secret=wh.secret, sink=name, timeout_s=wh.timeout_s)
             )
+        # Sites, sessions, journeys: messages not caused by an ingest go to the same sinks.
+        self.store.event_sinks = self.sinks
+        self.store.journey_window_ms = int(config.parking.journey_window_s * 1000)
+        self.permit_hook: Any = None
+        if config.parking.permit_hook is not None:
+            from alpr.bridge.permits import PermitHook
+
+            h = config.parking.permit_hook
+            self.permit_hook = PermitHook(
+                h.url, timeout_s=h.timeout_s, fail_max=h.fail_max, reset_s=h.reset_s, token=h.token
+            )
+            self.store.permit_lookup = self.permit_hook
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.ingested = 0
@@ -155,11 +167,38 @@ class Bridge:
                 last[m.publisher] = m
             acks.put(last)
 
+    def _parking(self) -> None:
+        """Overstay checks, on the fleet's leader only (store/fleet.py)."""
+        while not self._stop.wait(self.config.parking.overstay_interval_s):
+            try:
+                if self.store.is_leader("overstay"):
+                    n = self.store.check_overstays()
+                    if n:
+                        log.info("%d sessions overstayed", n)
+            except StoreError:
+                log.exception("overstay check failed")
+
+    def _hotlists(self) -> None:
+        """Import changed hotlist files (leader only); every bridge then reloads its matcher."""
+        from alpr.bridge.hotlists import HotlistLoader
+
+        loader = HotlistLoader(self.store, list(self.config.hotlists))
+        interval = min(h.interval_s for h in self.config.hotlists)
+        while True:
+            try:
+                changed = loader.poll() if self.store.is_leader("hotlists") else 0
+                if changed or not self.store.is_sqlite:  # another bridge may have imported
+                    self.reload_watchlist()
+            except StoreError:
+                log.exception("hotlist pass failed")
+            if self._stop.wait(interval):
+                return
+
     def _retention(self) -> None:
         r = self.config.retention
         while True:
             try:
-                n = enforce(self.store, r)
+                n = enforce(self.store, r) if self.store.is_leader("retention") else {}
                 if any(n.values()):
                     log.info("retention removed %s", n)
             except StoreError:
@@ -173,7 +212,12 @@ class Bridge:
             self.mqtt.start()
         for wh in self.webhooks:
             wh.start()
-        targets: list[tuple[str, Any]] = [("alpr-retention", self._retention)]
+        targets: list[tuple[str, Any]] = [
+            ("alpr-retention", self._retention),
+            ("alpr-parking", self._parking),
+        ]
+        if self.config.hotlists:
+            targets.append(("alpr-hotlists", self._hotlists))
         if consume and self.config.zmq:
             targets.append(("alpr-consumer", self._consume))
         for name, fn in targets:
@@ -189,6 +233,9 @@ class Bridge:
             self.mqtt.stop()
         for wh in self.webhooks:
             wh.stop()
+        if self.permit_hook is not None:
+            self.permit_hook.close()
+        self.store.resign()
         self.store.close()
 
     def app(self) -> Any:

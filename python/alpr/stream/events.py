@@ -22,10 +22,13 @@ import uuid6
 from alpr.errors import DecodeError
 from alpr.timestamps import format_utc, parse_utc
 
-__all__ = ["CAMERA_PATTERN", "SCHEMA", "TIME_PATTERN", "PlateEvent"]
+__all__ = ["CAMERA_PATTERN", "DIRECTIONS", "SCHEMA", "TIME_PATTERN", "PlateEvent"]
 
 SCHEMA = "alpr.plate/1"
 """The schema tag of the events this version writes and reads."""
+
+DIRECTIONS = ("approaching", "leaving")
+"""Directions of travel a track may carry (relative to the camera)."""
 
 CAMERA_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 """Camera names: safe as a ZeroMQ topic, an MQTT topic level and a file name."""
@@ -60,6 +63,8 @@ class PlateEvent:
         first_seen: ISO 8601 time the track was first seen, or None.
         last_seen: ISO 8601 time the track was last seen, or None.
         detector_score: detector score of the plate box in [0, 1], or None.
+        direction: direction of travel of the track, ``"approaching"`` or ``"leaving"`` (the camera), or
+            None when unknown (optional: older publishers do not send it).
     """
 
     schema: str
@@ -75,6 +80,7 @@ class PlateEvent:
     first_seen: str | None
     last_seen: str | None
     detector_score: float | None
+    direction: str | None = None
 
     @classmethod
     def create(
@@ -91,6 +97,7 @@ class PlateEvent:
         first_seen: datetime | str | None = None,
         last_seen: datetime | str | None = None,
         detector_score: float | None = None,
+        direction: str | None = None,
     ) -> PlateEvent:
         """Build a validated event with a fresh UUIDv7 ``event_id``.
 
@@ -116,6 +123,7 @@ class PlateEvent:
             "first_seen": None if first_seen is None else _format_time("first_seen", first_seen),
             "last_seen": None if last_seen is None else _format_time("last_seen", last_seen),
             "detector_score": detector_score,
+            "direction": direction,
         }
         try:
             return _from_dict(doc)
@@ -138,6 +146,7 @@ class PlateEvent:
             "first_seen": self.first_seen,
             "last_seen": self.last_seen,
             "detector_score": self.detector_score,
+            "direction": self.direction,
         }
 
     def to_json(self) -> bytes:
@@ -275,6 +284,9 @@ def _from_dict(doc: Any) -> PlateEvent:
             _check_time("last_seen", last_seen)
         score = doc["detector_score"]
         detector_score = None if score is None else _check_unit("detector_score", score)
+        direction = doc.get("direction")  # optional since alpr.plate/1 was published
+        if direction is not None and direction not in DIRECTIONS:
+            raise DecodeError(f"direction: expected null, 'approaching' or 'leaving', got {direction!r:.40}")
     except KeyError as exc:
         raise DecodeError(f"plate event: missing required field {exc.args[0]!r}") from None
     except OverflowError as exc:  # a Python int beyond float range (from_dict; JSON never gets here)
@@ -293,4 +305,5 @@ def _from_dict(doc: Any) -> PlateEvent:
         first_seen,
         last_seen,
         detector_score,
+        direction,
     )

@@ -25,7 +25,19 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError
 
-from alpr.bridge.api import admin, alerts, dashboard, live, privacy, reads, session, watchlists
+from alpr.bridge.api import (
+    admin,
+    alerts,
+    dashboard,
+    journeys,
+    live,
+    privacy,
+    reads,
+    session,
+    sessions,
+    sites,
+    watchlists,
+)
 from alpr.bridge.api.common import API, StoreDep, Viewer
 from alpr.bridge.api.models import Health
 from alpr.bridge.store import Store
@@ -42,6 +54,9 @@ ROUTERS = (
     dashboard.router,
     admin.router,
     session.router,
+    sites.router,
+    sessions.router,
+    journeys.router,
 )
 
 

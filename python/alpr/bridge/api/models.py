@@ -21,6 +21,7 @@ class Read(BaseModel):
     first_seen: str | None = None
     last_seen: str | None = None
     detector_score: float | None = None
+    direction: str | None = None
     has_crop: bool = False
     distance: float | None = None
 
@@ -53,7 +54,10 @@ class AlertsPage(BaseModel):
 class Camera(BaseModel):
     camera: str
     reads: int
-    last_ts: str
+    last_ts: str | None = Field(description="time of the newest read; null before the first")
+    site: str | None = Field(default=None, description="set with PUT /cameras/{camera}")
+    role: Literal["entry", "exit", "pass"] | None = None
+    direction: Literal["approaching", "leaving"] | None = None
 
 
 class Cameras(BaseModel):

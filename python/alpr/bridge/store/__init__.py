@@ -1,7 +1,8 @@
 """The bridge's store: reads, crops, alerts, watchlists, tokens, audit log and a durable outbox.
 
 SQLite (WAL, ``synchronous=FULL``) by default, PostgreSQL by URL (``postgresql+psycopg://...``); the
-schema is created and upgraded by Alembic (:meth:`Store.migrate`). One bridge process writes a store.
+schema is created and upgraded by Alembic (:meth:`Store.migrate`). One bridge process writes a SQLite
+store; several may share a PostgreSQL one (see Fleet below).
 
 Privacy: plate text, crops, outbox payloads, watchlist patterns and audit details are AES-GCM
 ciphertext; plates are found through an HMAC blind index (exact search, erase/export, exact
@@ -15,6 +16,10 @@ Delivery: :meth:`Store.ingest` writes the reads, their alerts, one outbox row pe
 cursor in ONE transaction, so an event is either fully accepted or not at all. Sinks delete outbox
 rows only after the broker / endpoint acknowledged them: delivery is at least once, and every
 payload carries ``event_id`` so consumers can drop duplicates.
+
+Fleet: several bridges may share one PostgreSQL store; outbox rows are claimed with
+``FOR UPDATE SKIP LOCKED`` and leases, and once-per-fleet duties run on an advisory-lock leader
+(:mod:`.fleet`).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from alpr.bridge.store.base import (
     parse_ts_ms,
 )
 from alpr.bridge.store.dashboard import DashboardMixin
+from alpr.bridge.store.fleet import FleetMixin
 from alpr.bridge.store.ingest import IngestMixin
 from alpr.bridge.store.privacy import PrivacyMixin
 from alpr.bridge.store.users import UsersMixin
@@ -59,10 +65,11 @@ __all__ = [
 ]
 
 
-class Store(DashboardMixin, IngestMixin, PrivacyMixin, WatchMixin, AccessMixin, UsersMixin):
+class Store(DashboardMixin, IngestMixin, PrivacyMixin, WatchMixin, AccessMixin, UsersMixin, FleetMixin):
     """All persistent state of the bridge. Thread-safe (one connection per call from a pool).
 
     One class for callers; each concern lives in its own module (:mod:`.base` connection handling,
     :mod:`.ingest`, :mod:`.outbox`, :mod:`.reads`, :mod:`.watch`, :mod:`.access`, :mod:`.privacy`,
-    :mod:`.users` accounts and sessions, :mod:`.dashboard` acknowledgements, camera health, charts).
+    :mod:`.users` accounts and sessions, :mod:`.dashboard` acknowledgements, camera health, charts,
+    :mod:`.sites` and :mod:`.parking` (cameras, sessions, permits), :mod:`.journeys`, :mod:`.fleet`).
     """

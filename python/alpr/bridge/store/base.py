@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -115,6 +116,7 @@ _EXTRA = (
     "first_seen",
     "last_seen",
     "detector_score",
+    "direction",
 )
 
 
@@ -141,6 +143,8 @@ class StoreBase:
     def __init__(self, url: str, keyring: Keyring, *, migrate: bool = True) -> None:
         self.url = normalize_url(url)
         self.keyring = keyring
+        # Who claims outbox rows and advisory locks when several bridges share a PostgreSQL store.
+        self.worker_id = uuid.uuid4().hex[:16]
         self.is_sqlite = self.url.startswith("sqlite")
         self._insert_sql: dict[str, tuple[str, list[str], tuple[str, ...]]] = {}
         if self.is_sqlite:

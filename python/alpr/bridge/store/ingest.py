@@ -21,14 +21,15 @@ from alpr.bridge.store.base import (
     now_ms,
     parse_ts_ms,
 )
-from alpr.bridge.store.outbox import OutboxMixin
+from alpr.bridge.store.journeys import JourneysMixin
+from alpr.bridge.store.parking import ParkingMixin
 from alpr.bridge.watchlist import (
     Watchlist,
     best_per_entry,
 )
 
 
-class IngestMixin(OutboxMixin):
+class IngestMixin(ParkingMixin, JourneysMixin):
     """Part of :class:`~alpr.bridge.store.Store`."""
 
     def ingest(
@@ -56,11 +57,13 @@ class IngestMixin(OutboxMixin):
             alert_rows: list[dict[str, Any]] = []
             out_rows: list[dict[str, Any]] = []
             seen: set[str] = set()
+            new_events = []
             for it in items:
                 ev = it.event
                 if ev.event_id in existing or ev.event_id in seen:
                     continue
                 seen.add(ev.event_id)
+                new_events.append(ev)
                 ts_ms = parse_ts_ms(ev.ts)
                 bidx = ring.blind_index(ev.plate)
                 aad = ev.event_id.encode()
@@ -135,6 +138,9 @@ class IngestMixin(OutboxMixin):
             self._insert_many(conn, S.reads, read_rows)
             self._insert_many(conn, S.crops, crop_rows)
             self._insert_many(conn, S.alerts, alert_rows)
+            # Sites, sessions and journeys follow from the new reads in the same transaction.
+            self._link_journeys(conn, new_events)
+            self._correlate(conn, new_events, sinks, out_rows, t)
             self._insert_many(conn, S.outbox, out_rows)
             for pub, seq in cursors.items():
                 self._set_cursor(conn, pub, seq)

@@ -13,6 +13,7 @@ from alpr.bridge.store.base import (
     StoreBase,
     now_ms,
 )
+from alpr.bridge.store.fleet import LEASE_MS
 from alpr.errors import StoreError
 
 
@@ -24,16 +25,32 @@ class OutboxMixin(StoreBase):
             conn.execute(S.outbox.insert(), [self._outbox_row(sink, topic, payload, None, now_ms(), retain)])
 
     def outbox_fetch(self, sink: str, *, after_id: int = 0, limit: int = 500) -> list[OutboxRow]:
-        q = (
-            sa.select(
-                S.outbox.c.id, S.outbox.c.topic, S.outbox.c.payload_ct, S.outbox.c.retain, S.outbox.c.attempts
+        """The next rows of ``sink`` after ``after_id``, oldest first. On PostgreSQL the rows are also
+        claimed for this store (see :mod:`.fleet`), so bridges sharing the database never get the same row."""
+        c = S.outbox.c
+        cols = (c.id, c.topic, c.payload_ct, c.retain, c.attempts)
+        if self.is_sqlite:
+            q = sa.select(*cols).where(c.sink == sink, c.id > after_id).order_by(c.id).limit(limit)
+            with self.engine.connect() as conn:
+                rows = conn.execute(q).all()
+        else:
+            t = now_ms()
+            free = sa.or_(c.lease_until_ms.is_(None), c.lease_until_ms < t, c.claimed_by == self.worker_id)
+            ids = (
+                sa.select(c.id)
+                .where(c.sink == sink, c.id > after_id, free)
+                .order_by(c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
             )
-            .where(S.outbox.c.sink == sink, S.outbox.c.id > after_id)
-            .order_by(S.outbox.c.id)
-            .limit(limit)
-        )
-        with self.engine.connect() as conn:
-            rows = conn.execute(q).all()
+            claim = (
+                S.outbox.update()
+                .where(c.id.in_(ids.scalar_subquery()))
+                .values(claimed_by=self.worker_id, lease_until_ms=t + LEASE_MS)
+                .returning(*cols)
+            )
+            with self._begin() as conn:
+                rows = sorted(conn.execute(claim).all(), key=lambda r: r.id)
         return [
             OutboxRow(
                 int(r.id),

@@ -11,10 +11,11 @@ from alpr.bridge.crypto import Keyring, normalize_plate
 from alpr.bridge.store.base import (
     now_ms,
 )
+from alpr.bridge.store.correlated import CorrelatedPrivacyMixin
 from alpr.bridge.store.reads import ReadsMixin
 
 
-class PrivacyMixin(ReadsMixin):
+class PrivacyMixin(ReadsMixin, CorrelatedPrivacyMixin):
     """Part of :class:`~alpr.bridge.store.Store`."""
 
     def export_plate(self, plate: str) -> dict[str, Any]:
@@ -39,6 +40,7 @@ class PrivacyMixin(ReadsMixin):
             "plate": normalize_plate(plate),
             "reads": items,
             "alerts": [self._alert_dict(a) for a in alerts],
+            **self._export_correlated(bidx),
         }
 
     def erase_plate(self, plate: str) -> dict[str, int]:
@@ -60,8 +62,9 @@ class PrivacyMixin(ReadsMixin):
                     S.alert_acks.delete().where(S.alert_acks.c.alert_id.not_in(sa.select(S.alerts.c.id)))
                 )
             n_out = conn.execute(S.outbox.delete().where(S.outbox.c.plate_bidx == bidx)).rowcount
+            more = self._erase_correlated(conn, bidx)
         self.checkpoint()
-        return {"reads": n_reads, "crops": n_crops, "alerts": n_alerts, "outbox": n_out}
+        return {"reads": n_reads, "crops": n_crops, "alerts": n_alerts, "outbox": n_out, **more}
 
     def checkpoint(self) -> None:
         """Fold the SQLite WAL into the main file so deleted rows stop lingering in ``-wal``."""
@@ -140,5 +143,6 @@ class PrivacyMixin(ReadsMixin):
                 total += len(rows)
                 if len(rows) < batch:
                     break
+        total += self._rotate_correlated(ring, batch)
         self.checkpoint()
         return total

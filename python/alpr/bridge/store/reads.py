@@ -122,9 +122,16 @@ class ReadsMixin(OutboxMixin):
         if scope is not None:
             q = q.where(c.camera.in_(list(scope)))
         with self.engine.connect() as conn:
-            return [
-                {"camera": r[0], "reads": int(r[1]), "last_ts": iso_ms(int(r[2]))} for r in conn.execute(q)
-            ]
+            out = {
+                r[0]: {"camera": r[0], "reads": int(r[1]), "last_ts": iso_ms(int(r[2]))}
+                for r in conn.execute(q)
+            }
+            # Site, role and direction (store/sites.py); configured cameras show before their first read.
+            for cfg in conn.execute(sa.select(S.camera_config)):
+                if scope is None or cfg.camera in scope:
+                    d = out.setdefault(cfg.camera, {"camera": cfg.camera, "reads": 0, "last_ts": None})
+                    d.update(site=cfg.site, role=cfg.role, direction=cfg.direction)
+        return [out[k] for k in sorted(out)]
 
     def stats(self, scope: Sequence[str] | None = None) -> dict[str, Any]:
         def count(table: sa.Table, extra: Any = None) -> int:

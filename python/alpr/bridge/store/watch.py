@@ -110,5 +110,30 @@ class WatchMixin(StoreBase):
         with self._begin() as conn:
             return bool(conn.execute(S.watchlist.delete().where(S.watchlist.c.id == watch_id)).rowcount)
 
+    def replace_watch_source(self, source: str, entries: Sequence[dict[str, Any]]) -> int:
+        """Make the entries imported from ``source`` (a hotlist file) exactly ``entries``, atomically.
+
+        Each entry is a dict of :meth:`add_watch` keyword arguments plus ``pattern``. Entries added
+        through the API (no source) are never touched. Returns how many entries ``source`` now has.
+        """
+        t = now_ms()
+        rows = []
+        for e in entries:
+            args = dict(e)
+            row = self._watch_values(
+                args.pop("pattern"),
+                args.get("kind", "exact"),
+                args.get("reason", ""),
+                args.get("max_distance", 1.0),
+                args.get("expires_ms"),
+                args.get("cameras"),
+            )
+            rows.append(row | {"created_ms": t, "source": source})
+        with self._begin() as conn:
+            conn.execute(S.watchlist.delete().where(S.watchlist.c.source == source))
+            if rows:
+                conn.execute(S.watchlist.insert(), rows)
+        return len(rows)
+
     def watchlist(self) -> Watchlist:
         return Watchlist(self.list_watch())
