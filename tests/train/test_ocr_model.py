@@ -231,6 +231,10 @@ def test_train_ocr_end_to_end_and_resume(tmp_path: Path) -> None:
     rows = common.MetricsLog(out).rows
     assert [r["epoch"] for r in rows] == [0, 1, 2]
     assert "valid/EU/exact" in rows[-1]
+    # Each start records its options: the two starts differ only in the epochs asked for.
+    starts = common.read_json(out / "options.json")
+    assert [s["epochs"] for s in starts] == [2, 3]
+    assert starts[0]["labels"] == [str(tsv)] and starts[0]["config"]["height"] == TINY.height
     model = load_model(out / "best.pt")
     probs = predict_probs(model, preprocess([cv2.imread(str(paths[0]))[..., ::-1]], TINY.width, TINY.height))
     assert probs.shape == (1, TINY.seq_len, TINY.num_classes)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -223,8 +223,9 @@ def train_ocr(opts: TrainOcrOptions) -> dict[str, object]:
     """Train the CRNN; returns the final summary (also written to ``out/summary.json``).
 
     Checkpoints: ``out/last.pt`` (every epoch, resumable) and ``out/best.pt`` (best exact match on the
-    valid split). Logs: ``out/metrics.csv`` / ``metrics.jsonl``, ``out/eval_<epoch>.json``; plots at
-    the end (``loss.png``, ``confusion.png``).
+    valid split). ``out/options.json``: the options of every start of the run. Logs:
+    ``out/metrics.csv`` / ``metrics.jsonl``, ``out/eval_<epoch>.json``; plots at the end
+    (``loss.png``, ``confusion.png``).
     """
     import time
 
@@ -234,6 +235,9 @@ def train_ocr(opts: TrainOcrOptions) -> dict[str, object]:
     cfg = opts.config
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
+    # The run's own record of how it was made (resumed runs append, so every start is kept).
+    starts = common.read_json(out / "options.json") if (out / "options.json").is_file() else []
+    common.write_json(out / "options.json", [*starts, {"started": time.time(), **asdict(opts)}])
     rng = common.seed_everything(opts.seed)
     common.set_threads(opts.threads)
     device = common.select_device(opts.device)
