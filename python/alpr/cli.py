@@ -343,7 +343,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """``alpr eval DATADIR``."""
-    from alpr.evaluate import evaluate, evaluate_ocr, format_table, read_openalpr
+    from alpr.evaluate import RegionScore, evaluate, evaluate_ocr, format_table, read_openalpr
 
     samples = read_openalpr(args.datadir)
     if args.limit:
@@ -362,7 +362,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         for region, group in groups.items():
             sub_pipe = pipe.with_regions([region]) if region in known else pipe
             scores.update({k: v for k, v in run(sub_pipe, group, progress=show).items() if k != "all"})
-        scores["all"] = _total(scores.values())
+        scores["all"] = RegionScore.total(scores.values())
     else:
         scores = run(pipe, samples, progress=show)
     if args.json:
@@ -374,19 +374,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 for img, gt, got in sc.misreads:
                     print(f"{name:<4} {img:<24} truth {gt:<10} read {got or '(not found)'}")
     return 0
-
-
-def _total(parts: Any) -> Any:
-    from alpr.evaluate import RegionScore
-
-    total = RegionScore()
-    for sc in parts:
-        total.images += sc.images
-        total.plates += sc.plates
-        total.found += sc.found
-        total.read += sc.read
-        total.ms.extend(sc.ms)
-    return total
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

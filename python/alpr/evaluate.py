@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +111,15 @@ class RegionScore:
     ms: list[float] = field(default_factory=list)
     misreads: list[tuple[str, str, str]] = field(default_factory=list)
 
+    @classmethod
+    def total(cls, parts: Iterable[RegionScore]) -> RegionScore:
+        """The sum of ``parts`` (every count, the timings and the misreads)."""
+        out = cls()
+        for sc in parts:
+            for f in fields(cls):
+                setattr(out, f.name, getattr(out, f.name) + getattr(sc, f.name))
+        return out
+
     @property
     def detection_rate(self) -> float:
         """found / plates."""
@@ -183,15 +192,7 @@ def _score_samples(
         except SourceError:
             continue
         score(sc, s, img)
-    total = RegionScore()
-    for sc in scores.values():
-        total.images += sc.images
-        total.plates += sc.plates
-        total.found += sc.found
-        total.read += sc.read
-        total.extra += sc.extra
-        total.ms.extend(sc.ms)
-    scores["all"] = total
+    scores["all"] = RegionScore.total(scores.values())
     return scores
 
 

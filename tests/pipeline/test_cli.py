@@ -172,6 +172,7 @@ def test_eval_per_region_constrains_each_folder(
     per = json.loads(capsys.readouterr().out)
     # br folder: Brazilian formats allow ABC1234; us folder: all US formats (LLL9999 is one) allow it too
     assert per["br"]["read"] == 1 and per["us"]["read"] == 1 and per["all"]["plates"] == 2
+    assert per["all"]["extra"] == per["br"]["extra"] + per["us"]["extra"]
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

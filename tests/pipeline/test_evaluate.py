@@ -61,3 +61,15 @@ def test_evaluate_criteria(tmp_path: Path) -> None:
     table = format_table(scores)
     assert "us" in table and "0.667" in table
     assert normalize("ab-12 3") == "AB123" and normalize("ab-12 3é") == "AB123É"  # one normaliser, any script
+
+
+def test_region_totals_sum_every_count() -> None:
+    from alpr.evaluate import RegionScore
+
+    a = RegionScore(images=2, plates=3, found=2, read=1, extra=4, ms=[1.0], misreads=[("a", "X", "Y")])
+    b = RegionScore(images=1, plates=1, found=1, read=1, extra=1, ms=[3.0])
+    t = RegionScore.total([a, b])
+    assert (t.images, t.plates, t.found, t.read, t.extra) == (3, 4, 3, 2, 5)
+    assert t.ms == [1.0, 3.0] and t.misreads == [("a", "X", "Y")]
+    assert t.extra_per_image == pytest.approx(5 / 3)
+    assert a.ms == [1.0]  # the parts are left as they were
