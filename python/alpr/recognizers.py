@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -23,14 +23,32 @@ from alpr.regions import RegionSet, confusable_variant
 from alpr.timing import StageTimes
 from alpr.types import plate_char
 
-__all__ = ["CtcRecognizer", "PpOcrRecognizer", "Recognizer", "SlotRecognizer", "build_recognizer", "vote"]
+__all__ = [
+    "CtcRecognizer",
+    "OcrResult",
+    "PpOcrRecognizer",
+    "Recognizer",
+    "SlotRecognizer",
+    "build_recognizer",
+    "vote",
+]
 
 _MAX_PATTERNS = 64
+
+
+class OcrResult(NamedTuple):
+    """One plate's read: letters/digits, one confidence per character, the plate format it fits."""
+
+    text: str
+    confidences: np.ndarray
+    format: str | None
+
+
 _DEFAULT_BOX_PAD = 0.05
 
 
 class Recognizer(Protocol):
-    """Reads the plates of a batch of frames: one ``(text, char confidences)`` per box."""
+    """Reads the plates of a batch of frames: one :class:`OcrResult` per box."""
 
     times: StageTimes
 
@@ -40,7 +58,7 @@ class Recognizer(Protocol):
         boxes: Sequence[np.ndarray],
         corners: Sequence[np.ndarray | None],
         regions: RegionSet | None,
-    ) -> list[list[tuple[str, np.ndarray, str | None]]]: ...
+    ) -> list[list[OcrResult]]: ...
 
     def close(self) -> None: ...
 
@@ -142,7 +160,7 @@ class _CropRecognizer:
 
     def _decode(
         self, probs: np.ndarray, regions: RegionSet | None
-    ) -> list[tuple[str, np.ndarray, str | None]]:  # pragma: no cover - overridden
+    ) -> list[OcrResult]:  # pragma: no cover - overridden
         raise NotImplementedError
 
     def recognize(
@@ -151,7 +169,7 @@ class _CropRecognizer:
         boxes: Sequence[np.ndarray],
         corners: Sequence[np.ndarray | None],
         regions: RegionSet | None,
-    ) -> list[list[tuple[str, np.ndarray, str | None]]]:
+    ) -> list[list[OcrResult]]:
         """OCR every box of every frame in one batch; returns per frame, per box ``(text, confs, format)``."""
         counts = [len(b) for b in boxes]
         if sum(counts) == 0:
@@ -175,7 +193,7 @@ class _CropRecognizer:
                 if len(pads) == 1
                 else [vote([reads[k + i * n_box] for k in range(len(pads))]) for i in range(n_box)]
             )
-        out: list[list[tuple[str, np.ndarray, str | None]]] = []
+        out: list[list[OcrResult]] = []
         k = 0
         for n in counts:
             out.append(flat[k : k + n])
@@ -187,19 +205,31 @@ class _CropRecognizer:
         self.engine.close()
 
 
-def vote(candidates: Sequence[tuple[str, np.ndarray, str | None]]) -> tuple[str, np.ndarray, str | None]:
+def vote(candidates: Sequence[OcrResult]) -> OcrResult:
     """Test-time voting over reads of one plate (crops with different margins): the text read most
     often wins; ties go to the text with the highest mean log character confidence. Returns that text's
     most confident read."""
-    by_text: dict[str, list[tuple[str, np.ndarray, str | None]]] = {}
+    by_text: dict[str, list[OcrResult]] = {}
     for cand in candidates:
         by_text.setdefault(cand[0], []).append(cand)
 
-    def quality(c: tuple[str, np.ndarray, str | None]) -> float:
+    def quality(c: OcrResult) -> float:
         return float(np.log(np.clip(c[1], 1e-6, 1.0)).mean()) if len(c[1]) else -np.inf
 
     best = max(by_text.values(), key=lambda group: (len(group), max(quality(c) for c in group)))
     return max(best, key=quality)
+
+
+def _resolved(reads: Sequence[tuple[str, np.ndarray]], regions: RegionSet | None) -> list[OcrResult]:
+    """Cleaned reads of a model that knows no plate formats, settled against ``regions`` if given."""
+    out = []
+    for text, confs in reads:
+        clean, cc = _clean(text, confs)
+        region = None
+        if regions is not None:
+            clean, region = regions.resolve(clean)
+        out.append(OcrResult(clean, cc, region))
+    return out
 
 
 def _clean(text: str, confs: np.ndarray) -> tuple[str, np.ndarray]:
@@ -279,9 +309,7 @@ class CtcRecognizer(_CropRecognizer):
             ),
         )
 
-    def _decode(
-        self, probs: np.ndarray, regions: RegionSet | None
-    ) -> list[tuple[str, np.ndarray, str | None]]:
+    def _decode(self, probs: np.ndarray, regions: RegionSet | None) -> list[OcrResult]:
         if regions is not None and self.constrain and len(regions):
             pats = list(regions.patterns)
             best: list[tuple[str, np.ndarray, str | None, float]] = []
@@ -308,16 +336,16 @@ class CtcRecognizer(_CropRecognizer):
             # not make plates of an unlisted format, e.g. vanity plates, read worse).
             free = ops.ctc_decode(probs, self.charset, self.blank, logits=self.logits)
             floor = float(np.log(self.min_format_ratio)) if self.min_format_ratio > 0 else -np.inf
-            out: list[tuple[str, np.ndarray, str | None]] = []
+            out: list[OcrResult] = []
             for (t, c, o, score), (ft, fc) in zip(best, free, strict=True):
                 free_score = float(np.log(np.clip(fc, 1e-9, 1.0)).sum())
                 if o is not None and confusable_variant(ft, t) and score - free_score >= floor:
-                    out.append((t, c, o))
+                    out.append(OcrResult(t, c, o))
                 else:
-                    out.append((ft, fc, regions.match(ft)))
+                    out.append(OcrResult(ft, fc, regions.match(ft)))
             return out
         plain = ops.ctc_decode(probs, self.charset, self.blank, logits=self.logits)
-        return [(t, c, None) for t, c in plain]
+        return [OcrResult(t, c, None) for t, c in plain]
 
 
 class PpOcrRecognizer(_CropRecognizer):
@@ -361,17 +389,8 @@ class PpOcrRecognizer(_CropRecognizer):
             width=cfg.width or 320,
         )
 
-    def _decode(
-        self, probs: np.ndarray, regions: RegionSet | None
-    ) -> list[tuple[str, np.ndarray, str | None]]:
-        out = []
-        for text, confs in ops.ctc_decode(probs, self.charset, 0):
-            clean, cc = _clean(text, confs)
-            region = None
-            if regions is not None:
-                clean, region = regions.resolve(clean)
-            out.append((clean, cc, region))
-        return out
+    def _decode(self, probs: np.ndarray, regions: RegionSet | None) -> list[OcrResult]:
+        return _resolved(ops.ctc_decode(probs, self.charset, 0), regions)
 
 
 class SlotRecognizer(_CropRecognizer):
@@ -418,9 +437,7 @@ class SlotRecognizer(_CropRecognizer):
             channels=cfg.channels or spec.fixed(3) or 1,
         )
 
-    def _decode(
-        self, probs: np.ndarray, regions: RegionSet | None
-    ) -> list[tuple[str, np.ndarray, str | None]]:
+    def _decode(self, probs: np.ndarray, regions: RegionSet | None) -> list[OcrResult]:
         n = len(self.alphabet)
         if probs.ndim == 2:
             if probs.shape[1] % n:
@@ -428,14 +445,7 @@ class SlotRecognizer(_CropRecognizer):
             probs = probs.reshape(probs.shape[0], -1, n)
         if probs.shape[-1] != n:
             raise EngineError(f"slot OCR output {probs.shape}: last axis must be the alphabet size {n}")
-        out = []
-        for text, confs in ops.slot_decode(np.ascontiguousarray(probs), self.alphabet, self.pad_char):
-            clean, cc = _clean(text, confs)
-            region = None
-            if regions is not None:
-                clean, region = regions.resolve(clean)
-            out.append((clean, cc, region))
-        return out
+        return _resolved(ops.slot_decode(np.ascontiguousarray(probs), self.alphabet, self.pad_char), regions)
 
 
 def build_recognizer(cfg: PipelineConfig) -> Recognizer:

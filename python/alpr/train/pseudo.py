@@ -31,9 +31,13 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    from alpr.recognizers import Recognizer
 
 __all__ = [
     "Candidate",
@@ -166,12 +170,7 @@ def ppocr_reader(model: str | os.PathLike[str] | None = None) -> Reader:
         model = found[-1]
     rec = PpOcrRecognizer.from_config(OcrConfig(model=Path(model), format="ppocr"), None)
 
-    def read(crops: Sequence[np.ndarray]) -> list[tuple[str, np.ndarray]]:
-        boxes = [np.array([[0, 0, c.shape[1], c.shape[0]]], np.float32) for c in crops]
-        res = rec.recognize(list(crops), boxes, [None] * len(crops), None)
-        return [(r[0][0], r[0][1]) for r in res]
-
-    return read
+    return _whole_crop_reader(rec)
 
 
 def alpr_reader(model: str | os.PathLike[str] | None = None) -> Reader:
@@ -183,12 +182,7 @@ def alpr_reader(model: str | os.PathLike[str] | None = None) -> Reader:
     cfg = OcrConfig() if model is None else OcrConfig(model=Path(model))
     rec = CtcRecognizer.from_config(cfg, None, constrain=False)
 
-    def read(crops: Sequence[np.ndarray]) -> list[tuple[str, np.ndarray]]:
-        boxes = [np.array([[0, 0, c.shape[1], c.shape[0]]], np.float32) for c in crops]
-        res = rec.recognize(list(crops), boxes, [None] * len(crops), None)
-        return [(r[0][0], r[0][1]) for r in res]
-
-    return read
+    return _whole_crop_reader(rec)
 
 
 def label_candidates(
@@ -362,3 +356,14 @@ def check(
             }
         )
     return table
+
+
+def _whole_crop_reader(rec: Recognizer) -> Reader:
+    """A reader of whole BGR crops (each crop is its own plate box) -> (text, confs), no formats."""
+
+    def read(crops: Sequence[np.ndarray]) -> list[tuple[str, np.ndarray]]:
+        boxes = [np.array([[0, 0, c.shape[1], c.shape[0]]], np.float32) for c in crops]
+        res = rec.recognize(list(crops), boxes, [None] * len(crops), None)
+        return [(r[0].text, r[0].confidences) for r in res]
+
+    return read
