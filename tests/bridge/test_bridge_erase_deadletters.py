@@ -137,7 +137,7 @@ def test_a_refused_payload_is_dead_lettered_and_the_rest_goes_out(store: Store, 
     store.ingest([Ingest(ev(p)) for p in ["BAD1", "OK1", "OK2", "OK3"]], sinks=[Sink("webhook:t")])
     sink.start()
     try:
-        assert _wait(lambda: len(endpoint.got) == 3), endpoint.got
+        assert _wait(lambda: len(endpoint.got) == 3 and store.outbox_pending() == {}), endpoint.got
         assert [b["plate"] for b in endpoint.got] == ["OK1", "OK2", "OK3"]
         assert store.outbox_pending() == {} and sink.dead_lettered == 1 and sink.failures == 3
         admin, viewer = store.create_token("admin"), store.create_token("viewer")
@@ -179,3 +179,22 @@ def test_dead_letters_are_erased_rotated_and_dropped(store: Store) -> None:
     (left,) = store.dead_letters()
     assert left["payload"]["plate"] == "KEEP2"
     assert store.dead_letter_delete(left["id"]) and store.dead_letters() == []
+
+
+def test_store_files_are_private_whatever_the_umask(tmp_path: Path, keyring: Keyring) -> None:
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        legacy = tmp_path / "legacy.db"
+        legacy.touch(mode=0o644)  # a store created by an older version
+        for db in (tmp_path / "new.db", legacy):
+            s = Store(f"sqlite:///{db}", keyring)
+            s.ingest([Ingest(ev("AB123"))])
+            files = sorted(tmp_path.glob(f"{db.name}*"))
+            assert {f.name for f in files} >= {db.name, f"{db.name}-wal", f"{db.name}-shm"}
+            assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in files} == {f.name: 0o600 for f in files}
+            s.close()
+    finally:
+        os.umask(old)

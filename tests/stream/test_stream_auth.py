@@ -150,3 +150,17 @@ def test_alpr_run_key_option_errors(tmp_path: Path) -> None:
     # Existing key files are never overwritten.
     assert main(["keys", "outbox", "--key-file", str(k["outbox_key"])]) == 2
     assert main(["keys", "curve", "bridge", "--dir", str(k["dir"])]) == 2
+
+
+def test_the_outbox_files_are_private(tmp_path: Path, event_factory: Callable[..., PlateEvent]) -> None:
+    import os
+
+    old = os.umask(0o022)
+    try:
+        with Publisher("tcp://127.0.0.1:*", outbox=tmp_path / "ob.db", heartbeat_s=HB) as pub:
+            pub.publish_many([event_factory(i) for i in range(5)])
+            files = sorted(tmp_path.glob("ob.db*"))
+            assert {f.name for f in files} >= {"ob.db", "ob.db-wal", "ob.db.lock"}
+            assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files), files
+    finally:
+        os.umask(old)
