@@ -93,3 +93,62 @@ def test_a_running_bridge_is_waited_for(tmp_path: Path) -> None:
 def test_usage_error() -> None:
     r = subprocess.run(["bash", str(WAIT)], capture_output=True, text=True, timeout=10)
     assert r.returncode == 2 and "usage" in r.stderr
+
+
+def _fake_bin(tmp_path: Path, installed: set[str]) -> tuple[Path, Path]:
+    """dpkg-query / apt-get / service / sudo / id stand-ins that log their calls."""
+    bin_, log = tmp_path / "bin", tmp_path / "calls.log"
+    bin_.mkdir()
+    known = " ".join(sorted(installed))
+    stubs = {
+        "dpkg-query": (
+            f'for p in {known}; do [ "${{@: -1}}" = "$p" ] && {{ echo "install ok installed"; exit 0; }};'
+            " done; exit 1"
+        ),
+        "apt-get": f'echo "apt-get $*" >> {log}',
+        "service": f'echo "service $*" >> {log}',
+        "sudo": '"$@"',
+        "id": "echo 0",
+    }
+    for name, body in stubs.items():
+        (bin_ / name).write_text(f"#!/usr/bin/env bash\n{body}\n")
+        (bin_ / name).chmod(0o755)
+    return bin_, log
+
+
+def _system_deps(bin_: Path) -> subprocess.CompletedProcess[str]:
+    import os
+
+    env = {**os.environ, "PATH": f"{bin_}:{os.environ['PATH']}"}
+    return subprocess.run(
+        ["bash", str(ROOT / "scripts" / "system-deps.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_system_deps_leaves_a_running_broker_and_database_alone(tmp_path: Path) -> None:
+    # mosquitto and postgresql were already there (and may be serving the user); only a font is missing.
+    bin_, log = _fake_bin(
+        tmp_path, {"mosquitto", "postgresql", "mosquitto-clients", "libzmq3-dev", "chromium"}
+    )
+    r = _system_deps(bin_)
+    assert r.returncode == 0, r.stderr
+    calls = log.read_text()
+    assert "apt-get install" in calls and "fonts-roadgeek" in calls
+    assert "service" not in calls and "mosquitto" not in calls.split("install", 1)[1]
+
+
+def test_system_deps_stops_only_what_it_installed(tmp_path: Path) -> None:
+    bin_, log = _fake_bin(tmp_path, {"postgresql"})
+    assert _system_deps(bin_).returncode == 0
+    calls = log.read_text().splitlines()
+    assert "service mosquitto stop" in calls and "service postgresql stop" not in calls
+
+
+def test_system_deps_does_nothing_when_all_is_installed(tmp_path: Path) -> None:
+    pkgs = "fonts-roadgeek fonts-opendin fonts-wqy-microhei mosquitto mosquitto-clients postgresql"
+    bin_, log = _fake_bin(tmp_path, {*pkgs.split(), "libzmq3-dev", "chromium"})
+    assert _system_deps(bin_).returncode == 0 and not log.exists()
