@@ -483,6 +483,14 @@ def publisher_from_args(args: argparse.Namespace) -> Any:
         raise ConfigError("--curve-clients needs --curve-secret (the publisher's own certificate)")
     if args.outbox_key and not args.outbox:
         raise ConfigError("--outbox-key needs --outbox (an in-memory outbox is never on disk)")
+    if args.outbox and not args.outbox_key:
+        import logging
+
+        logging.getLogger("alpr").warning(
+            "the outbox %s keeps plates and crops in clear until they are acknowledged;"
+            " encrypt it with --outbox-key (alpr keys outbox --key-file FILE)",
+            args.outbox,
+        )
     return Publisher(
         args.publish,
         outbox=args.outbox,

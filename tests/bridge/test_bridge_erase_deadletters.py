@@ -167,7 +167,16 @@ def _dead_letters_via_api(
     assert client.delete(f"{API}/dead-letters/0", headers=h).status_code == 422
 
 
-def test_dead_letters_are_erased_rotated_and_dropped(store: Store) -> None:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.services)])
+def any_store(request: pytest.FixtureRequest, sqlite_url: str, keyring: Keyring) -> Iterator[Store]:
+    url = sqlite_url if request.param == "sqlite" else request.getfixturevalue("postgres").new_database()
+    s = Store(url, keyring)
+    yield s
+    s.close()
+
+
+def test_dead_letters_are_erased_rotated_and_dropped(any_store: Store) -> None:
+    store = any_store
     store.ingest([Ingest(ev(p)) for p in ["GONE2", "KEEP2"]], sinks=[Sink("webhook:t")])
     for row in store.outbox_fetch("webhook:t"):
         assert store.outbox_dead_letter(row.id, "HTTP 410")

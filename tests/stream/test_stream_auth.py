@@ -164,3 +164,18 @@ def test_the_outbox_files_are_private(tmp_path: Path, event_factory: Callable[..
             assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files), files
     finally:
         os.umask(old)
+
+
+def test_a_clear_outbox_is_warned_about(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="alpr"), publisher_from_args(_run_args(tmp_path)):
+        pass
+    assert "keeps plates and crops in clear" in caplog.text and "--outbox-key" in caplog.text
+    caplog.clear()
+    key = tmp_path / "ob.key"
+    assert main(["keys", "outbox", "--key-file", str(key)]) == 0
+    with (
+        caplog.at_level("WARNING", logger="alpr"),
+        publisher_from_args(_run_args(tmp_path, "--outbox-key", str(key))),
+    ):
+        pass
+    assert "in clear" not in caplog.text
