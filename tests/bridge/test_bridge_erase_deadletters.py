@@ -207,3 +207,17 @@ def test_store_files_are_private_whatever_the_umask(tmp_path: Path, keyring: Key
             s.close()
     finally:
         os.umask(old)
+
+
+def test_dead_letters_follow_the_reads_retention(store: Store) -> None:
+    from alpr.bridge.config import Retention
+    from alpr.bridge.retention import enforce
+
+    store.ingest([Ingest(ev("OLD3"))], sinks=[Sink("webhook:t")])
+    (row,) = store.outbox_fetch("webhook:t")
+    assert store.outbox_dead_letter(row.id, "HTTP 500")
+    day = 86_400_000
+    later = int(time.time() * 1000) + 2 * day
+    assert enforce(store, Retention(reads_days=3), now_ms=later)["dead_letters"] == 0
+    assert enforce(store, Retention(reads_days=1), now_ms=later)["dead_letters"] == 1
+    assert store.dead_letters() == []

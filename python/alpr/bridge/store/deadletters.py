@@ -77,6 +77,17 @@ class DeadLetterMixin(OutboxMixin):
             conn.execute(S.dead_letters.delete().where(d.id == letter_id))
         return True
 
+    def expire_dead_letters(self, *, days: float, now: int | None = None) -> int:
+        """Drop dead letters whose event is older than ``days`` (they name plates: kept no longer than
+        the reads, ``retention.reads_days``); 0 keeps them."""
+        if days <= 0:
+            return 0
+        cut = (now_ms() if now is None else now) - int(days * 86_400_000)
+        with self._erasing() as conn:
+            return int(
+                conn.execute(S.dead_letters.delete().where(S.dead_letters.c.created_ms < cut)).rowcount
+            )
+
     def dead_letter_delete(self, letter_id: int) -> bool:
         with self._erasing() as conn:
             n = conn.execute(S.dead_letters.delete().where(S.dead_letters.c.id == letter_id)).rowcount
