@@ -483,10 +483,19 @@ def publisher_from_args(args: argparse.Namespace) -> Any:
         raise ConfigError("--curve-clients needs --curve-secret (the publisher's own certificate)")
     if args.outbox_key and not args.outbox:
         raise ConfigError("--outbox-key needs --outbox (an in-memory outbox is never on disk)")
-    if args.outbox and not args.outbox_key:
-        import logging
+    import logging
 
-        logging.getLogger("alpr").warning(
+    log = logging.getLogger("alpr")
+    host = args.publish.partition("://")[2].rpartition(":")[0]
+    loopback = host in ("127.0.0.1", "localhost", "[::1]", "::1")
+    if args.publish.startswith("tcp://") and not loopback and not args.curve_clients:
+        log.warning(
+            "%s: anyone who reaches its replay port (PUB port + 1) can acknowledge and so delete"
+            " events; admit only your consumers with --curve-secret and --curve-clients",
+            args.publish,
+        )
+    if args.outbox and not args.outbox_key:
+        log.warning(
             "the outbox %s keeps plates and crops in clear until they are acknowledged;"
             " encrypt it with --outbox-key (alpr keys outbox --key-file FILE)",
             args.outbox,

@@ -179,3 +179,21 @@ def test_a_clear_outbox_is_warned_about(tmp_path: Path, caplog: pytest.LogCaptur
     ):
         pass
     assert "in clear" not in caplog.text
+
+
+def test_an_open_replay_port_without_an_allow_list_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    k = _keys(tmp_path)
+    secret, clients = str(k["dir"] / "publisher.key_secret"), str(k["clients"])
+    for endpoint, extra, warned in [
+        ("tcp://0.0.0.0:*", [], True),
+        ("tcp://0.0.0.0:*", ["--curve-secret", secret, "--curve-clients", clients], False),
+        ("tcp://127.0.0.1:*", [], False),
+        (f"ipc://{tmp_path}/ev", [], False),
+    ]:
+        caplog.clear()
+        args = build_parser().parse_args(["run", "--publish", endpoint, *extra, "x.mp4"])
+        with caplog.at_level("WARNING", logger="alpr"), publisher_from_args(args):
+            pass
+        assert ("can acknowledge and so delete" in caplog.text) is warned, (endpoint, extra)
