@@ -23,17 +23,19 @@ if [ ! -f "$video" ]; then
 fi
 [ -f "$keys" ] || alpr keys init --key-file "$keys"
 
+token=$(alpr token create --role viewer --name demo --db "$db" --key-file "$keys")
 echo "== starting the bridge (REST on 127.0.0.1:$http_port, store $db)"
 alpr serve --zmq "tcp://127.0.0.1:$zmq_port" --db "$db" --key-file "$keys" \
     --http "127.0.0.1:$http_port" > "$out/serve.log" 2>&1 &
 serve_pid=$!
 trap 'kill $serve_pid 2>/dev/null || true' EXIT
+# Stop here, with the reason from serve.log, when the bridge did not come up (e.g. the port is taken).
+bash scripts/wait-bridge.sh "$serve_pid" "http://127.0.0.1:$http_port" "$token" "$out/serve.log" 60
 
 echo "== reading the video (one JSON line per vehicle)"
 alpr run "$video" --camera gate --json --no-progress \
     --publish "tcp://127.0.0.1:$zmq_port" --outbox "$out/outbox.db" | tee "$out/events.jsonl"
 
-token=$(alpr token create --role viewer --name demo --db "$db" --key-file "$keys")
 echo "== the reads, from the REST API (GET /api/v1/reads)"
 for _ in $(seq 1 30); do
     body=$(curl -fsS -H "Authorization: Bearer $token" "http://127.0.0.1:$http_port/api/v1/reads?limit=50" || true)
@@ -41,6 +43,11 @@ for _ in $(seq 1 30); do
     [ "$n" -ge "$(wc -l < "$out/events.jsonl")" ] && break
     sleep 1
 done
+if [ "$n" -lt "$(wc -l < "$out/events.jsonl")" ]; then
+    echo "demo: only $n of $(wc -l < "$out/events.jsonl") events reached the REST API; the end of $out/serve.log:" >&2
+    tail -n 20 "$out/serve.log" >&2
+    exit 1
+fi
 python - "$body" <<'PY'
 import json, sys
 items = json.loads(sys.argv[1])["items"]

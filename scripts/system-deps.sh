@@ -13,5 +13,8 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian starts the services on install; the tests start their own throwaway instances instead.
-for s in mosquitto postgresql; do $SUDO service "$s" stop >/dev/null 2>&1 || true; done
+# Debian starts the services on install; the tests start their own throwaway instances instead. Only
+# the ones installed just now are stopped: a broker or database the user already ran stays up.
+for s in "${missing[@]}"; do
+    case "$s" in mosquitto | postgresql) $SUDO service "$s" stop >/dev/null 2>&1 || true ;; esac
+done

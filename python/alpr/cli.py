@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--publish", metavar="ENDPOINT", help="publish events on a ZeroMQ endpoint (tcp://*:5556)")
     p.add_argument("--outbox", metavar="PATH", help="SQLite outbox for --publish (replay after restarts)")
+    p.add_argument("--outbox-key", metavar="FILE", help="encrypt the outbox (file from `alpr keys outbox`)")
+    p.add_argument("--curve-secret", metavar="FILE", help="CurveZMQ: this publisher's .key_secret")
+    p.add_argument("--curve-clients", metavar="DIR", help="CurveZMQ: admit only these consumers' *.key")
     p.add_argument("--stride", type=int, metavar="N", help="run the detector on every N-th frame (default 3)")
     p.add_argument("--no-tracking", action="store_true", help="print every read instead of vehicle events")
     p.add_argument(
@@ -225,9 +228,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
     publisher = None
     if args.publish:
-        from alpr.stream import Publisher
-
-        publisher = Publisher(args.publish, outbox=args.outbox)
+        publisher = publisher_from_args(args)
     writer = None
     first = sources[0]
     runner = StreamRunner(pipe, sources, stride=stride, tracking=not args.no_tracking)
@@ -457,6 +458,42 @@ class _Replay:
 
     def close(self) -> None:
         self._i = self._count
+
+
+def publisher_from_args(args: argparse.Namespace) -> Any:
+    """The ``Publisher`` of ``alpr run --publish`` with its outbox key and CurveZMQ options."""
+    from alpr.errors import ConfigError
+    from alpr.stream import Publisher
+    from alpr.stream.keys import load_curve_clients, load_curve_keypair, read_outbox_key
+
+    if args.curve_clients and not args.curve_secret:
+        raise ConfigError("--curve-clients needs --curve-secret (the publisher's own certificate)")
+    if args.outbox_key and not args.outbox:
+        raise ConfigError("--outbox-key needs --outbox (an in-memory outbox is never on disk)")
+    import logging
+
+    log = logging.getLogger("alpr")
+    host = args.publish.partition("://")[2].rpartition(":")[0]
+    loopback = host in ("127.0.0.1", "localhost", "[::1]", "::1")
+    if args.publish.startswith("tcp://") and not loopback and not args.curve_clients:
+        log.warning(
+            "%s: anyone who reaches its replay port (PUB port + 1) can acknowledge and so delete"
+            " events; admit only your consumers with --curve-secret and --curve-clients",
+            args.publish,
+        )
+    if args.outbox and not args.outbox_key:
+        log.warning(
+            "the outbox %s keeps plates and crops in clear until they are acknowledged;"
+            " encrypt it with --outbox-key (alpr keys outbox --key-file FILE)",
+            args.outbox,
+        )
+    return Publisher(
+        args.publish,
+        outbox=args.outbox,
+        outbox_key=read_outbox_key(args.outbox_key) if args.outbox_key else None,
+        curve_server_secret=load_curve_keypair(args.curve_secret)[1] if args.curve_secret else None,
+        curve_client_keys=load_curve_clients(args.curve_clients) if args.curve_clients else None,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 
-from alpr.bridge.config import BridgeConfig
+from alpr.bridge.config import BridgeConfig, HttpLimits
 from alpr.bridge.crypto import generate_keyfile
 from alpr.bridge.service import Bridge
 from alpr.bridge.store import Ingest
@@ -53,6 +53,8 @@ def start_api(tmp: Path, pki: Any, db: str) -> tuple[Bridge, threading.Thread, s
         http=f"127.0.0.1:{port}",
         tls_cert=pki.server_cert,
         tls_key=pki.server_key,
+        # This module sends many wrong tokens on purpose; the lockout has its own tests (hardening).
+        http_limits=HttpLimits(auth_max_failures=1_000_000),
     )
     bridge = Bridge(cfg, ring)
     server = bridge.uvicorn_server()

@@ -168,7 +168,7 @@ def test_erase_export_retention_audit(any_store: Store) -> None:
     assert base64.b64decode(out["reads"][0]["crop_jpeg_base64"]) == JPEG
     assert len(out["alerts"]) == 2
     counts = any_store.erase_plate("AB 123")
-    assert counts == {"reads": 2, "crops": 2, "alerts": 2, "outbox": 4} | {
+    assert counts == {"reads": 2, "crops": 2, "alerts": 2, "outbox": 4, "audit_redacted": 0} | {
         "sessions": 0, "anomalies": 0, "journeys": 0, "permits": 0,
     }  # fmt: skip
     assert any_store.query_reads(plate="AB123")[0] == []

@@ -22,6 +22,8 @@ def add_parsers(subparsers: Any) -> None:
     """Register ``serve``, ``token`` and ``keys`` on an argparse subparsers object."""
     s = subparsers.add_parser("serve", help="run the bridge: stream -> store -> MQTT / webhooks / REST")
     s.add_argument("--zmq", action="append", default=None, metavar="ENDPOINT", help="publisher (repeatable)")
+    s.add_argument("--zmq-server-key", metavar="FILE", help="CurveZMQ: the publishers' .key certificate")
+    s.add_argument("--zmq-client-key", metavar="FILE", help="CurveZMQ: this bridge's .key_secret")
     s.add_argument("--mqtt", metavar="URL", help="mqtt://[user:pass@]host[:port] or mqtts://...")
     s.add_argument("--mqtt-ca", help="CA certificate for the broker (TLS)")
     s.add_argument("--mqtt-cert", help="client certificate (TLS)")
@@ -34,6 +36,9 @@ def add_parsers(subparsers: Any) -> None:
     s.add_argument("--tls-key", help="... and this key")
     s.add_argument("--webhook", action="append", default=None, metavar="URL", help="POST events here")
     s.add_argument("--webhook-secret", default=None, help="HMAC secret for --webhook signatures")
+    s.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="default info"
+    )
     _common_store(s)
     s.set_defaults(func=_serve)
 
@@ -65,6 +70,13 @@ def add_parsers(subparsers: Any) -> None:
     ka = ksub.add_parser("add", help="add a data key to the key file and make it active")
     ka.add_argument("--key-file", required=True)
     ka.set_defaults(func=_keys_add)
+    kc = ksub.add_parser("curve", help="write a CurveZMQ certificate pair (NAME.key, NAME.key_secret)")
+    kc.add_argument("name", help="e.g. publisher, bridge")
+    kc.add_argument("--dir", default=".", help="where to write them (default .)")
+    kc.set_defaults(func=_keys_curve)
+    ko = ksub.add_parser("outbox", help="write a key for `alpr run --outbox-key`")
+    ko.add_argument("--key-file", required=True)
+    ko.set_defaults(func=_keys_outbox)
     kr = ksub.add_parser("rotate", help="re-encrypt everything under the active key")
     _common_store(kr)
     kr.set_defaults(func=_keys_rotate)
@@ -85,10 +97,18 @@ def _serve(args: argparse.Namespace) -> int:
     from alpr.bridge.service import Bridge
     from alpr.errors import AlprError
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # force: `alpr` itself set up WARNING-only logging before dispatching; a service logs its INFO lines.
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         extra: dict[str, Any] = {
             "zmq": args.zmq,
+            "zmq_server_key": args.zmq_server_key,
+            "zmq_client_key": args.zmq_client_key,
             "mqtt": args.mqtt,
             "http": args.http,
             "tls_cert": args.tls_cert,
@@ -190,6 +210,32 @@ def _keys_add(args: argparse.Namespace) -> int:
         print(f"alpr keys add: {exc}", file=sys.stderr)
         return 2
     print(f"active key is now {ring.active}; run `alpr keys rotate` to re-encrypt old rows")
+    return 0
+
+
+def _keys_curve(args: argparse.Namespace) -> int:
+    from alpr.errors import AlprError
+    from alpr.stream.keys import create_curve_certificate
+
+    try:
+        public, secret = create_curve_certificate(args.dir, args.name)
+    except AlprError as exc:
+        print(f"alpr keys curve: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {public} (give it to the other side) and {secret} (keep it secret)")
+    return 0
+
+
+def _keys_outbox(args: argparse.Namespace) -> int:
+    from alpr.errors import AlprError
+    from alpr.stream.keys import write_outbox_key
+
+    try:
+        path = write_outbox_key(args.key_file)
+    except AlprError as exc:
+        print(f"alpr keys outbox: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {path} (for `alpr run --outbox-key`; without it the outbox is unreadable)")
     return 0
 
 

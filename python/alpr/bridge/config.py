@@ -31,6 +31,13 @@ Example ``bridge.toml``::
     path = "/var/lib/alpr/stolen.csv"
     reason = "stolen"
     interval_s = 300
+    [http_limits]                                # REST API limits (defaults shown)
+    max_body_bytes = 1048576                     # larger bodies: 413
+    auth_max_failures = 10                       # wrong tokens per address and window ...
+    auth_window_s = 60
+    auth_lockout_s = 300                         # ... then 429 for this long
+    fuzzy_per_token = 2                          # concurrent fuzzy searches (429 beyond)
+    fuzzy_total = 4
 
     [retention]                                  # days; 0 keeps forever
     reads_days = 30
@@ -49,7 +56,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from alpr.errors import ConfigError
 
@@ -61,6 +68,7 @@ else:  # pragma: no cover
 __all__ = [
     "BridgeConfig",
     "Hotlist",
+    "HttpLimits",
     "MqttTls",
     "Parking",
     "PermitHookConfig",
@@ -86,6 +94,9 @@ class Webhook(_Model):
     secret: str = ""
     alerts_only: bool = False
     timeout_s: float = Field(default=5.0, gt=0)
+    # After this many failed POSTs of one payload it moves to the dead letters (``/api/v1/dead-letters``)
+    # and the rows behind it go out.
+    max_attempts: int = Field(default=8, ge=1)
 
     @field_validator("url")
     @classmethod
@@ -127,6 +138,17 @@ class Hotlist(_Model):
     interval_s: float = Field(default=300.0, gt=0)
 
 
+class HttpLimits(_Model):
+    """What the REST API accepts before it answers 413 / 429 (see :mod:`alpr.bridge.api.hardening`)."""
+
+    max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    auth_max_failures: int = Field(default=10, ge=1)
+    auth_window_s: float = Field(default=60.0, gt=0)
+    auth_lockout_s: float = Field(default=300.0, gt=0)
+    fuzzy_per_token: int = Field(default=2, ge=1)
+    fuzzy_total: int = Field(default=4, ge=1)
+
+
 def default_client_id() -> str:
     """``alpr-bridge-<host>-<pid>-<random>``: unique per bridge, so two bridges on one broker do not
     keep disconnecting each other (MQTT allows one connection per client id). Set ``mqtt_client_id``
@@ -140,6 +162,9 @@ def default_client_id() -> str:
 
 class BridgeConfig(_Model):
     zmq: list[str] = Field(default_factory=list)
+    # CurveZMQ (alpr.stream.keys): the publishers' public certificate and this bridge's own secret one.
+    zmq_server_key: Path | None = None
+    zmq_client_key: Path | None = None
     mqtt: str | None = None
     mqtt_tls: MqttTls = MqttTls()
     mqtt_client_id: str = Field(default_factory=lambda: default_client_id())
@@ -155,6 +180,16 @@ class BridgeConfig(_Model):
     hotlists: list[Hotlist] = Field(default_factory=list)
     batch_size: int = Field(default=512, ge=1)
     fuzzy_scan_limit: int = Field(default=50_000, ge=1)
+    http_limits: HttpLimits = HttpLimits()
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> BridgeConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            given, missing = ("tls_cert", "tls_key") if self.tls_key is None else ("tls_key", "tls_cert")
+            raise ValueError(f"{given} needs {missing} as well (HTTPS takes a certificate and its key)")
+        if self.zmq_client_key is not None and self.zmq_server_key is None:
+            raise ValueError("zmq_client_key needs zmq_server_key (the publisher's public certificate)")
+        return self
 
     @field_validator("http")
     @classmethod
@@ -225,5 +260,8 @@ def load_config(
     try:
         return BridgeConfig.model_validate(data)
     except ValidationError as exc:
-        msgs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        msgs = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
         raise ConfigError(f"bridge config: {msgs}") from None

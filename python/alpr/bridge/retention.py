@@ -17,7 +17,8 @@ __all__ = ["enforce"]
 def enforce(store: Store, policy: Retention, *, now_ms: int | None = None) -> dict[str, int]:
     """Delete everything older than ``policy`` allows; returns the rows removed per kind.
 
-    Closed parking sessions, anomalies and journeys are kept as long as reads (``reads_days``).
+    Closed parking sessions, anomalies, journeys and webhook dead letters are kept as long as reads
+    (``reads_days``).
     """
     store.prune_sessions()  # expired dashboard sessions
     out = store.enforce_retention(
@@ -27,4 +28,5 @@ def enforce(store: Store, policy: Retention, *, now_ms: int | None = None) -> di
         audit_days=policy.audit_days,
         now=now_ms,
     )
+    out["dead_letters"] = store.expire_dead_letters(days=policy.reads_days, now=now_ms)
     return out | store.enforce_correlated_retention(days=policy.reads_days, now=now_ms)

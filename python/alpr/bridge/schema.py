@@ -104,13 +104,14 @@ watchlist = Table(
     Column("pattern_ct", LargeBinary, nullable=False),
     Column("pattern_bidx", String(32), nullable=True),
     Column("key_id", String(64), nullable=False),
-    Column("reason", String(256), nullable=False),
+    Column("reason", String(256), nullable=False),  # "" since 0002: the reason is in reason_ct
     Column("max_distance", Float, nullable=False),
     Column("expires_ms", BigInteger, nullable=True),
     Column("cameras", Text, nullable=True),
     Column("created_ms", BigInteger, nullable=False),
     # The hotlist file an entry was imported from (None: added through the API); see bridge/hotlists.py.
     Column("source", String(512), nullable=True),
+    Column("reason_ct", LargeBinary, nullable=True),
     Index("ix_watchlist_pattern_bidx", "pattern_bidx"),
     Index("ix_watchlist_source", "source"),
 )
@@ -131,6 +132,7 @@ alerts = Table(
     Column("reason", String(256), nullable=False),
     Column("distance", Float, nullable=False),
     Column("created_ms", BigInteger, nullable=False),
+    Column("reason_ct", LargeBinary, nullable=True),
     Index("ix_alerts_camera_ts", "camera", "ts_ms"),
     Index("ix_alerts_ts", "ts_ms"),
     Index("ix_alerts_plate_bidx", "plate_bidx"),
@@ -159,7 +161,29 @@ audit = Table(
     Column("key_id", String(64), nullable=False),
     Column("results", Integer, nullable=False),
     Column("user_id", BigInteger, nullable=True),  # migration 0003: who, when signed in (not a token)
+    # 0005: blind index of the plate a detail names, so erasing the plate also redacts the audit rows.
+    Column("plate_bidx", String(32), nullable=True),
     Index("ix_audit_ts", "ts_ms"),
+    Index("ix_audit_plate_bidx", "plate_bidx"),
+)
+
+# 0005: webhook rows given up on after ``max_attempts`` (bridge/webhooks.py), kept for an admin to
+# inspect, retry or drop (``/api/v1/dead-letters``); erased and rotated like the outbox.
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("sink", String(64), nullable=False),
+    Column("topic", String(256), nullable=False),
+    Column("payload_ct", LargeBinary, nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("plate_bidx", String(32), nullable=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("failed_ms", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("error", String(256), nullable=False),
+    Index("ix_dead_letters_sink_id", "sink", "id"),
+    Index("ix_dead_letters_plate_bidx", "plate_bidx"),
 )
 
 cursors = Table(

@@ -21,11 +21,36 @@ from alpr.bridge.crypto import Keyring
 from alpr.bridge.retention import enforce
 from alpr.bridge.store import Ingest, IngestResult, Sink, Store
 from alpr.bridge.watchlist import Watchlist
-from alpr.errors import StoreError
+from alpr.errors import ConfigError, StoreError
 
 __all__ = ["Bridge"]
 
 log = logging.getLogger("alpr.bridge")
+
+
+def _check_tls(config: BridgeConfig) -> None:
+    """Load the HTTPS certificate and key now, so a wrong path is a clear error, not a traceback later."""
+    if config.tls_cert is None or config.tls_key is None:
+        return
+    import ssl
+
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(config.tls_cert, config.tls_key)
+    except OSError as exc:
+        raise ConfigError(f"tls: cannot load {config.tls_cert} / {config.tls_key}: {exc}") from None
+
+
+def _curve_options(config: BridgeConfig) -> dict[str, Any]:
+    """``ReliableConsumer`` CurveZMQ arguments from the certificate files (loaded now: a bad file is a
+    ConfigError at start, not a silent consumer that never connects)."""
+    if config.zmq_server_key is None:
+        return {}
+    from alpr.stream.keys import load_curve_keypair, load_curve_public
+
+    out: dict[str, Any] = {"curve_server_key": load_curve_public(config.zmq_server_key)}
+    if config.zmq_client_key is not None:
+        out["curve_keypair"] = load_curve_keypair(config.zmq_client_key)
+    return out
 
 
 def webhook_sink_name(url: str) -> str:
@@ -40,6 +65,8 @@ class Bridge:
     ) -> None:
         self.config = config
         self.keyring = keyring if keyring is not None else Keyring.load(config.key_file)
+        _check_tls(config)
+        self._curve = _curve_options(config)
         self.store = Store(config.db, self.keyring)
         self.consumer_name = consumer_name
         self._watch_lock = threading.Lock()
@@ -64,7 +91,14 @@ class Bridge:
             name = webhook_sink_name(wh.url)
             self.sinks.append(Sink(name, plates=not wh.alerts_only))
             self.webhooks.append(
-                WebhookSink(self.store, wh.url, secret=wh.secret, sink=name, timeout_s=wh.timeout_s)
+                WebhookSink(
+                    self.store,
+                    wh.url,
+                    secret=wh.secret,
+                    sink=name,
+                    timeout_s=wh.timeout_s,
+                    max_attempts=wh.max_attempts,
+                )
             )
         # Sites, sessions, journeys: messages not caused by an ingest go to the same sinks.
         self.store.event_sinks = self.sinks
@@ -113,7 +147,7 @@ class Bridge:
         writer = threading.Thread(target=self._write_loop, args=(todo, acks), name="alpr-writer", daemon=True)
         writer.start()
         try:
-            with ReliableConsumer(self.config.zmq, name=self.consumer_name) as consumer:
+            with ReliableConsumer(self.config.zmq, name=self.consumer_name, **self._curve) as consumer:
                 while not self._stop.is_set():
                     while not acks.empty():
                         for m in acks.get_nowait().values():
@@ -239,13 +273,14 @@ class Bridge:
         self.store.close()
 
     def app(self) -> Any:
-        from alpr.bridge.api import create_app
+        from alpr.bridge.api import ApiLimits, create_app
 
         app = create_app(
             self.store,
             on_watchlist_change=self.reload_watchlist,
             mqtt_connected=(lambda: bool(self.mqtt.connected.is_set())) if self.mqtt is not None else None,
             scan_limit=self.config.fuzzy_scan_limit,
+            limits=ApiLimits(**self.config.http_limits.model_dump()),
         )
         app.state.retention = self.config.retention  # shown on the dashboard's admin page
         return app
@@ -268,6 +303,16 @@ class Bridge:
     def serve(self) -> None:
         """Start everything and serve HTTP until interrupted (SIGINT / SIGTERM)."""
         self.start()
+        c = self.config
+        log.info(
+            "bridge %s: REST on %s://%s, store %s, consuming %s, sinks %s",
+            self.consumer_name,
+            "https" if c.tls_cert else "http",
+            c.http,
+            "sqlite" if self.store.is_sqlite else "postgresql",
+            ", ".join(c.zmq) or "nothing",
+            ", ".join(s.name for s in self.sinks) or "none",
+        )
         try:
             self.uvicorn_server().run()
         finally:

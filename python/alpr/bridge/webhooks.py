@@ -7,7 +7,10 @@ Each request carries the JSON payload (a plate or an alert, see the README) and 
   (check it with :func:`verify_signature`; the timestamp stops replays).
 
 Any 2xx deletes the row; anything else (or no answer) keeps it and the sink waits 0.5 s, doubling to
-60 s, before trying the same row again (rows go out in order). Delivery is at least once.
+60 s, before trying the same row again (rows go out in order). Delivery is at least once. A row that
+failed ``max_attempts`` times (default 8, about a minute of backoff) moves to the dead letters
+(:mod:`alpr.bridge.store.deadletters`, ``GET /api/v1/dead-letters``), so one payload the endpoint
+keeps refusing does not hold up every row behind it.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ class WebhookSink:
         backoff_min_s: float = 0.5,
         backoff_max_s: float = 60.0,
         verify: bool | str = True,
+        max_attempts: int = 8,
     ) -> None:
         self.store = store
         self.url = url
@@ -67,6 +71,8 @@ class WebhookSink:
         self.sink = sink
         self.backoff_min_s = backoff_min_s
         self.backoff_max_s = backoff_max_s
+        self.max_attempts = max_attempts
+        self.dead_lettered = 0
         self._client = httpx.Client(timeout=timeout_s, verify=verify)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -83,7 +89,8 @@ class WebhookSink:
             self._thread.join(timeout)
         self._client.close()
 
-    def _post(self, topic: str, body: bytes) -> bool:
+    def _post(self, topic: str, body: bytes) -> str | None:
+        """POST one payload: None when the endpoint took it, else why not."""
         headers = {"Content-Type": "application/json", "X-Alpr-Event": topic.rsplit("/", 1)[-1]}
         if self.secret:
             headers["X-Alpr-Signature"] = sign(self.secret, body)
@@ -91,11 +98,11 @@ class WebhookSink:
             r = self._client.post(self.url, content=body, headers=headers)
         except httpx.HTTPError as exc:
             log.warning("webhook %s: %s", self.url, exc)
-            return False
+            return f"{type(exc).__name__}: {exc}"
         if 200 <= r.status_code < 300:
-            return True
+            return None
         log.warning("webhook %s: HTTP %d", self.url, r.status_code)
-        return False
+        return f"HTTP {r.status_code}"
 
     def _run(self) -> None:
         fails = 0
@@ -113,12 +120,25 @@ class WebhookSink:
             for r in rows:
                 if self._stop.is_set():
                     break
-                if self._post(r.topic, r.payload):
+                error = self._post(r.topic, r.payload)
+                if error is None:
                     done.append(r.id)
                     fails = 0
                     continue
                 fails += 1
                 self.failures += 1
+                if r.attempts + 1 >= self.max_attempts:
+                    self.store.outbox_dead_letter(r.id, error)
+                    self.dead_lettered += 1
+                    log.error(
+                        "webhook %s: outbox row %d failed %d times (%s): moved to the dead letters",
+                        self.url,
+                        r.id,
+                        r.attempts + 1,
+                        error,
+                    )
+                    fails = 0  # the next row starts afresh
+                    continue
                 self.store.outbox_failed([r.id])
                 break
             if done:

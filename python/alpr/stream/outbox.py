@@ -18,6 +18,7 @@ from typing import Any
 
 import zmq
 
+from alpr._files import private_sqlite_file
 from alpr.errors import ConfigError, StoreError
 
 __all__ = ["Outbox"]
@@ -79,6 +80,7 @@ class Outbox:
                 os.close(fd)
                 raise ConfigError(f"outbox: {self.path} is already open in another publisher") from None
             self._lockfile = fd
+            private_sqlite_file(self.path)  # plates (unless `key` is given): 0600, the WAL as well
         if max_events is None and self.path is None:
             max_events = _DEFAULT_MEMORY_EVENTS
         if max_events is not None and max_events < 1:

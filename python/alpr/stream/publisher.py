@@ -339,6 +339,9 @@ class Publisher:
             elif command == _wire.ACK:
                 consumer = _str_field(body, "consumer")
                 seq = _int_field(body, "seq")
+                last = self._outbox.last_seq
+                if seq > last:  # nothing past `last` was ever sent: a forged or confused ACK
+                    raise ValueError(f"seq: {seq} is beyond the last event published ({last})")
                 self._outbox.ack(consumer, seq)
                 self.stats.acks += 1
             else:

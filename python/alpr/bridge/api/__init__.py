@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError
 
@@ -29,6 +30,7 @@ from alpr.bridge.api import (
     admin,
     alerts,
     dashboard,
+    deadletters,
     journeys,
     live,
     privacy,
@@ -39,11 +41,18 @@ from alpr.bridge.api import (
     watchlists,
 )
 from alpr.bridge.api.common import API, StoreDep, Viewer
+from alpr.bridge.api.hardening import (
+    ApiLimits,
+    AuthGuard,
+    FuzzyGate,
+    SecurityHeaders,
+    validation_error_handler,
+)
 from alpr.bridge.api.models import Health
 from alpr.bridge.store import Store
 from alpr.errors import StoreError
 
-__all__ = ["create_app"]
+__all__ = ["ApiLimits", "create_app"]
 
 ROUTERS = (
     reads.router,
@@ -57,6 +66,7 @@ ROUTERS = (
     sites.router,
     sessions.router,
     journeys.router,
+    deadletters.router,
 )
 
 
@@ -66,11 +76,17 @@ def create_app(
     on_watchlist_change: Callable[[], None] | None = None,
     mqtt_connected: Callable[[], bool] | None = None,
     scan_limit: int = 50_000,
+    limits: ApiLimits | None = None,
 ) -> FastAPI:
-    """The REST application over ``store``; ``on_watchlist_change`` lets the bridge reload its matcher."""
+    """The REST application over ``store``; ``on_watchlist_change`` lets the bridge reload its matcher.
+
+    ``limits`` (:class:`~alpr.bridge.api.hardening.ApiLimits`): body size, token guessing, fuzzy searches.
+    """
     from alpr import __version__
 
+    limits = limits if limits is not None else ApiLimits()
     app = FastAPI(
+        max_body_size=limits.max_body_bytes,
         title="alpr bridge",
         version=__version__,
         description="Plate reads, alerts and watchlists. Authenticate with `Authorization: Bearer <token>`.",
@@ -82,6 +98,11 @@ def create_app(
     app.state.on_watchlist_change = on_watchlist_change
     app.state.mqtt_connected = mqtt_connected
     app.state.scan_limit = scan_limit
+    app.state.limits = limits
+    app.state.auth_guard = AuthGuard(limits)
+    app.state.fuzzy_gate = FuzzyGate(limits)
+    app.add_middleware(SecurityHeaders)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
 
     @app.exception_handler(StoreError)
     async def _store_error(_r: Request, exc: StoreError) -> Response:
@@ -106,6 +127,7 @@ def create_app(
             version=__version__,
             mqtt_connected=None if mqtt_connected is None else mqtt_connected(),
             outbox_pending=store.outbox_pending(),
+            dead_letters=store.dead_letter_counts(),
         )
 
     for router in ROUTERS:

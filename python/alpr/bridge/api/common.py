@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Path, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from alpr.bridge.api.hardening import AuthGuard, client_ip, retry_after_header
 from alpr.bridge.store import Role, Store, TokenInfo
 
 API = "/api/v1"
@@ -37,7 +38,11 @@ _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 def need(role: Role) -> Callable[..., TokenInfo]:
     """A dependency that admits a valid bearer token, or a dashboard session cookie (whose
     state-changing requests must carry the session's CSRF token in ``X-CSRF-Token``), holding at
-    least ``role``. A request with an ``Authorization`` header is judged by it alone."""
+    least ``role``. A request with an ``Authorization`` header is judged by it alone.
+
+    Wrong bearer tokens are counted per client address
+    (:class:`~alpr.bridge.api.hardening.AuthGuard`): too many lock the address out (429) and are audited.
+    """
 
     def dep(
         request: Request,
@@ -49,8 +54,25 @@ def need(role: Role) -> Callable[..., TokenInfo]:
             return _session(request, store, sid, role)
         if creds is None or not creds.credentials:
             raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+        guard: AuthGuard = request.app.state.auth_guard
+        ip = client_ip(request)
+        wait = guard.retry_after(ip)
+        if wait > 0:
+            raise HTTPException(
+                429, "too many failed tokens from this address; retry later", headers=retry_after_header(wait)
+            )
         info = store.verify_token(creds.credentials)
         if info is None:
+            n, locked = guard.failed(ip)
+            store.audit(None, "auth.failed", {"ip": ip, "path": request.url.path[:200], "failures": n}, 0)
+            if locked:
+                lockout = guard.limits.auth_lockout_s
+                store.audit(None, "auth.lockout", {"ip": ip, "seconds": lockout}, 0)
+                raise HTTPException(
+                    429,
+                    "too many failed tokens from this address; retry later",
+                    headers=retry_after_header(lockout),
+                )
             raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
         if not info.allows(role):
             raise HTTPException(403, f"this route needs the {role} role; the token has {info.role}")
@@ -101,7 +123,7 @@ def parse_ms(dt: datetime | None, name: str) -> int | None:
 def parse_cursor(cursor: str | None) -> int | None:
     if cursor is None:
         return None
-    if not cursor.isdigit() or len(cursor) > 18:
+    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 18:
         raise HTTPException(422, f"cursor: expected a value from a previous `next`, got {cursor[:40]!r}")
     return int(cursor)
 

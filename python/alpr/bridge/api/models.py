@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from alpr.bridge.api.common import PLATE, TEXT
 
@@ -64,7 +64,13 @@ class Cameras(BaseModel):
     items: list[Camera]
 
 
-class WatchIn(BaseModel):
+class Body(BaseModel):
+    """A request body: NaN and infinities are rejected (422), as JSON itself does not have them."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
+class WatchIn(Body):
     pattern: str = Field(
         min_length=1, max_length=32, pattern=PLATE, description="plate, or wildcard with * and ?"
     )
@@ -91,7 +97,7 @@ class WatchList(BaseModel):
     items: list[WatchOut]
 
 
-class PlateRequest(BaseModel):
+class PlateRequest(Body):
     plate: str = Field(min_length=1, max_length=32, pattern=PLATE)
 
 
@@ -100,3 +106,4 @@ class Health(BaseModel):
     version: str
     mqtt_connected: bool | None
     outbox_pending: dict[str, int]
+    dead_letters: dict[str, int] = {}

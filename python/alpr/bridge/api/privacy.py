@@ -22,7 +22,10 @@ def export(t: Admin, store: StoreDep, body: PlateRequest) -> dict[str, Any]:
 @router.post("/privacy/erase")
 def erase(t: Admin, store: StoreDep, body: PlateRequest) -> dict[str, int]:
     out = store.erase_plate(body.plate)
-    store.audit(t.id, "privacy.erase", {"plate": body.plate}, out["reads"])
+    # Not the plate itself (that is what was erased): its keyed blind index, enough to show later
+    # that a given plate's erasure was done.
+    ref = store.keyring.blind_index(body.plate)[:16]
+    store.audit(t.id, "privacy.erase", {"plate_ref": ref}, out["reads"])
     return out
 
 

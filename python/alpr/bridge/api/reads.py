@@ -29,16 +29,21 @@ def reads(
     window: WindowDep,
     plate: Annotated[str | None, Query(pattern=PLATE)] = None,
     fuzzy: bool = False,
-    max_distance: Annotated[float, Query(ge=0, le=4)] = 1.0,
+    max_distance: Annotated[float, Query(ge=0, le=4, allow_inf_nan=False)] = 1.0,
 ) -> ReadsPage:
-    items, nxt = store.query_reads(
-        plate=plate,
-        fuzzy=fuzzy,
-        max_distance=max_distance,
-        cameras=t.cameras,
-        scan_limit=state(request, "scan_limit"),
+    query: dict[str, Any] = {
+        "plate": plate,
+        "fuzzy": fuzzy,
+        "max_distance": max_distance,
+        "cameras": t.cameras,
+        "scan_limit": state(request, "scan_limit"),
         **window.store_args(),
-    )
+    }
+    if fuzzy and plate is not None:  # decrypts up to scan_limit rows: bounded per token and in all
+        with state(request, "fuzzy_gate").slot(t.id):
+            items, nxt = store.query_reads(**query)
+    else:
+        items, nxt = store.query_reads(**query)
     w = window
     detail = {"plate": plate, "fuzzy": fuzzy, "camera": w.camera}
     detail |= {"since": str(w.since), "until": str(w.until)}

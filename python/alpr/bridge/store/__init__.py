@@ -41,6 +41,7 @@ from alpr.bridge.store.base import (
     parse_ts_ms,
 )
 from alpr.bridge.store.dashboard import DashboardMixin
+from alpr.bridge.store.deadletters import DeadLetterMixin
 from alpr.bridge.store.fleet import FleetMixin
 from alpr.bridge.store.ingest import IngestMixin
 from alpr.bridge.store.privacy import PrivacyMixin
@@ -65,11 +66,26 @@ __all__ = [
 ]
 
 
-class Store(DashboardMixin, IngestMixin, PrivacyMixin, WatchMixin, AccessMixin, UsersMixin, FleetMixin):
+class Store(
+    DeadLetterMixin,
+    DashboardMixin,
+    IngestMixin,
+    PrivacyMixin,
+    WatchMixin,
+    AccessMixin,
+    UsersMixin,
+    FleetMixin,
+):
     """All persistent state of the bridge. Thread-safe (one connection per call from a pool).
 
     One class for callers; each concern lives in its own module (:mod:`.base` connection handling,
     :mod:`.ingest`, :mod:`.outbox`, :mod:`.reads`, :mod:`.watch`, :mod:`.access`, :mod:`.privacy`,
     :mod:`.users` accounts and sessions, :mod:`.dashboard` acknowledgements, camera health, charts,
-    :mod:`.sites` and :mod:`.parking` (cameras, sessions, permits), :mod:`.journeys`, :mod:`.fleet`).
+    :mod:`.sites` and :mod:`.parking` (cameras, sessions, permits), :mod:`.journeys`, :mod:`.fleet`,
+    :mod:`.deadletters` (webhook rows given up on).
     """
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema, then seal what older revisions kept in clear."""
+        super().migrate()
+        self.seal_reasons()

@@ -85,6 +85,10 @@ class AccessMixin(StoreBase):
     def audit(self, token_id: int | None, action: str, detail: Mapping[str, Any], results: int) -> None:
         """Append to the audit log. A negative ``token_id`` is a signed-in user (``-user_id``)."""
         user_id = -token_id if token_id is not None and token_id < 0 else None
+        plate = detail.get("plate")
+        # Indexed by the plate it names, so that erasing the plate redacts this row too.
+        named = isinstance(plate, str) and plate and plate != "[erased]"
+        bidx = self.keyring.blind_index(str(plate)) if named else None
         with self._begin() as conn:
             conn.execute(
                 S.audit.insert().values(
@@ -95,6 +99,7 @@ class AccessMixin(StoreBase):
                     detail_ct=self.keyring.encrypt(_dumps(dict(detail)), b"audit"),
                     key_id=self.keyring.active,
                     results=results,
+                    plate_bidx=bidx,
                 )
             )
 

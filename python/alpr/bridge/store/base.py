@@ -14,6 +14,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from alpr._files import private_sqlite_file
 from alpr.bridge.crypto import Keyring
 from alpr.errors import ConfigError, StoreError
 from alpr.timestamps import ms_to_iso, parse_utc
@@ -149,8 +150,12 @@ class StoreBase:
         self._insert_sql: dict[str, tuple[str, list[str], tuple[str, ...]]] = {}
         if self.is_sqlite:
             path = self.url.split(":///", 1)[1] if ":///" in self.url else ""
-            if path and path != ":memory:":
+            if path and path != ":memory:" and not path.startswith("file:"):
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+                try:  # 0600, and so are the -wal and -shm SQLite derives from it
+                    private_sqlite_file(path.split("?", 1)[0])
+                except OSError as exc:
+                    raise StoreError(f"store {path}: {exc}") from exc
             self.engine: Engine = sa.create_engine(
                 self.url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8
             )

@@ -210,13 +210,12 @@ class DashboardMixin(ReadsMixin, WatchMixin):
             total = int(conn.execute(_count(S.reads, scope)).scalar() or 0)
             last_hour = int(conn.execute(_count(S.reads, scope).where(r.ts_ms >= t - HOUR_MS)).scalar() or 0)
             n_alerts = int(conn.execute(_count(S.alerts, scope)).scalar() or 0)
-            n_watch = int(conn.execute(_count(S.watchlist, None)).scalar() or 0)
         totals = {
             "reads": total,
             "reads_last_hour": last_hour,
             "alerts": n_alerts,
             "cameras": len(self._camera_last_reads(scope)),
-            "watchlist": n_watch,
+            "watchlist": self.watch_count(scope),
         }
         return {
             "totals": totals,

@@ -113,7 +113,8 @@ class IngestMixin(ParkingMixin, JourneysMixin):
                             "plate_bidx": bidx,
                             "key_id": ring.active,
                             "kind": m.entry.kind,
-                            "reason": m.entry.reason,
+                            "reason": "",
+                            "reason_ct": ring.encrypt_text(m.entry.reason, b"alert.reason:" + aad),
                             "distance": m.distance,
                             "created_ms": t,
                         }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from alpr.bridge import schema as S
@@ -62,9 +63,33 @@ class PrivacyMixin(ReadsMixin, CorrelatedPrivacyMixin):
                     S.alert_acks.delete().where(S.alert_acks.c.alert_id.not_in(sa.select(S.alerts.c.id)))
                 )
             n_out = conn.execute(S.outbox.delete().where(S.outbox.c.plate_bidx == bidx)).rowcount
+            dl = S.dead_letters
+            n_out += conn.execute(dl.delete().where(dl.c.plate_bidx == bidx)).rowcount
+            n_audit = self._redact_audit(conn, bidx)
             more = self._erase_correlated(conn, bidx)
         self.checkpoint()
-        return {"reads": n_reads, "crops": n_crops, "alerts": n_alerts, "outbox": n_out, **more}
+        return {
+            "reads": n_reads,
+            "crops": n_crops,
+            "alerts": n_alerts,
+            "outbox": n_out,
+            "audit_redacted": n_audit,
+            **more,
+        }
+
+    def _redact_audit(self, conn: Any, bidx: str) -> int:
+        """Audit rows that name the plate keep who did what and when, not the plate: ``"[erased]"``."""
+        a = S.audit.c
+        rows = conn.execute(sa.select(a.id, a.detail_ct).where(a.plate_bidx == bidx)).all()
+        ring = self.keyring
+        for r in rows:
+            detail = orjson.loads(ring.decrypt(r.detail_ct, b"audit"))
+            detail["plate"] = "[erased]"
+            ct = ring.encrypt(orjson.dumps(detail), b"audit")
+            conn.execute(
+                S.audit.update().where(a.id == r.id).values(detail_ct=ct, key_id=ring.active, plate_bidx=None)
+            )
+        return len(rows)
 
     def checkpoint(self) -> None:
         """Fold the SQLite WAL into the main file so deleted rows stop lingering in ``-wal``."""
@@ -118,28 +143,44 @@ class PrivacyMixin(ReadsMixin, CorrelatedPrivacyMixin):
         if keyring is not None:
             self.keyring = keyring
         ring = self.keyring
-        specs: list[tuple[sa.Table, Any, str, Any]] = [
-            (S.reads, S.reads.c.id, "plate_ct", lambda r: r.event_id.encode()),
-            (S.crops, S.crops.c.event_id, "data_ct", lambda r: r.event_id.encode()),
-            (S.alerts, S.alerts.c.id, "plate_ct", lambda r: b"alert:" + r.event_id.encode()),
-            (S.outbox, S.outbox.c.id, "payload_ct", lambda r: b"outbox"),
-            (S.watchlist, S.watchlist.c.id, "pattern_ct", lambda r: b"watch"),
-            (S.audit, S.audit.c.id, "detail_ct", lambda r: b"audit"),
+
+        def event(r: Any) -> bytes:
+            return bytes(r.event_id.encode())
+
+        specs: list[tuple[sa.Table, Any, tuple[tuple[str, Any], ...]]] = [
+            (S.reads, S.reads.c.id, (("plate_ct", event),)),
+            (S.crops, S.crops.c.event_id, (("data_ct", event),)),
+            (
+                S.alerts,
+                S.alerts.c.id,
+                (
+                    ("plate_ct", lambda r: b"alert:" + r.event_id.encode()),
+                    ("reason_ct", lambda r: b"alert.reason:" + r.event_id.encode()),
+                ),
+            ),
+            (S.outbox, S.outbox.c.id, (("payload_ct", lambda r: b"outbox"),)),
+            (S.dead_letters, S.dead_letters.c.id, (("payload_ct", lambda r: b"outbox"),)),
+            (
+                S.watchlist,
+                S.watchlist.c.id,
+                (("pattern_ct", lambda r: b"watch"), ("reason_ct", lambda r: b"watch.reason")),
+            ),
+            (S.audit, S.audit.c.id, (("detail_ct", lambda r: b"audit"),)),
         ]
         total = 0
-        for table, pk, col, aad in specs:
+        for table, pk, cols in specs:
             while True:
                 with self._begin() as conn:
                     rows = conn.execute(
                         sa.select(table).where(table.c.key_id != ring.active).limit(batch)
                     ).all()
                     for r in rows:
-                        blob = ring.encrypt(ring.decrypt(getattr(r, col), aad(r)), aad(r))
-                        conn.execute(
-                            table.update()
-                            .where(pk == getattr(r, pk.name))
-                            .values({col: blob, "key_id": ring.active})
-                        )
+                        values: dict[str, Any] = {"key_id": ring.active}
+                        for col, aad in cols:
+                            blob = getattr(r, col)
+                            if blob is not None:
+                                values[col] = ring.encrypt(ring.decrypt(blob, aad(r)), aad(r))
+                        conn.execute(table.update().where(pk == getattr(r, pk.name)).values(values))
                 total += len(rows)
                 if len(rows) < batch:
                     break

@@ -144,14 +144,27 @@ class ReadsMixin(OutboxMixin):
                 return int(conn.execute(q).scalar() or 0)
 
         hour_ago = now_ms() - 3_600_000
-        return {
+        out: dict[str, Any] = {
             "reads": count(S.reads),
             "reads_last_hour": count(S.reads, S.reads.c.created_ms >= hour_ago),
             "alerts": count(S.alerts),
             "cameras": len(self.cameras(scope)),
-            "watchlist": count(S.watchlist),
-            "outbox_pending": self.outbox_pending(),
         }
+        out["watchlist"] = self.watch_count(scope)
+        if scope is None:  # the delivery backlog counts every camera: not for a camera-scoped token
+            out["outbox_pending"] = self.outbox_pending()
+        return out
+
+    def watch_count(self, scope: Sequence[str] | None = None) -> int:
+        """Watchlist entries; for a camera-scoped token only those limited to its own cameras (the
+        ones it could manage), so it learns nothing about the global list."""
+        with self.engine.connect() as conn:
+            if scope is None:
+                q = sa.select(sa.func.count()).select_from(S.watchlist)
+                return int(conn.execute(q).scalar() or 0)
+            cams = conn.execute(sa.select(S.watchlist.c.cameras)).scalars().all()
+        mine = set(scope)
+        return sum(1 for c in cams if c is not None and set(json.loads(c)) <= mine)
 
     def query_alerts(
         self,
@@ -198,7 +211,11 @@ class ReadsMixin(OutboxMixin):
             "ts": r.ts,
             "plate": self.keyring.decrypt_text(r.plate_ct, b"alert:" + r.event_id.encode()),
             "match": r.kind,
-            "reason": r.reason,
+            "reason": (
+                r.reason
+                if r.reason_ct is None
+                else self.keyring.decrypt_text(r.reason_ct, b"alert.reason:" + r.event_id.encode())
+            ),
             "distance": r.distance,
             "acknowledged": getattr(r, "ack_ms", None) is not None,
             "acknowledged_by": getattr(r, "ack_by", None),

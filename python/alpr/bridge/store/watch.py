@@ -60,7 +60,8 @@ class WatchMixin(StoreBase):
             "pattern_ct": self.keyring.encrypt_text(norm, b"watch"),
             "pattern_bidx": self.keyring.blind_index(norm) if kind == "exact" else None,
             "key_id": self.keyring.active,
-            "reason": reason,
+            "reason": "",  # in clear it would say why a plate is watched: sealed in reason_ct
+            "reason_ct": self.keyring.encrypt_text(reason, b"watch.reason"),
             "max_distance": float(max_distance),
             "expires_ms": expires_ms,
             "cameras": json.dumps(list(cameras)) if cameras is not None else None,
@@ -90,11 +91,35 @@ class WatchMixin(StoreBase):
             id=int(r.id),
             pattern=self.keyring.decrypt_text(r.pattern_ct, b"watch"),
             kind=r.kind,
-            reason=r.reason,
+            reason=self._reason(r, b"watch.reason"),
             max_distance=float(r.max_distance),
             expires_ms=None if r.expires_ms is None else int(r.expires_ms),
             cameras=None if r.cameras is None else tuple(json.loads(r.cameras)),
         )
+
+    def _reason(self, r: Any, aad: bytes) -> str:
+        return str(r.reason) if r.reason_ct is None else self.keyring.decrypt_text(r.reason_ct, aad)
+
+    def seal_reasons(self) -> int:
+        """Encrypt the clear ``reason`` of rows written before revision 0002; returns the rows sealed.
+
+        ``key_id`` stays: it names the oldest key a row may use, so ``rotate`` still finds the row.
+        """
+        ring = self.keyring
+        n = 0
+        with self._begin() as conn:
+            w = S.watchlist
+            for r in conn.execute(sa.select(w.c.id, w.c.reason).where(w.c.reason_ct.is_(None))).all():
+                ct = ring.encrypt_text(r.reason, b"watch.reason")
+                conn.execute(w.update().where(w.c.id == r.id).values(reason="", reason_ct=ct))
+                n += 1
+            a = S.alerts
+            q = sa.select(a.c.id, a.c.event_id, a.c.reason).where(a.c.reason_ct.is_(None))
+            for r in conn.execute(q).all():
+                ct = ring.encrypt_text(r.reason, b"alert.reason:" + r.event_id.encode())
+                conn.execute(a.update().where(a.c.id == r.id).values(reason="", reason_ct=ct))
+                n += 1
+        return n
 
     def list_watch(self) -> list[WatchEntry]:
         with self.engine.connect() as conn:

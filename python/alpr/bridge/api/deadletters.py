@@ -1,0 +1,43 @@
+"""Webhook dead letters (admin role): rows a sink gave up on, to inspect, retry or drop.
+
+Listing shows the payloads (they name plates), so it is audited like a search.
+"""
+
+# No `from __future__ import annotations`: FastAPI must see the real dependency types.
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query, Response
+
+from alpr.bridge.api.common import API, MAX_ID, Admin, StoreDep
+
+router = APIRouter(prefix=API)
+LetterId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+@router.get("/dead-letters")
+def dead_letters(
+    t: Admin,
+    store: StoreDep,
+    sink: Annotated[str | None, Query(max_length=64, pattern=r"^[\w:.-]+$")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    items = store.dead_letters(sink=sink, limit=limit)
+    store.audit(t.id, "dead_letters.list", {"sink": sink}, len(items))
+    return {"items": items, "counts": store.dead_letter_counts()}
+
+
+@router.post("/dead-letters/{letter_id}/retry", status_code=204)
+def retry(t: Admin, store: StoreDep, letter_id: LetterId) -> Response:
+    if not store.dead_letter_retry(letter_id):
+        raise HTTPException(404, f"no dead letter {letter_id}")
+    store.audit(t.id, "dead_letters.retry", {"id": letter_id}, 1)
+    return Response(status_code=204)
+
+
+@router.delete("/dead-letters/{letter_id}", status_code=204)
+def drop(t: Admin, store: StoreDep, letter_id: LetterId) -> Response:
+    if not store.dead_letter_delete(letter_id):
+        raise HTTPException(404, f"no dead letter {letter_id}")
+    store.audit(t.id, "dead_letters.delete", {"id": letter_id}, 1)
+    return Response(status_code=204)

@@ -1,0 +1,58 @@
+"""``alpr serve`` consuming from a CurveZMQ publisher that admits only listed consumers."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from alpr.bridge.config import BridgeConfig, load_config
+from alpr.bridge.crypto import Keyring
+from alpr.bridge.service import Bridge
+from alpr.errors import ConfigError
+from alpr.stream import Publisher
+from alpr.stream.events import PlateEvent
+from alpr.stream.keys import create_curve_certificate, load_curve_keypair, load_curve_public
+
+
+def test_bridge_consumes_over_curve_with_its_own_certificate(tmp_path: Path, keyring: Keyring) -> None:
+    pub_key, pub_secret = create_curve_certificate(tmp_path, "publisher")
+    bridge_key, bridge_secret = create_curve_certificate(tmp_path, "bridge")
+    _, other_secret = create_curve_certificate(tmp_path, "other")
+    events = [
+        PlateEvent.create(camera="gate", plate=f"CV{i:03d}", confidence=0.9, box=(0, 0, 1, 1))
+        for i in range(30)
+    ]
+    with Publisher(
+        f"ipc://{tmp_path}/ev",
+        curve_server_secret=load_curve_keypair(pub_secret)[1],
+        curve_client_keys=[load_curve_public(bridge_key)],
+    ) as pub:
+        pub.publish_many(events)
+        for client, expect in ((other_secret, 0), (bridge_secret, 30)):
+            cfg = BridgeConfig(
+                db=f"sqlite:///{tmp_path / f'{client.stem}.db'}",
+                zmq=[pub.endpoint],
+                zmq_server_key=pub_key,
+                zmq_client_key=client,
+            )
+            bridge = Bridge(cfg, keyring)
+            bridge.start()
+            try:
+                deadline = time.monotonic() + (2 if expect == 0 else 20)
+                while bridge.store.stats()["reads"] < max(expect, 1) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                assert bridge.store.stats()["reads"] == expect
+            finally:
+                bridge.stop()
+        assert pub.outbox.acked(bridge.consumer_name) == 30
+
+
+def test_curve_config_errors(tmp_path: Path, keyring: Keyring) -> None:
+    pub_key, _ = create_curve_certificate(tmp_path, "publisher")
+    with pytest.raises(ConfigError, match="zmq_client_key needs zmq_server_key"):
+        load_config(overrides={"zmq_client_key": str(pub_key)})
+    cfg = BridgeConfig(db=f"sqlite:///{tmp_path / 'a.db'}", zmq_server_key=pub_key, zmq_client_key=pub_key)
+    with pytest.raises(ConfigError, match="holds no secret key"):
+        Bridge(cfg, keyring)
