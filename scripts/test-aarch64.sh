@@ -6,7 +6,8 @@
 # An arm64 Debian bookworm root (glibc 2.36, Python 3.11: what Raspberry Pi OS ships, and a glibc
 # close to Jetson's Ubuntu 22.04) is made once by debootstrap in $ALPR_ROOTS/test-bookworm-arm64,
 # outside the repository; its programs run through qemu-user-static via binfmt_misc. In it: a venv,
-# `pip install` of the wheel with its runtime dependencies (aarch64 wheels from PyPI), then
+# `pip install` of the wheel with its runtime dependencies and the [serve] extra (aarch64 wheels from
+# PyPI), then
 #   1. the extension is the installed aarch64 one (not a source tree),
 #   2. pytest on tests/native and tests/pipeline (-m "not slow and not gpu and not services"), from a
 #      copy of the tests with no python/ folder beside them,
@@ -57,7 +58,8 @@ w="/opt/wheels/$(basename "$wheel")"
 log "pip install $(basename "$wheel")"
 t=$SECONDS
 in_root "$TR" nice -n 10 /opt/alpr/bin/pip install -q --force-reinstall --no-deps "$w"
-in_root "$TR" nice -n 10 /opt/alpr/bin/pip install -q "$w"
+# [serve]: tests/pipeline/test_timestamps.py checks the bridge's timestamp helpers too.
+in_root "$TR" nice -n 10 /opt/alpr/bin/pip install -q "${w}[serve]"
 log "installed in $((SECONDS - t)) s"
 
 rm -rf "$TR/opt/alpr-tests"

@@ -45,10 +45,15 @@ host_pkgs() {
 # mount_in ROOT: /proc, /dev and resolv.conf inside ROOT; undone by unmount_all (run on EXIT).
 mount_in() {
     local r="$1" d
+    # No /sys: onnxruntime's cpuinfo, run as aarch64 under qemu-user, segfaults reading the x86 host's
+    # /sys/devices/system/cpu (seen); without it, it warns and falls back.
     for d in proc dev; do
         mkdir -p "$r/$d"
         if ! mountpoint -q "$r/$d"; then
-            if [ "$d" = proc ]; then mount -t proc proc "$r/proc"; else mount --bind /dev "$r/dev"; fi
+            case "$d" in
+            proc) mount -t proc proc "$r/proc" ;;
+            dev) mount --bind /dev "$r/dev" ;;
+            esac
             _ALPR_MOUNTS+=("$r/$d")
         fi
     done
