@@ -2,7 +2,7 @@
 # Install the Debian packages the tests and the synthetic-data renderer need, if missing.
 # Needs root (CI runs as root) or sudo. Safe to re-run.
 set -euo pipefail
-pkgs=(fonts-roadgeek fonts-opendin fonts-wqy-microhei mosquitto mosquitto-clients postgresql libzmq3-dev chromium)
+pkgs=(fonts-roadgeek fonts-opendin fonts-wqy-microhei mosquitto mosquitto-clients postgresql libzmq3-dev chromium shellcheck)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
