@@ -6,23 +6,36 @@ Order: ``$ALPR_MODELS_DIR``, then ``alpr/models`` in the package, then ``models/
 from __future__ import annotations
 
 import json
+import logging
 import os
+import platform
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from alpr.errors import ModelLoadError
 
+if TYPE_CHECKING:
+    from alpr.config import EngineConfig
+
 __all__ = [
+    "ARM_MACHINES",
     "ModelEntry",
     "ModelVariant",
     "bundled",
+    "default_variant",
     "load_manifest",
     "models_dir",
     "variant_entries",
     "verify_sha",
 ]
+
+
+log = logging.getLogger(__name__)
+
+# ``platform.machine()`` of 64- and 32-bit ARM Linux (and macOS) CPUs.
+ARM_MACHINES = frozenset({"aarch64", "arm64", "armv8l", "armv7l", "armv7", "armv6l"})
 
 
 def _candidates() -> list[Path]:
@@ -123,8 +136,30 @@ def verify_sha(path: Path, expected: str | None) -> None:
         raise ModelLoadError(f"{path}: sha256 does not match models/manifest.json (corrupt or replaced file)")
 
 
-def bundled(kind: str, variant: str | None) -> tuple[Path, ModelEntry]:
+def default_variant(entry: ModelEntry, engine: EngineConfig | None) -> str | None:
+    """The variant to load when the config names none: ``"int8"`` for ONNX Runtime on the CPU of an ARM
+    machine (Raspberry Pi class, Jetson CPU), where the int8 convolution kernels pay; else ``None`` (the
+    FP32 file). On x86 the INT8 files are no faster than FP32 (``benches/RESULTS.md``), and TensorRT,
+    OpenVINO and GPU providers do their own precision, so they get the FP32 file.
+    """
+    cpu_ort = engine is None or (
+        engine.backend == "onnxruntime" and engine.providers in (None, ["CPUExecutionProvider"])
+    )
+    if cpu_ort and platform.machine().lower() in ARM_MACHINES and "int8" in entry.variants:
+        return "int8"
+    return None
+
+
+def bundled(
+    kind: str, variant: str | None, *, engine: EngineConfig | None = None, auto: bool = False
+) -> tuple[Path, ModelEntry]:
     """The file of bundled model ``kind`` (or its ``variant``), its sha256 checked, and its entry.
+
+    Args:
+        kind: ``"detector"`` or ``"ocr"``.
+        variant: A manifest variant (``"int8"``, ``"fp16"``), ``"fp32"`` for the base file, or ``None``.
+        engine: The engine the model is for (see ``auto``).
+        auto: With ``variant=None``, pick :func:`default_variant` for ``engine`` and this CPU.
 
     Raises:
         ModelLoadError: no such model or variant, a malformed entry, a missing or altered file.
@@ -138,7 +173,11 @@ def bundled(kind: str, variant: str | None) -> tuple[Path, ModelEntry]:
     except ValidationError as exc:
         raise ModelLoadError(f"{folder}/manifest.json: invalid '{kind}' entry: {exc}") from exc
     name, sha = entry.file, entry.sha256
-    if variant:
+    if variant is None and auto:
+        variant = default_variant(entry, engine)
+        if variant:
+            log.info("%s: %s model on this %s CPU", kind, variant, platform.machine())
+    if variant and not (variant == "fp32" and "fp32" not in entry.variants):
         if variant not in entry.variants:
             raise ModelLoadError(
                 f"{kind} model has no variant {variant!r}; available: {sorted(entry.variants)}"

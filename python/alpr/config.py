@@ -80,7 +80,8 @@ class DetectorConfig(_Base):
     YOLOv8/YOLO11 detection export (``plate_classes`` picks the classes that are plates).
     ``closeup_zoom``: where a plate covers much of the frame (or a small frame shows none), detect once
     more on the frame shrunk by this factor (1 = off), so close-ups read like plates at scene scale;
-    ``merge_fragments``: join boxes that are pieces of one plate.
+    ``merge_fragments``: join boxes that are pieces of one plate. ``variant``: which bundled file
+    (``"fp32"``, ``"int8"``, ``"fp16"``); unset: FP32, or INT8 with ONNX Runtime on an ARM CPU.
     """
 
     model: Path | None = None
@@ -123,7 +124,8 @@ class OcrConfig(_Base):
     corners; ``box_pad``: grow boxes by this fraction of their size on each side before cropping;
     ``vote_pads``: also read each plate with these margins and vote (test-time augmentation: one OCR
     pass per margin, so ``[0.0, 0.12]`` triples the OCR cost; empty = one read).
-    Unset values come from ``models/manifest.json`` (bundled model) or the model's input shape.
+    Unset values come from ``models/manifest.json`` (bundled model) or the model's input shape;
+    ``variant`` as for the detector (unset: FP32, or INT8 with ONNX Runtime on an ARM CPU).
     """
 
     model: Path | None = None

@@ -94,7 +94,7 @@ class Detector:
         inp: dict[str, Any] = {}
         output: dict[str, Any] = {}
         if cfg.model is None:
-            path, entry = bundled("detector", cfg.variant)
+            path, entry = bundled("detector", cfg.variant, engine=engine_cfg, auto=True)
             inp, output = entry.input, entry.output
         else:
             path = Path(cfg.model)

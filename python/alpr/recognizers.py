@@ -275,7 +275,7 @@ class CtcRecognizer(_CropRecognizer):
         inp: dict[str, Any] = {}
         blank, charset = 0, cfg.charset
         if cfg.model is None:
-            path, entry = bundled("ocr", cfg.variant)
+            path, entry = bundled("ocr", cfg.variant, engine=engine_cfg, auto=True)
             inp, blank, charset = entry.input, int(entry.output.get("blank", 0)), charset or entry.charset
         else:
             path = Path(cfg.model)
