@@ -51,7 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run on videos / cameras / streams; one event per vehicle")
     p.add_argument(
-        "sources", nargs="+", metavar="SOURCE", help="file, rtsp://..., /dev/video0, 0, gst pipeline"
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="file, rtsp://..., /dev/video0, 0, gst pipeline, jetson:csi:0 (see alpr.jetson)",
     )
     p.add_argument("--json", action="store_true", help="one JSON line per vehicle event")
     p.add_argument("--camera", action="append", metavar="NAME", help="camera name (repeat, one per SOURCE)")

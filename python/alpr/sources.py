@@ -1,5 +1,5 @@
 """Frame sources: image files, folders and globs; video files; RTSP/HTTP/MJPEG cameras; USB/V4L2
-devices; GStreamer pipelines (Jetson: ``nvv4l2decoder`` / ``nvvidconv``); frames pushed from Python.
+devices; GStreamer pipelines (the ``jetson:`` preset: :mod:`alpr.jetson`); frames pushed from Python.
 
 Every source decodes on its own thread so decoding overlaps inference. Files are read in full (no
 frame dropped); live sources keep only the newest frame when the consumer lags and count the drops,
@@ -27,11 +27,11 @@ from alpr.errors import SourceError
 __all__ = [
     "Frame",
     "ImageSource",
+    "JetsonSource",
     "PushSource",
     "Source",
     "VideoSource",
     "expand_images",
-    "jetson_pipeline",
     "open_source",
 ]
 
@@ -245,18 +245,6 @@ class ImageSource(Source):
             self._put(Frame(img, self.camera, i, now, str(path)), block=True)
 
 
-def jetson_pipeline(
-    url: str, *, width: int | None = None, height: int | None = None, codec: str = "h264"
-) -> str:
-    """A GStreamer pipeline decoding an RTSP H.264/H.265 stream on a Jetson's NVDEC to BGR for OpenCV."""
-    size = f",width={width},height={height}" if width and height else ""
-    return (
-        f"rtspsrc location={url} latency=100 ! rtp{codec}depay ! {codec}parse ! nvv4l2decoder ! "
-        f"nvvidconv ! video/x-raw,format=BGRx{size} ! videoconvert ! video/x-raw,format=BGR ! "
-        "appsink drop=true max-buffers=1 sync=false"
-    )
-
-
 class VideoSource(Source):
     """A video file, network stream, V4L2 device or GStreamer pipeline, decoded by OpenCV.
 
@@ -353,6 +341,8 @@ class VideoSource(Source):
                 img = None
             else:
                 ok, img = cap.read()
+                if ok and img is not None:
+                    img = self._convert(img)
                 self.decode_seconds += time.perf_counter() - t0
             if not ok or img is None:
                 if not self.live:
@@ -377,6 +367,10 @@ class VideoSource(Source):
         if cap is not None:
             cap.release()
 
+    def _convert(self, image: np.ndarray) -> np.ndarray:
+        """What ``cap.read()`` returned -> the BGR ``uint8 (H, W, 3)`` frame (subclasses: raw formats)."""
+        return image
+
 
 def _has_gstreamer() -> bool:
     import cv2
@@ -396,6 +390,49 @@ def _camera_name(spec: str) -> str:
         host = rest.split("@")[-1].split("/")[0]
         return host or spec
     return Path(spec).stem or spec
+
+
+class JetsonSource(VideoSource):
+    """A ``jetson:`` spec (:mod:`alpr.jetson`) as a :class:`VideoSource`: its NV12 frames arrive as BGR.
+
+    Args:
+        spec: ``jetson:csi:N``, ``jetson:rtsp://...`` or ``jetson:FILE`` (options after ``#``).
+        camera: Camera name (default: ``csiN``, the stream's host, or the file's stem).
+        max_retries: Reconnection attempts of a live source before giving up (``None``: forever).
+        decode_stride: Files only: convert every n-th frame (see :class:`VideoSource`).
+
+    Raises:
+        SourceError: a bad spec, or a file that does not exist.
+    """
+
+    def __init__(
+        self, spec: str, camera: str | None = None, *, max_retries: int | None = 10, decode_stride: int = 1
+    ) -> None:
+        from alpr.jetson import build_pipeline, parse_spec
+
+        self.jetson = parse_spec(spec)
+        if self.jetson.kind == "file" and not Path(self.jetson.target).is_file():
+            raise SourceError(f"no such video file: {self.jetson.target}")
+        self.pipeline = build_pipeline(self.jetson)
+        if camera is None:
+            if self.jetson.kind == "csi":
+                camera = f"csi{self.jetson.target}"
+            else:  # the same names as the plain URL or file would get
+                camera = _camera_name(self.jetson.target)
+        # Opened by the decoding thread, as a live source is (a pipeline string is no file to check); an
+        # appsink reports no frame count or rate, so file timestamps assume ``#fps=`` (default 25).
+        super().__init__(
+            self.pipeline, camera, live=True, max_retries=max_retries, decode_stride=decode_stride
+        )
+        if not self.jetson.live:
+            self.live = False
+            self.max_retries = 0
+        self.fps = float(self.jetson.fps or 25)
+
+    def _convert(self, image: np.ndarray) -> np.ndarray:
+        from alpr.jetson import nv12_to_bgr
+
+        return nv12_to_bgr(image)
 
 
 class PushSource(Source):
@@ -451,11 +488,14 @@ class PushSource(Source):
 
 
 def open_source(spec: str, camera: str | None = None, *, decode_stride: int = 1) -> Source:
-    """Open a source from a command-line spec (see :class:`VideoSource` and :class:`ImageSource`).
+    """Open a source from a command-line spec (see :class:`VideoSource`, :class:`ImageSource` and, for
+    ``jetson:...``, :class:`JetsonSource`).
 
     Raises:
         SourceError: nothing usable at ``spec``.
     """
+    if spec.startswith("jetson:"):
+        return JetsonSource(spec, camera=camera, decode_stride=decode_stride)
     p = Path(spec)
     if (
         p.is_dir()
