@@ -16,11 +16,21 @@ from alpr.engines import Engine, create_engine
 from alpr.errors import EngineError, ModelLoadError
 from alpr.timing import StageTimes
 
-__all__ = ["Detector", "concat_detections", "is_closeup", "map_back", "merge_fragments", "zoom_out"]
+__all__ = [
+    "Detector",
+    "calibration_batches",
+    "concat_detections",
+    "is_closeup",
+    "map_back",
+    "merge_fragments",
+    "zoom_out",
+]
 
 
-def _calibration(cfg: EngineConfig | None, to_tensor: Any) -> Iterator[np.ndarray] | None:
-    """INT8 calibration batches (8 images each) from ``cfg.calibration_images``, for TensorRT."""
+def calibration_batches(cfg: EngineConfig | None, to_tensor: Any) -> Iterator[np.ndarray] | None:
+    """TensorRT INT8 calibration batches from ``cfg.calibration_images`` (``None`` unless the config asks
+    for TensorRT INT8 with images): ``to_tensor(list of BGR frames)`` for every 8 images, at most
+    ``cfg.calibration_batches`` batches."""
     if cfg is None or cfg.backend != "tensorrt" or cfg.precision != "int8" or cfg.calibration_images is None:
         return None
     from alpr.sources import expand_images, read_image
@@ -102,7 +112,7 @@ class Detector:
         engine = create_engine(
             path,
             engine_cfg,
-            calibration=_calibration(engine_cfg, lambda fs: ops.letterbox_batch(fs, size)[0]),
+            calibration=calibration_batches(engine_cfg, lambda fs: ops.letterbox_batch(fs, size)[0]),
         )
         spec = engine.inputs[0]
         h, w = spec.fixed(2), spec.fixed(3)

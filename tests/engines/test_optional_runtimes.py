@@ -93,12 +93,10 @@ class _FakeRuntime:
     __version__ = "10.0.0-fake"
 
 
-def test_int8_needs_calibration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_precision_is_refused_before_any_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     model = make_ocr(tmp_path / "m.onnx", ctc_probs("A"), 16, 32)
     monkeypatch.setattr(trt_mod, "import_tensorrt", lambda: _FakeRuntime())
     monkeypatch.setattr(trt_mod, "import_cudart", lambda: object())
-    with pytest.raises(EngineError, match="int8 needs calibration"):
-        trt_mod.TensorRTEngine(model, precision="int8")
     with pytest.raises(EngineError, match="expected fp32, fp16 or int8"):
         trt_mod.TensorRTEngine(model, precision="fp8")
 
@@ -119,7 +117,7 @@ def test_tensorrt_engine_on_gpu(tmp_path: Path) -> None:
 def test_int8_calibration_batches_from_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import cv2
 
-    from alpr.detector import _calibration
+    from alpr.detector import calibration_batches
 
     for i in range(10):
         cv2.imwrite(str(tmp_path / f"c{i}.png"), np.full((40, 60, 3), i, np.uint8))
@@ -128,11 +126,11 @@ def test_int8_calibration_batches_from_images(tmp_path: Path, monkeypatch: pytes
     )
     from alpr import ops
 
-    batches = _calibration(cfg, lambda fs: ops.letterbox_batch(fs, 32)[0])
+    batches = calibration_batches(cfg, lambda fs: ops.letterbox_batch(fs, 32)[0])
     assert batches is not None
     shapes = [b.shape for b in batches]
     assert shapes == [(8, 3, 32, 32), (2, 3, 32, 32)]
-    assert _calibration(EngineConfig(), lambda fs: fs) is None
+    assert calibration_batches(EngineConfig(), lambda fs: fs) is None
 
 
 def test_openvino_engine_on_cpu(tmp_path: Path) -> None:

@@ -171,42 +171,6 @@ def test_manifest_entry(model_and_onnx: tuple[CRNN, Path]) -> None:
     json.dumps(entry)
 
 
-def test_tensorrt_builder_without_tensorrt() -> None:
-    from alpr.train import tensorrt_build
-
-    src = tensorrt_build.BatchSource(np.zeros((10, 3, 32, 64), np.float32), batch_size=4)
-    assert len(src) == 2 and src.shape == (4, 3, 32, 64)
-    assert [b.shape[0] for b in src] == [4, 4]
-    with pytest.raises(ValueError, match="float32"):
-        tensorrt_build.BatchSource(np.zeros((10, 3, 32, 64), np.float64))
-    with pytest.raises(ValueError, match="precision"):
-        tensorrt_build.build_engine("x.onnx", "x.engine", precision="int4")
-    try:
-        import tensorrt  # noqa: F401
-    except ImportError:
-        with pytest.raises(ImportError, match=r"pip install 'alpr-engine\[tensorrt\]'"):
-            tensorrt_build.build_engine("x.onnx", "x.engine", precision="fp16")
-    else:  # pragma: no cover - only where TensorRT is installed
-        pytest.skip("TensorRT is installed; the gpu test covers the build")
-
-
-@pytest.mark.gpu
-def test_tensorrt_fp16_and_int8_engines(model_and_onnx: tuple[CRNN, Path], tmp_path: Path) -> None:
-    pytest.importorskip("tensorrt")
-    from alpr.train import tensorrt_build
-
-    _, path = model_and_onnx
-    shapes = {"images": ((1, 3, 32, 64), (8, 3, 32, 64), (32, 3, 32, 64))}
-    for precision in ("fp16", "int8"):
-        calib = tensorrt_build.BatchSource(
-            np.random.default_rng(0).normal(0, 1, (32, 3, 32, 64)).astype(np.float32), 8
-        )
-        engine = tensorrt_build.build_engine(
-            path, tmp_path / f"ocr.{precision}.engine", precision=precision, shapes=shapes, calibration=calib
-        )
-        assert engine.stat().st_size > 0
-
-
 def test_cli_registers_commands_without_importing_torch() -> None:
     code = (
         "import argparse, sys\n"

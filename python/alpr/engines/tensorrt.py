@@ -1,10 +1,11 @@
 """Native TensorRT engine (TensorRT 10 Python API, CUDA via cuda-python).
 
-The engine is built from the ONNX file once (FP32, FP16, or INT8 with entropy calibration) and the
-serialized plan is cached on disk, keyed by the model's sha256, the TensorRT version, the GPU name, the
-precision and the batch limit, so a second start loads in milliseconds and a driver/GPU/TensorRT change
-rebuilds. Inference uses preallocated pinned host buffers and device buffers sized for ``max_batch``,
-one CUDA stream per engine, ``set_tensor_address`` and ``execute_async_v3``.
+The engine is built from the ONNX file once by :func:`build_plan`, alpr's one TensorRT builder (FP32,
+FP16, or INT8 with entropy calibration and a calibration cache; it is also what ``alpr export tensorrt``
+runs), and the serialized plan is cached on disk, keyed by the model's sha256, the TensorRT version, the
+GPU name, the precision and the batch limit, so a second start loads in milliseconds and a
+driver/GPU/TensorRT change rebuilds. Inference uses preallocated pinned host buffers and device buffers
+sized for ``max_batch``, one CUDA stream per engine, ``set_tensor_address`` and ``execute_async_v3``.
 
 Install with ``pip install 'alpr-engine[tensorrt]'``. Verified here without a GPU: imports, cache keys, cache
 load/build logic (with fake runtime modules). The CUDA path itself is covered by tests marked ``gpu``.
@@ -13,11 +14,12 @@ load/build logic (with fake runtime modules). The CUDA path itself is covered by
 from __future__ import annotations
 
 import ctypes
+import itertools
 import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,16 @@ import numpy as np
 from alpr.engines.base import EngineSpecs, TensorSpec, file_sha256, normalize_inputs
 from alpr.errors import EngineError, ModelLoadError
 
-__all__ = ["TensorRTEngine", "engine_cache_path", "import_cudart", "import_tensorrt", "load_or_build"]
+__all__ = [
+    "TensorRTEngine",
+    "build_plan",
+    "calibration_cache_path",
+    "default_cache_dir",
+    "engine_cache_path",
+    "import_cudart",
+    "import_tensorrt",
+    "load_or_build",
+]
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +49,9 @@ def import_tensorrt() -> Any:
     try:
         import tensorrt
     except ImportError as exc:
-        raise ImportError(f"the TensorRT backend needs the tensorrt package: {_INSTALL_HINT}") from exc
+        raise ImportError(
+            f"the TensorRT backend needs the tensorrt package (and an NVIDIA GPU): {_INSTALL_HINT}"
+        ) from exc
     return tensorrt
 
 
@@ -76,6 +89,12 @@ def engine_cache_path(
     """Where the serialized engine for this model/runtime/GPU/precision combination lives."""
     name = f"{model_sha256[:16]}-trt{_slug(trt_version)}-{_slug(gpu_name)}-{precision}-b{max_batch}.engine"
     return Path(cache_dir) / name
+
+
+def calibration_cache_path(model_sha256: str, *, cache_dir: str | Path, trt_version: str) -> Path:
+    """Where the INT8 calibration cache of this model lives: shared by every GPU and batch limit (the
+    cache holds per-tensor scales, which depend on neither), not across TensorRT versions."""
+    return Path(cache_dir) / f"{model_sha256[:16]}-trt{_slug(trt_version)}-int8.calib"
 
 
 def load_or_build(path: Path, build: Callable[[], bytes]) -> tuple[bytes, bool]:
@@ -154,26 +173,41 @@ class TensorRTEngine(EngineSpecs):
         self.path = Path(model)
         if precision not in ("fp32", "fp16", "int8"):
             raise EngineError(f"precision: expected fp32, fp16 or int8, got {precision!r}")
-        if precision == "int8" and calibration is None:
-            raise EngineError("precision int8 needs calibration batches (pass calibration=...)")
         self.precision = precision
         self.max_batch = int(max_batch)
         self._lock = threading.Lock()
         props = _check(cudart.cudaGetDeviceProperties(0), "cudaGetDeviceProperties")
         gpu = props.name.decode(errors="replace") if isinstance(props.name, bytes) else str(props.name)
+        sha, folder, version = file_sha256(self.path), cache_dir or default_cache_dir(), str(trt.__version__)
         self.cache_path = engine_cache_path(
-            file_sha256(self.path),
-            cache_dir=cache_dir or default_cache_dir(),
-            trt_version=str(trt.__version__),
+            sha,
+            cache_dir=folder,
+            trt_version=version,
             gpu_name=gpu,
             precision=precision,
             max_batch=self.max_batch,
         )
-        self._logger = trt.Logger(trt.Logger.WARNING)
-        plan, built = load_or_build(
-            self.cache_path, lambda: self._build(workspace_mib=workspace_mib, calibration=calibration)
+        self.calibration_cache = (
+            calibration_cache_path(sha, cache_dir=folder, trt_version=version)
+            if precision == "int8"
+            else None
         )
-        log.info("TensorRT engine %s (%s)", self.cache_path, "built" if built else "cached")
+        self._logger = trt.Logger(trt.Logger.WARNING)
+        plan, self.built = load_or_build(
+            self.cache_path,
+            lambda: build_plan(
+                trt,
+                self.path,
+                logger=self._logger,
+                precision=precision,
+                max_batch=self.max_batch,
+                workspace_mib=workspace_mib,
+                calibration=calibration,
+                calibration_cache=self.calibration_cache,
+                cudart=cudart,
+            ),
+        )
+        log.info("TensorRT engine %s (%s)", self.cache_path, "built" if self.built else "cached")
         self._runtime = trt.Runtime(self._logger)
         self._engine = self._runtime.deserialize_cuda_engine(plan)
         if self._engine is None:
@@ -199,43 +233,6 @@ class TensorRTEngine(EngineSpecs):
             count = int(np.prod([max(int(d), 1) for d in max_shape]))
             self._buffers[name] = _PinnedBuffer(cudart, count * dtype.itemsize, dtype)
             self._context.set_tensor_address(name, self._buffers[name].device_ptr)
-
-    def _build(self, *, workspace_mib: int, calibration: Iterable[np.ndarray] | None) -> bytes:
-        trt = self._trt
-        builder = trt.Builder(self._logger)
-        network = builder.create_network(0)
-        parser = trt.OnnxParser(network, self._logger)
-        if not parser.parse(self.path.read_bytes()):
-            errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-            raise ModelLoadError(f"TensorRT cannot parse {self.path}: {errors}")
-        config = builder.create_builder_config()
-        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_mib) << 20)
-        profile = builder.create_optimization_profile()
-        for i in range(network.num_inputs):
-            tensor = network.get_input(i)
-            shape = list(tensor.shape)
-            if any(d < 0 for d in shape):
-                lo = [1 if d < 0 else d for d in shape]
-                opt = [
-                    max(1, self.max_batch // 2) if (j == 0 and d < 0) else (1 if d < 0 else d)
-                    for j, d in enumerate(shape)
-                ]
-                hi = [
-                    self.max_batch if (j == 0 and d < 0) else (1 if d < 0 else d) for j, d in enumerate(shape)
-                ]
-                profile.set_shape(tensor.name, lo, opt, hi)
-        config.add_optimization_profile(profile)
-        if self.precision in ("fp16", "int8"):
-            config.set_flag(trt.BuilderFlag.FP16)
-        if self.precision == "int8":
-            config.set_flag(trt.BuilderFlag.INT8)
-            config.int8_calibrator = _make_calibrator(
-                trt, self._cudart, calibration or [], self.cache_path.with_suffix(".calib")
-            )
-        plan = builder.build_serialized_network(network, config)
-        if plan is None:
-            raise EngineError(f"TensorRT failed to build an engine from {self.path}")
-        return bytes(plan)
 
     def infer(self, inputs: Mapping[str, np.ndarray] | np.ndarray) -> list[np.ndarray]:
         """Copy inputs to the pinned buffers, run on the engine's stream, copy outputs back."""
@@ -283,8 +280,95 @@ class TensorRTEngine(EngineSpecs):
         self._cudart.cudaStreamDestroy(self._stream)
 
 
-def _make_calibrator(trt: Any, cudart: Any, batches: Iterable[np.ndarray], cache: Path) -> Any:
-    """An ``IInt8EntropyCalibrator2`` feeding ``batches`` (defined here: its base class needs trt)."""
+def _peek(batches: Iterable[np.ndarray] | None) -> tuple[np.ndarray | None, Iterator[np.ndarray]]:
+    """The first batch and an iterator over all of them (the first included)."""
+    it = iter(batches or ())
+    first = next(it, None)
+    return first, (it if first is None else itertools.chain([first], it))
+
+
+def build_plan(
+    trt: Any,
+    onnx_path: Path,
+    *,
+    logger: Any,
+    precision: str,
+    max_batch: int = 8,
+    workspace_mib: int = 1024,
+    calibration: Iterable[np.ndarray] | None = None,
+    calibration_cache: Path | None = None,
+    cudart: Any = None,
+) -> bytes:
+    """Build a serialized TensorRT engine from an ONNX file (TensorRT 10: explicit batch).
+
+    A dynamic batch axis gets the profile ``(1, max_batch // 2, max_batch)``. FP16 sets the FP16 flag;
+    INT8 sets INT8 and FP16 (layers without INT8 kernels fall back to FP16). An explicitly quantized
+    (QDQ) network needs no calibrator; otherwise an ``IInt8EntropyCalibrator2`` reads
+    ``calibration_cache`` when it exists (TensorRT then skips the data) and writes it after calibrating
+    on ``calibration``: float32 batches ``(N, C, H, W)`` preprocessed like the model input, all of the
+    first batch's shape (others are skipped), which also fixes the calibration profile.
+
+    Raises:
+        ModelLoadError: TensorRT cannot parse the file.
+        EngineError: a bad precision, INT8 with neither data nor a cache, or the build failed.
+    """
+    if precision not in ("fp32", "fp16", "int8"):
+        raise EngineError(f"precision: expected fp32, fp16 or int8, got {precision!r}")
+    builder = trt.Builder(logger)
+    network = builder.create_network(0)
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse(onnx_path.read_bytes()):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise ModelLoadError(f"TensorRT cannot parse {onnx_path}: {errors}")
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_mib) << 20)
+    dynamic = [network.get_input(i) for i in range(network.num_inputs)]
+    dynamic = [t for t in dynamic if any(d < 0 for d in t.shape)]
+    profile = builder.create_optimization_profile()
+    for tensor in dynamic:
+        shape = list(tensor.shape)
+
+        def fill(batch: int, dims: list[int] = shape) -> list[int]:
+            return [batch if (j == 0 and d < 0) else (1 if d < 0 else d) for j, d in enumerate(dims)]
+
+        profile.set_shape(tensor.name, fill(1), fill(max(1, max_batch // 2)), fill(max_batch))
+    config.add_optimization_profile(profile)
+    if precision in ("fp16", "int8"):
+        config.set_flag(trt.BuilderFlag.FP16)
+    if precision == "int8":
+        config.set_flag(trt.BuilderFlag.INT8)
+        qdq = any(network.get_layer(i).type == trt.LayerType.QUANTIZE for i in range(network.num_layers))
+        if not qdq:
+            first, batches = _peek(calibration)
+            cached = calibration_cache is not None and calibration_cache.is_file()
+            if first is None and not cached:
+                raise EngineError(
+                    f"INT8 for {onnx_path.name} needs calibration images or a calibration cache "
+                    f"({calibration_cache or 'none given'})"
+                )
+            calib_shape = tuple(first.shape) if first is not None else None
+            config.int8_calibrator = _make_calibrator(trt, cudart, batches, calibration_cache, calib_shape)
+            if dynamic:
+                calib = builder.create_optimization_profile()
+                for tensor in dynamic:  # calibration runs at the profile's opt shape: the batches' shape
+                    dims = list(calib_shape) if calib_shape else [1 if d < 0 else d for d in tensor.shape]
+                    calib.set_shape(tensor.name, dims, dims, dims)
+                config.set_calibration_profile(calib)
+    plan = builder.build_serialized_network(network, config)
+    if plan is None:
+        raise EngineError(f"TensorRT failed to build an engine from {onnx_path} ({precision}); see its log")
+    return bytes(plan)
+
+
+def _make_calibrator(
+    trt: Any,
+    cudart: Any,
+    batches: Iterable[np.ndarray],
+    cache: Path | None,
+    shape: tuple[int, ...] | None,
+) -> Any:
+    """An ``IInt8EntropyCalibrator2`` feeding ``batches`` of ``shape`` (defined here: its base class needs
+    trt); the cache is read first and written after calibrating."""
 
     class _Calibrator(trt.IInt8EntropyCalibrator2):  # type: ignore[misc]
         def __init__(self) -> None:
@@ -292,31 +376,35 @@ def _make_calibrator(trt: Any, cudart: Any, batches: Iterable[np.ndarray], cache
             self._iter = iter(batches)
             self._dptr: int | None = None
             self._nbytes = 0
-            self._batch = 1
+            self.batches = 0
 
         def get_batch_size(self) -> int:
-            return self._batch
+            return int(shape[0]) if shape else 1
 
         def get_batch(self, names: list[str]) -> list[int] | None:
-            try:
-                arr = np.ascontiguousarray(next(self._iter), dtype=np.float32)
-            except StopIteration:
-                return None
-            self._batch = int(arr.shape[0])
-            if self._dptr is None or arr.nbytes > self._nbytes:
-                if self._dptr is not None:
-                    cudart.cudaFree(self._dptr)
-                self._dptr = int(_check(cudart.cudaMalloc(arr.nbytes), "cudaMalloc"))
-                self._nbytes = arr.nbytes
-            kind = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
-            _check(cudart.cudaMemcpy(self._dptr, arr.ctypes.data, arr.nbytes, kind), "cudaMemcpy")
-            return [self._dptr]
+            for batch in self._iter:
+                arr = np.ascontiguousarray(batch, dtype=np.float32)
+                if arr.shape != shape:
+                    log.warning("calibration batch %s skipped: expected %s", arr.shape, shape)
+                    continue
+                if self._dptr is None:
+                    self._dptr = int(_check(cudart.cudaMalloc(arr.nbytes), "cudaMalloc"))
+                    self._nbytes = arr.nbytes
+                kind = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
+                _check(cudart.cudaMemcpy(self._dptr, arr.ctypes.data, arr.nbytes, kind), "cudaMemcpy")
+                self.batches += 1
+                return [self._dptr]
+            if self._dptr is not None:
+                cudart.cudaFree(self._dptr)
+                self._dptr = None
+            return None
 
         def read_calibration_cache(self) -> bytes | None:
-            return cache.read_bytes() if cache.is_file() else None
+            return cache.read_bytes() if cache is not None and cache.is_file() else None
 
         def write_calibration_cache(self, data: Any) -> None:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            cache.write_bytes(bytes(data))
+            if cache is not None:
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                cache.write_bytes(bytes(data))
 
     return _Calibrator()

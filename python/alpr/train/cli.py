@@ -13,6 +13,8 @@ Commands::
                                                   (see alpr.train.pseudo)
     alpr export ocr --checkpoint runs/ocr/best.pt --out models/ --calib DATA/ocr/labels.tsv
     alpr export detector ...                      (see alpr.train.detector)
+    alpr export tensorrt --precision int8 --calib-images DATA/scenes --calib-crops DATA/crops
+                                                  (see alpr.export; needs alpr-engine[tensorrt], no torch)
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ __all__ = ["add_parsers", "main"]
 
 def add_parsers(subparsers: Any) -> None:
     """Register ``train`` (``ocr``, ``detector``, ``pseudo-label``, ``verifier``) and ``export``
-    (``ocr``, ``detector``)."""
+    (``ocr``, ``detector``, ``tensorrt``)."""
     train = subparsers.add_parser("train", help="train a model (needs alpr-engine[train])")
     tsub = train.add_subparsers(dest="model", required=True)
     _add_train_ocr(tsub)
@@ -34,10 +36,13 @@ def add_parsers(subparsers: Any) -> None:
     _add_pseudo_label(tsub)
     _add_train_verifier(tsub)
 
-    export = subparsers.add_parser("export", help="export a trained model to ONNX (+ FP16, INT8)")
+    export = subparsers.add_parser(
+        "export", help="export a trained model to ONNX (+ FP16, INT8), or build TensorRT engines"
+    )
     esub = export.add_subparsers(dest="model", required=True)
     _add_export_ocr(esub)
     _add_export_detector(esub)
+    _add_export_tensorrt(esub)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -245,6 +250,70 @@ def _export_ocr(args: argparse.Namespace) -> int:
         from alpr.train import common
 
         common.write_json(args.report, report)
+    return 0
+
+
+def _add_export_tensorrt(sub: Any) -> None:
+    p = sub.add_parser(
+        "tensorrt",
+        help="build FP16 / INT8 TensorRT engines of the detector and OCR (needs alpr-engine[tensorrt])",
+    )
+    p.add_argument("--precision", choices=("fp16", "int8", "fp32"), default="fp16")
+    p.add_argument("--models", default="detector,ocr", help="comma-separated: detector, ocr")
+    p.add_argument("--config", default=None, help="TOML config naming the models (default: the bundled ones)")
+    p.add_argument("--calib-images", default=None, help="INT8: folder of scene images for the detector")
+    p.add_argument("--calib-crops", default=None, help="INT8: folder of plate crop images for the OCR")
+    p.add_argument("--calib-batches", type=int, default=16, help="INT8: at most N batches of 8 images")
+    p.add_argument("--max-batch", type=int, default=8, help="largest batch (must match engine.max_batch)")
+    p.add_argument("--workspace-mib", type=int, default=1024)
+    p.add_argument("--cache-dir", default=None, help="engine cache (default: $ALPR_CACHE_DIR/tensorrt)")
+    p.add_argument("--out", default=None, help="also copy the engines and calibration caches here")
+    p.add_argument("--json", action="store_true", help="one JSON object per engine")
+    p.set_defaults(func=_export_tensorrt)
+
+
+def _export_tensorrt(args: argparse.Namespace) -> int:
+    import sys
+    from pathlib import Path
+
+    from alpr.config import load_config
+    from alpr.errors import AlprError
+    from alpr.export import export_tensorrt
+
+    images = {
+        k: Path(v) for k, v in (("detector", args.calib_images), ("ocr", args.calib_crops)) if v is not None
+    }
+    try:
+        done = export_tensorrt(
+            models=[m.strip() for m in args.models.split(",") if m.strip()],
+            precision=args.precision,
+            config=load_config(args.config),
+            cache_dir=args.cache_dir,
+            calibration_images=images,
+            calibration_batches=args.calib_batches,
+            max_batch=args.max_batch,
+            workspace_mib=args.workspace_mib,
+            out_dir=args.out,
+        )
+    except (ImportError, AlprError, OSError) as exc:
+        print(f"alpr: error: {exc}", file=sys.stderr)
+        return 1
+    for e in done:
+        row = {
+            "model": e.model,
+            "precision": e.precision,
+            "onnx": str(e.onnx),
+            "engine": str(e.engine),
+            "calibration_cache": str(e.calibration_cache) if e.calibration_cache else None,
+            "built": e.built,
+            "seconds": round(e.seconds, 2),
+            "copied": str(e.copied) if e.copied else None,
+        }
+        if args.json:
+            print(json.dumps(row))
+        else:
+            state = "built" if e.built else "cached"
+            print(f"{e.model} {e.precision}: {e.engine} ({state}, {e.seconds:.1f} s)")
     return 0
 
 

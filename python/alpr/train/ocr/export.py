@@ -89,7 +89,8 @@ def export_fp16(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> Pat
     Every float32 weight is stored as float16 and cast back to float32 by a ``Cast`` node, so the math
     runs in FP32. A fully FP16 graph (``onnxruntime.transformers.float16``) crashes ONNX Runtime 1.32's
     CPU graph optimiser on this model, and CPUs gain nothing from FP16 math; on a GPU, TensorRT's FP16
-    builder flag (:mod:`alpr.train.tensorrt_build`) gives FP16 math from the FP32 file.
+    builder flag (:func:`alpr.engines.tensorrt.build_plan`, ``alpr export tensorrt``) gives FP16 math
+    from the FP32 file.
     """
     import onnx
     from onnx import helper, numpy_helper
