@@ -402,7 +402,7 @@ class JetsonSource(VideoSource):
         decode_stride: Files only: convert every n-th frame (see :class:`VideoSource`).
 
     Raises:
-        SourceError: a bad spec, or a file that does not exist.
+        SourceError: a bad spec, a file that does not exist, or an OpenCV without GStreamer.
     """
 
     def __init__(
@@ -413,6 +413,11 @@ class JetsonSource(VideoSource):
         self.jetson = parse_spec(spec)
         if self.jetson.kind == "file" and not Path(self.jetson.target).is_file():
             raise SourceError(f"no such video file: {self.jetson.target}")
+        if not _has_gstreamer():  # fail now, not after retrying a pipeline that can never open
+            raise SourceError(
+                f"{spec}: this OpenCV build has no GStreamer (JetPack's OpenCV has it; the opencv-python "
+                "wheels do not)"
+            )
         self.pipeline = build_pipeline(self.jetson)
         if camera is None:
             if self.jetson.kind == "csi":

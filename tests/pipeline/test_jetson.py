@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from alpr import jetson
+from alpr import jetson, sources
 from alpr.errors import SourceError
 from alpr.jetson import JetsonSpec, build_pipeline, nv12_to_bgr, parse_spec
 from alpr.sources import JetsonSource, _has_gstreamer, open_source
@@ -163,6 +163,7 @@ def fake_appsink(monkeypatch: pytest.MonkeyPatch) -> type[_FakeAppsink]:
     _FakeAppsink.opened = []
     _FakeAppsink.frames = [_nv12(96, 128, seed=i) for i in range(6)]
     monkeypatch.setattr(cv2, "VideoCapture", _FakeAppsink)
+    monkeypatch.setattr(sources, "_has_gstreamer", lambda: True)
     return _FakeAppsink
 
 
@@ -194,6 +195,16 @@ def test_jetson_camera_is_live(fake_appsink: type[_FakeAppsink]) -> None:
 def test_missing_file_is_a_source_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="no such video file"):
         open_source(f"jetson:{tmp_path / 'gone.mp4'}")
+
+
+def test_opencv_without_gstreamer_fails_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from alpr.doctor import check_source
+
+    monkeypatch.setattr(sources, "_has_gstreamer", lambda: False)
+    with pytest.raises(SourceError, match="this OpenCV build has no GStreamer"):
+        open_source("jetson:csi:0")
+    (check,) = check_source("jetson:csi:0", timeout=30)
+    assert not check.ok and "no GStreamer" in check.detail
 
 
 def test_alpr_run_reads_plates_from_jetson_nv12_frames(
