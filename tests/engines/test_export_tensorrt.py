@@ -144,6 +144,42 @@ def test_qdq_model_builds_int8_without_calibrator(fake_trt: Recorder) -> None:
     assert fake_trt.builds[-1].calibrator is False
 
 
+def test_static_network_gets_no_profile_and_calibrates_at_its_shape(
+    fake_trt: Recorder, tmp_path: Path
+) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "static",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3, 4, 4])],
+    )
+    path = tmp_path / "static.onnx"
+    path.write_bytes(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    )
+    assert onnx.load(str(path)).graph.input[0].name == "x"
+    trt = sys.modules["tensorrt"]
+    cache = tmp_path / "s.calib"
+    x = np.arange(96, dtype=np.float32).reshape(2, 3, 4, 4)
+    cudart = trt_mod.import_cudart()
+    trt_mod.build_plan(
+        trt,
+        path,
+        logger=None,
+        precision="int8",
+        calibration=[x, x[:1], x + 1],
+        calibration_cache=cache,
+        cudart=cudart,
+    )
+    build = fake_trt.builds[-1]
+    assert build.profiles == [] and build.calibration_profile is None and build.batch_size == 2
+    assert len(build.batches) == 2 and np.array_equal(build.batches[1], x + 1)  # the (1, ...) batch skipped
+    assert cache.read_bytes() == b"FAKE-CALIB:static"
+
+
 def test_bad_arguments(models_dir: Path, fake_trt: Recorder, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="models: expected some of detector, ocr, got plates"):
         export_tensorrt(models=["plates"])

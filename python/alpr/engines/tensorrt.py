@@ -324,15 +324,16 @@ def build_plan(
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_mib) << 20)
     dynamic = [network.get_input(i) for i in range(network.num_inputs)]
     dynamic = [t for t in dynamic if any(d < 0 for d in t.shape)]
-    profile = builder.create_optimization_profile()
-    for tensor in dynamic:
-        shape = list(tensor.shape)
+    if dynamic:  # a static network takes no profile
+        profile = builder.create_optimization_profile()
+        for tensor in dynamic:
+            shape = list(tensor.shape)
 
-        def fill(batch: int, dims: list[int] = shape) -> list[int]:
-            return [batch if (j == 0 and d < 0) else (1 if d < 0 else d) for j, d in enumerate(dims)]
+            def fill(batch: int, dims: list[int] = shape) -> list[int]:
+                return [batch if (j == 0 and d < 0) else (1 if d < 0 else d) for j, d in enumerate(dims)]
 
-        profile.set_shape(tensor.name, fill(1), fill(max(1, max_batch // 2)), fill(max_batch))
-    config.add_optimization_profile(profile)
+            profile.set_shape(tensor.name, fill(1), fill(max(1, max_batch // 2)), fill(max_batch))
+        config.add_optimization_profile(profile)
     if precision in ("fp16", "int8"):
         config.set_flag(trt.BuilderFlag.FP16)
     if precision == "int8":
