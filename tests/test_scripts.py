@@ -11,16 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from netutil import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 WAIT = ROOT / "scripts" / "wait-bridge.sh"
 
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait(pid: int, url: str, token: str, log: Path, limit: int = 30) -> subprocess.CompletedProcess[str]:
@@ -52,7 +48,7 @@ def _token(tmp_path: Path, db: str, keys: Path) -> str:
 def test_a_bridge_that_exits_is_reported_with_its_log(tmp_path: Path) -> None:
     log = tmp_path / "serve.log"
     keys = _keys(tmp_path)
-    port = _port()
+    port = free_port()
     with socket.socket() as taken:  # the port is in use: uvicorn cannot bind and the bridge exits
         taken.bind(("127.0.0.1", port))
         taken.listen()
@@ -71,7 +67,7 @@ def test_a_bridge_that_exits_is_reported_with_its_log(tmp_path: Path) -> None:
 
 
 def test_a_running_bridge_is_waited_for(tmp_path: Path) -> None:
-    keys, port, log = _keys(tmp_path), _port(), tmp_path / "serve.log"
+    keys, port, log = _keys(tmp_path), free_port(), tmp_path / "serve.log"
     db = f"sqlite:///{tmp_path / 'a.db'}"
     token = _token(tmp_path, db, keys)
     with log.open("w") as f:

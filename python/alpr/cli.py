@@ -187,16 +187,6 @@ def _source_problems(sources: Sequence[Any]) -> int:
     return status
 
 
-def _report_health(publisher: Any, sources: Sequence[Any], since: float, prev: dict[str, int]) -> float:
-    """Hand each camera's FPS (since the last report), frames and drops to the publisher's heartbeats."""
-    now = time.monotonic()
-    for s in sources:
-        fps = (s.frames - prev.get(s.camera, 0)) / max(now - since, 1e-3)
-        prev[s.camera] = s.frames
-        publisher.report_health(s.camera, fps=fps, frames=s.frames, dropped=getattr(s, "dropped", 0))
-    return now
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     """``alpr run SOURCE...``."""
     import datetime as dt
@@ -253,14 +243,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         server.start()
         print(f"alpr: health on http://{args.health_host}:{server.port}/health", file=sys.stderr)
     watchdog.ready()
-    health_at, health_prev = time.monotonic(), {s.camera: s.frames for s in sources}
+    health_at = time.monotonic()
     try:
         for res in runner:
             health.observe(
-                frame=res.frame is not None, reads=res.reads if res.detected else None, events=len(res.events)
+                camera=res.camera,
+                frame=res.frame is not None,
+                reads=res.reads if res.detected else None,
+                events=len(res.events),
             )
             if publisher is not None and time.monotonic() - health_at >= 1.0:
-                health_at = _report_health(publisher, sources, health_at, health_prev)
+                # The heartbeats carry each camera's FPS, frames and drops, measured by ``health``.
+                for camera, numbers in health.cameras().items():
+                    publisher.report_health(camera, **numbers)
+                health_at = time.monotonic()
             if res.frame is not None:
                 watchdog.tick()
                 bar.update(sum(s.frames for s in sources) - bar.n)

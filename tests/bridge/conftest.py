@@ -32,14 +32,9 @@ from cryptography.x509.oid import NameOID
 
 from alpr.bridge.crypto import Keyring, generate_keyfile
 from alpr.bridge.store import Store
+from netutil import free_port
 
 MOSQUITTO = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_port(port: int, timeout: float = 10.0) -> None:

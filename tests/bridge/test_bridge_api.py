@@ -21,6 +21,7 @@ from alpr.bridge.crypto import generate_keyfile
 from alpr.bridge.service import Bridge
 from alpr.bridge.store import Ingest
 from alpr.stream.events import PlateEvent
+from netutil import free_port
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
 JPEG = b"\xff\xd8\xff\xe0crop\xff\xd9"
@@ -42,11 +43,7 @@ class Api:
 
 
 def start_api(tmp: Path, pki: Any, db: str) -> tuple[Bridge, threading.Thread, str]:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     ring = generate_keyfile(tmp / "keys.json")
     cfg = BridgeConfig(
         db=db,

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +23,7 @@ from alpr.bridge.crypto import generate_keyfile
 from alpr.bridge.service import Bridge
 from alpr.bridge.store import Ingest
 from alpr.stream.events import PlateEvent
+from netutil import free_port, serving
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -67,27 +66,19 @@ class Site:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     tmp = tmp_path_factory.mktemp("browser")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     cfg = BridgeConfig(db=f"sqlite:///{tmp / 'b.db'}", http=f"127.0.0.1:{port}")
     bridge = Bridge(cfg, generate_keyfile(tmp / "keys.json"))
     bridge.store.create_user("otto", "admin", PASSWORD)
     bridge.store.create_user("vic", "viewer", PASSWORD)
-    server = bridge.uvicorn_server()
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    while not server.started:
-        time.sleep(0.02)
-    site = Site(bridge, f"http://127.0.0.1:{port}")
-    for i, (plate, cam) in enumerate([("AB123", "gate"), ("XY999", "exit"), ("CD456", "gate")]):
-        site.ingest(plate, cam)
-        bridge.store.record_health(
-            "pub", {cam: {"fps": 10.0 + i, "frames": 1000 * i, "dropped": i}}, int(time.time() * 1000)
-        )
-    yield site
-    server.should_exit = True
-    t.join(10)
+    with serving(bridge.uvicorn_server()):
+        site = Site(bridge, f"http://127.0.0.1:{port}")
+        for i, (plate, cam) in enumerate([("AB123", "gate"), ("XY999", "exit"), ("CD456", "gate")]):
+            site.ingest(plate, cam)
+            bridge.store.record_health(
+                "pub", {cam: {"fps": 10.0 + i, "frames": 1000 * i, "dropped": i}}, int(time.time() * 1000)
+            )
+        yield site
     bridge.stop()
 
 

@@ -4,7 +4,6 @@ acknowledgement, live push (SSE), CSV export / import, camera health, charts, ad
 from __future__ import annotations
 
 import io
-import socket
 import ssl
 import sys
 import threading
@@ -24,15 +23,10 @@ from alpr.bridge.crypto import generate_keyfile
 from alpr.bridge.service import Bridge
 from alpr.bridge.store import Ingest
 from alpr.stream.events import PlateEvent
+from netutil import free_port
 
 JPEG = b"\xff\xd8\xff\xe0crop\xff\xd9"
 PASSWORD = "correct horse battery"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -64,7 +58,7 @@ class Dash:
 
 
 def start(tmp: Path, pki: Any, db: str, **cfg: Any) -> tuple[Bridge, threading.Thread, str]:
-    port = _port()
+    port = free_port()
     ring = generate_keyfile(tmp / "keys.json")
     conf = BridgeConfig(
         db=db, http=f"127.0.0.1:{port}", tls_cert=pki.server_cert, tls_key=pki.server_key, **cfg

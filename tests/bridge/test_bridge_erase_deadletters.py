@@ -3,7 +3,6 @@ moves to the dead letters (visible, retried and dropped through the API) instead
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +22,8 @@ from alpr.bridge.crypto import Keyring
 from alpr.bridge.store import Ingest, Sink, Store
 from alpr.bridge.webhooks import WebhookSink
 from alpr.stream.events import PlateEvent
+from netutil import free_port
+from netutil import serving as serving_thread
 
 API = "/api/v1"
 
@@ -32,22 +33,10 @@ def serving(app: Any) -> Iterator[httpx.Client]:
     """The app on a real uvicorn on loopback, and a client for it."""
     import uvicorn
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as c:
-            yield c
-    finally:
-        server.should_exit = True
-        t.join(10)
+    with serving_thread(server), httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as c:
+        yield c
 
 
 def ev(plate: str) -> PlateEvent:

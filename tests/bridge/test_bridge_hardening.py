@@ -8,8 +8,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,14 +25,9 @@ from alpr.bridge.service import Bridge
 from alpr.bridge.store import Ingest, Store
 from alpr.errors import ConfigError
 from alpr.stream.events import PlateEvent
+from netutil import free_port, serving
 
 API = "/api/v1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -55,15 +48,8 @@ def _run(app: Any, port: int, **ssl_kw: Any) -> Iterator[None]:
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", access_log=False, **ssl_kw)
     )
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield
-    server.should_exit = True
-    t.join(10)
+    with serving(server):
+        yield
 
 
 def _serve(store: Store, limits: ApiLimits, **ssl_kw: Any) -> Iterator[Server]:

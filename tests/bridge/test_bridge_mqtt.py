@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +22,7 @@ from alpr.bridge.service import Bridge
 from alpr.bridge.store import Ingest, Store
 from alpr.stream import Publisher
 from alpr.stream.events import PlateEvent
+from netutil import free_port, free_port_pair
 
 pytestmark = pytest.mark.services
 
@@ -102,19 +102,6 @@ def test_tls_with_client_certificates(
         bridge.stop()
 
 
-def _free_tcp_pair() -> int:
-    for _ in range(50):
-        with socket.socket() as a, socket.socket() as b:
-            try:
-                a.bind(("127.0.0.1", 0))
-                port = a.getsockname()[1]
-                b.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-            return int(port)
-    raise RuntimeError("no free pair of consecutive ports")
-
-
 _RUNNER = (
     "import argparse, sys; from alpr.bridge.cli import add_parsers; p = argparse.ArgumentParser();"
     " add_parsers(p.add_subparsers()); a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))"
@@ -122,9 +109,7 @@ _RUNNER = (
 
 
 def start_bridge(tmp: Path, zmq: str, mqtt: str, key_file: Path, log: str) -> subprocess.Popen[bytes]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        http = s.getsockname()[1]
+    http = free_port()
     args = [
         "serve",
         "--zmq",
@@ -144,7 +129,7 @@ def start_bridge(tmp: Path, zmq: str, mqtt: str, key_file: Path, log: str) -> su
 
 def test_last_will_on_crash(mosquitto: Any, collector: Any, tmp_path: Path, key_file: Path) -> None:
     col = collector(mosquitto, "alpr/status")
-    port = _free_tcp_pair()
+    port = free_port_pair()
     proc = start_bridge(tmp_path, f"tcp://127.0.0.1:{port}", mosquitto.url, key_file, "b.log")
     try:
         assert col.wait_for(lambda: any(p == b"online" for _t, p, _r in col.topics())), (
@@ -165,7 +150,7 @@ def test_broker_outage_and_bridge_restart_lose_nothing(
     (SIGKILL) and restarted during the outage: every event the publisher accepted reaches a
     subscriber once the broker is back (at least once; duplicates are allowed and counted)."""
     col = collector(mosquitto, "alpr/+/plate", session="outage-test")
-    port = _free_tcp_pair()
+    port = free_port_pair()
     zmq_ep = f"tcp://127.0.0.1:{port}"
     published: list[str] = []
     stop = threading.Event()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -23,23 +22,11 @@ from alpr.bridge.webhooks import sign, verify_signature
 from alpr.errors import ConfigError
 from alpr.stream import Publisher
 from alpr.stream.events import PlateEvent
+from netutil import free_port_pair
 
 
 def event(plate: str, camera: str = "gate") -> PlateEvent:
     return PlateEvent.create(camera=camera, plate=plate, confidence=0.9, box=(1, 1, 20, 8))
-
-
-def free_pair() -> int:
-    for _ in range(50):
-        with socket.socket() as a, socket.socket() as b:
-            try:
-                a.bind(("127.0.0.1", 0))
-                port = a.getsockname()[1]
-                b.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-            return int(port)
-    raise RuntimeError("no free pair of consecutive ports")
 
 
 def wait(pred: Any, timeout: float = 20.0) -> bool:
@@ -52,7 +39,7 @@ def wait(pred: Any, timeout: float = 20.0) -> bool:
 
 
 def test_stream_to_store_with_crops_and_restart(tmp_path: Path, keyring: Keyring) -> None:
-    ep = f"tcp://127.0.0.1:{free_pair()}"
+    ep = f"tcp://127.0.0.1:{free_port_pair()}"
     cfg = BridgeConfig(db=f"sqlite:///{tmp_path / 's.db'}", zmq=[ep], batch_size=64)
     with Publisher(ep, outbox=tmp_path / "outbox.db") as pub:
         first = [event(f"ST{i:04d}") for i in range(300)]
@@ -86,7 +73,7 @@ def test_two_publishers_and_retention_on_schedule(tmp_path: Path, keyring: Keyri
 
     from alpr.bridge.config import Retention
 
-    eps = [f"tcp://127.0.0.1:{free_pair()}", f"ipc://{tmp_path}/cam2.sock"]
+    eps = [f"tcp://127.0.0.1:{free_port_pair()}", f"ipc://{tmp_path}/cam2.sock"]
     cfg = BridgeConfig(
         db=f"sqlite:///{tmp_path / 'm.db'}", zmq=eps, retention=Retention(reads_days=1, interval_s=0.2)
     )

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -18,6 +15,7 @@ from alpr.bridge.crypto import generate_keyfile
 from alpr.bridge.service import Bridge
 from alpr.bridge.store import Ingest
 from alpr.stream.events import PlateEvent
+from netutil import free_port, serving
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
 
@@ -53,22 +51,12 @@ def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
     db = f"sqlite:///{tmp_path / 'a.db'}" if request.param == "sqlite" else None
     if db is None:
         db = request.getfixturevalue("postgres").new_database()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     bridge = Bridge(BridgeConfig(db=db, http=f"127.0.0.1:{port}"), generate_keyfile(tmp_path / "k.json"))
-    server = bridge.uvicorn_server()
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    a = Api(bridge, f"http://127.0.0.1:{port}")
-    yield a
-    a.client.close()
-    server.should_exit = True
-    t.join(10)
+    with serving(bridge.uvicorn_server()):
+        a = Api(bridge, f"http://127.0.0.1:{port}")
+        yield a
+        a.client.close()
     bridge.stop()
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from alpr.cli import main
+from netutil import free_port
 
 
 def test_read_json_and_table(models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -117,14 +118,11 @@ def test_run_publish_streams_events(
 ) -> None:
     """Events go through alpr.stream.Publisher; its durable outbox (what subscribers replay from) holds
     the event and the best crop as JPEG."""
-    import socket
     import sqlite3
 
     from alpr.stream import PlateEvent
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     video = tmp_path / "cam.avi"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"MJPG"), 25.0, (128, 96))
     for _ in range(30):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -42,16 +43,42 @@ def test_state_fps_drops_and_staleness() -> None:
     for _ in range(50):  # 5 s at 10 FPS
         clock.t += 0.1
         src.frames += 1
-        state.observe()
+        state.observe(camera="gate")
     src.dropped = 3
     state.observe(frame=False, reads=[SimpleNamespace(text="ABC123")], events=1)
     doc = state.snapshot()
     assert doc["status"] == "ok" and doc["frames"] == 50 and doc["fps"] == pytest.approx(10.0, rel=0.03)
-    assert doc["dropped"] == 3 and doc["cameras"]["gate"] == {"frames": 50, "dropped": 3}
+    assert doc["dropped"] == 3 and doc["cameras"]["gate"] == {"fps": 10.0, "frames": 50, "dropped": 3}
     assert doc["last_plate"] == "ABC123" and doc["reads"] == 1 and doc["events"] == 1
     clock.t += 6.0
     doc = state.snapshot()
     assert doc["status"] == "stale" and doc["last_frame_age_s"] == pytest.approx(6.0)
+
+
+def test_fps_is_measured_per_camera_over_the_window() -> None:
+    """One FPS measure for the health page and the publisher's heartbeats (``alpr run`` sends
+    ``cameras()``): each camera at its own rate, the total their sum, old frames out of the window."""
+    clock = FakeClock()
+    gate, exit_ = (
+        SimpleNamespace(camera="gate", frames=0),
+        SimpleNamespace(camera="exit", frames=0, dropped=2),
+    )
+    state = HealthState([gate, exit_], window=4.0, clock=clock)
+    for i in range(80):  # 8 s: gate at 10 FPS, exit at 5 FPS
+        clock.t += 0.1
+        gate.frames += 1
+        state.observe(camera="gate")
+        if i % 2:
+            exit_.frames += 1
+            state.observe(camera="exit", reads=[SimpleNamespace(text="XY1")])
+    cams = state.cameras()
+    assert cams["gate"]["fps"] == pytest.approx(10.0, rel=0.05) and cams["gate"]["frames"] == 80
+    assert cams["exit"] == {"fps": pytest.approx(5.0, rel=0.05), "frames": 40, "dropped": 2}
+    assert state.snapshot()["fps"] == pytest.approx(15.0, rel=0.05)
+    clock.t += 2.0  # half the window without frames
+    assert state.cameras()["gate"]["fps"] == pytest.approx(5.0, rel=0.05)
+    clock.t += 3.0
+    assert state.cameras()["exit"]["fps"] == 0.0 and state.snapshot()["fps"] == 0.0
 
 
 def test_http_server_200_503_404() -> None:
@@ -92,6 +119,16 @@ def test_sd_notify_and_watchdog_rate(notify_socket: Any) -> None:
         clock.t += 0.1
     assert dog.sent == 3 and [sock.recv(64) for _ in range(3)] == [b"WATCHDOG=1"] * 3
     assert sd_notify("WATCHDOG=1", {"NOTIFY_SOCKET": path + ".gone"}) is False
+    # Nobody reads: once the receiver's queue is full a ping is dropped instead of blocking the caller.
+    sent: list[bool] = []
+    t = threading.Thread(
+        target=lambda: sent.extend(sd_notify("WATCHDOG=1", {"NOTIFY_SOCKET": path}) for _ in range(1000)),
+        daemon=True,
+    )
+    t.start()
+    t.join(10)
+    assert not t.is_alive(), "sd_notify blocked on a full notify socket"
+    assert sent[0] and not sent[-1]
 
 
 def test_alpr_run_serves_health_and_notifies(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from contextlib import closing
 from typing import Any
 
 __all__ = ["add_user_parser"]
@@ -64,14 +65,22 @@ def _run(cmd: str, fn: Any, args: argparse.Namespace) -> int:
         return 2
 
 
+def _update(cmd: str, a: argparse.Namespace, done: str, **changes: Any) -> int:
+    """Apply ``changes`` to the account ``a.name``; 1 (with a message) when there is no such account."""
+    with closing(_store(a)) as store:
+        ok = store.update_user(a.name, **changes)
+    if not ok:
+        print(f"alpr user {cmd}: no user {a.name!r}", file=sys.stderr)
+        return 1
+    print(done)
+    return 0
+
+
 def _create(args: argparse.Namespace) -> int:
     def go(a: argparse.Namespace) -> int:
         pw = _password(a)
-        store = _store(a)
-        try:
+        with closing(_store(a)) as store:
             uid = store.create_user(a.name, a.role, pw, cameras=a.camera)
-        finally:
-            store.close()
         print(f"created user {a.name} (id {uid}, {a.role})")
         return 0
 
@@ -82,12 +91,9 @@ def _list(args: argparse.Namespace) -> int:
     def go(a: argparse.Namespace) -> int:
         import orjson
 
-        store = _store(a)
-        try:
+        with closing(_store(a)) as store:
             for u in store.list_users():
                 print(orjson.dumps(u).decode())
-        finally:
-            store.close()
         return 0
 
     return _run("list", go, args)
@@ -96,16 +102,7 @@ def _list(args: argparse.Namespace) -> int:
 def _passwd(args: argparse.Namespace) -> int:
     def go(a: argparse.Namespace) -> int:
         pw = _password(a)
-        store = _store(a)
-        try:
-            ok = store.update_user(a.name, password=pw)
-        finally:
-            store.close()
-        if not ok:
-            print(f"alpr user passwd: no user {a.name!r}", file=sys.stderr)
-            return 1
-        print(f"password of {a.name} changed")
-        return 0
+        return _update("passwd", a, f"password of {a.name} changed", password=pw)
 
     return _run("passwd", go, args)
 
@@ -114,15 +111,6 @@ def _disable(args: argparse.Namespace) -> int:
     cmd = "disable" if args.disabled else "enable"
 
     def go(a: argparse.Namespace) -> int:
-        store = _store(a)
-        try:
-            ok = store.update_user(a.name, disabled=a.disabled)
-        finally:
-            store.close()
-        if not ok:
-            print(f"alpr user {cmd}: no user {a.name!r}", file=sys.stderr)
-            return 1
-        print(f"{cmd}d {a.name}")
-        return 0
+        return _update(cmd, a, f"{cmd}d {a.name}", disabled=a.disabled)
 
     return _run(cmd, go, args)

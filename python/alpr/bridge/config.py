@@ -51,19 +51,14 @@ Environment: ``ALPR_ZMQ`` (comma-separated), ``ALPR_MQTT``, ``ALPR_DB``, ``ALPR_
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from alpr._compat import tomllib
 from alpr.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 __all__ = [
     "BridgeConfig",

@@ -43,7 +43,8 @@ class HealthState:
         self._clock = clock or time.monotonic
         self._lock = threading.Lock()
         self._started = self._clock()
-        self._stamps: collections.deque[float] = collections.deque()
+        # Frame times in the last ``window`` seconds, per camera (``None``: frames not tied to a camera).
+        self._stamps: dict[str | None, collections.deque[float]] = collections.defaultdict(collections.deque)
         self._frames = 0
         self._reads = 0
         self._events = 0
@@ -51,16 +52,23 @@ class HealthState:
         self._last_read: float | None = None
         self._last_plate: str | None = None
 
-    def observe(self, *, frame: bool = True, reads: list[Any] | None = None, events: int = 0) -> None:
-        """Record one run-loop result: a frame processed, its plate ``reads`` (with ``.text``), events."""
+    def observe(
+        self,
+        *,
+        camera: str | None = None,
+        frame: bool = True,
+        reads: list[Any] | None = None,
+        events: int = 0,
+    ) -> None:
+        """Record one run-loop result of ``camera``: a frame processed, its plate ``reads`` (with
+        ``.text``), events."""
         now = self._clock()
         with self._lock:
             if frame:
                 self._frames += 1
                 self._last_frame = now
-                self._stamps.append(now)
-                while self._stamps and self._stamps[0] < now - self.window:
-                    self._stamps.popleft()
+                self._stamps[camera].append(now)
+            self._trim(now)
             if reads:
                 self._reads += len(reads)
                 self._last_read = now
@@ -71,16 +79,15 @@ class HealthState:
         """The health document (see the module docstring)."""
         now = self._clock()
         with self._lock:
-            while self._stamps and self._stamps[0] < now - self.window:
-                self._stamps.popleft()
-            span = min(self.window, now - self._started) or 1e-9
+            self._trim(now)
+            span = self._span(now)
             age = None if self._last_frame is None else now - self._last_frame
             read_age = None if self._last_read is None else now - self._last_read
             doc: dict[str, Any] = {
                 "status": "ok" if age is not None and age <= self.stale_after else "stale",
                 "uptime_s": round(now - self._started, 3),
                 "frames": self._frames,
-                "fps": round(len(self._stamps) / span, 2),
+                "fps": round(sum(map(len, self._stamps.values())) / span, 2),
                 "reads": self._reads,
                 "events": self._events,
                 "last_frame_age_s": None if age is None else round(age, 3),
@@ -88,11 +95,33 @@ class HealthState:
                 "last_plate": self._last_plate,
             }
         doc["dropped"] = sum(int(getattr(s, "dropped", 0)) for s in self.sources)
-        doc["cameras"] = {
-            str(s.camera): {"frames": int(s.frames), "dropped": int(getattr(s, "dropped", 0))}
+        doc["cameras"] = self.cameras(now)
+        return doc
+
+    def cameras(self, now: float | None = None) -> dict[str, dict[str, Any]]:
+        """Per camera: ``fps`` (frames processed over the last ``window`` seconds), ``frames`` read and
+        ``dropped`` by its source; what ``alpr run`` hands to the publisher's heartbeats."""
+        now = self._clock() if now is None else now
+        with self._lock:
+            self._trim(now)
+            span = self._span(now)
+            fps = {cam: len(d) / span for cam, d in self._stamps.items()}
+        return {
+            str(s.camera): {
+                "fps": round(fps.get(str(s.camera), 0.0), 2),
+                "frames": int(s.frames),
+                "dropped": int(getattr(s, "dropped", 0)),
+            }
             for s in self.sources
         }
-        return doc
+
+    def _trim(self, now: float) -> None:
+        for d in self._stamps.values():
+            while d and d[0] < now - self.window:
+                d.popleft()
+
+    def _span(self, now: float) -> float:
+        return min(self.window, now - self._started) or 1e-9
 
 
 class HealthServer:
@@ -144,6 +173,9 @@ def sd_notify(message: str, env: dict[str, str] | None = None) -> bool:
     if addr.startswith("@"):  # abstract namespace
         addr = "\0" + addr[1:]
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        # Never wait: a reader that does not drain its queue (10 datagrams by default) must not stall
+        # the frame loop that pings from here; a ping that cannot be queued is dropped (False).
+        sock.setblocking(False)
         try:
             sock.sendto(message.encode(), addr)
         except OSError:

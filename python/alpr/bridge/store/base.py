@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,6 +106,38 @@ def parse_ts_ms(ts: str) -> int:
 def iso_ms(ms: int) -> str:
     """Unix milliseconds as the events' ISO 8601 UTC (:func:`alpr.timestamps.ms_to_iso`)."""
     return ms_to_iso(ms)
+
+
+def window(
+    ts: Any,
+    since_ms: int | None,
+    until_ms: int | None,
+    *,
+    cameras: Sequence[str] | None = None,
+    in_: Any = (),
+) -> list[Any]:
+    """The conditions of a time-window query: ``since_ms <= ts < until_ms`` (either end open when None)
+    and, for a camera-scoped caller (``cameras`` not None), each column of ``in_`` in ``cameras``."""
+    conds: list[Any] = []
+    if cameras is not None:
+        conds += [col.in_(list(cameras)) for col in (in_ if isinstance(in_, (list, tuple)) else (in_,))]
+    if since_ms is not None:
+        conds.append(ts >= since_ms)
+    if until_ms is not None:
+        conds.append(ts < until_ms)
+    return conds
+
+
+def page(
+    conn: Connection, query: Any, id_col: Any, limit: int, before_id: int | None
+) -> tuple[list[Any], int | None]:
+    """One page of ``query`` newest first by ``id_col``: the rows with an id below ``before_id`` (all when
+    None), at most ``limit``, and the cursor for the next page (``before_id`` to pass; None at the end)."""
+    if before_id is not None:
+        query = query.where(id_col < before_id)
+    rows = conn.execute(query.order_by(id_col.desc()).limit(limit + 1)).all()
+    nxt = int(rows[limit - 1]._mapping[id_col]) if len(rows) > limit else None
+    return list(rows[:limit]), nxt
 
 
 _EXTRA = (

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from alpr.bridge import schema as S
 from alpr.bridge.crypto import normalize_plate
-from alpr.bridge.store.base import EventLike, StoreBase, iso_ms, parse_ts_ms
+from alpr.bridge.store.base import EventLike, StoreBase, iso_ms, page, parse_ts_ms, window
 
 __all__ = ["JourneysMixin"]
 
@@ -95,11 +95,8 @@ class JourneysMixin(StoreBase):
             plate_bidx = self.keyring.blind_index(plate)
         if plate_bidx is not None:
             conds.append(c.plate_bidx == plate_bidx)
-        if before_id is not None:
-            conds.append(c.id < before_id)
-        q = sa.select(S.journeys).where(*conds).order_by(c.id.desc()).limit(limit + 1)
         with self.engine.connect() as conn:
-            rows = conn.execute(q).all()
+            rows, nxt = page(conn, sa.select(S.journeys).where(*conds), c.id, limit, before_id)
         items = [
             {
                 "id": int(r.id),
@@ -112,22 +109,15 @@ class JourneysMixin(StoreBase):
                 "from_event_id": r.from_event_id,
                 "to_event_id": r.to_event_id,
             }
-            for r in rows[:limit]
+            for r in rows
         ]
-        return items, (int(rows[limit - 1].id) if len(rows) > limit else None)
+        return items, nxt
 
     def _journey_conds(
         self, cameras: Sequence[str] | None, since_ms: int | None, until_ms: int | None
     ) -> list[Any]:
         c = S.journeys.c
-        conds: list[Any] = []
-        if cameras is not None:
-            conds += [c.from_camera.in_(list(cameras)), c.to_camera.in_(list(cameras))]
-        if since_ms is not None:
-            conds.append(c.from_ms >= since_ms)
-        if until_ms is not None:
-            conds.append(c.from_ms < until_ms)
-        return conds
+        return window(c.from_ms, since_ms, until_ms, cameras=cameras, in_=(c.from_camera, c.to_camera))
 
     def od_matrix(
         self,

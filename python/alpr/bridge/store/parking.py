@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 
 from alpr.bridge import schema as S
 from alpr.bridge.crypto import normalize_plate
-from alpr.bridge.store.base import EventLike, Sink, _dumps, iso_ms, now_ms, parse_ts_ms
+from alpr.bridge.store.base import EventLike, Sink, _dumps, iso_ms, now_ms, page, parse_ts_ms, window
 from alpr.bridge.store.fleet import lock_key
 from alpr.bridge.store.outbox import OutboxMixin
 from alpr.bridge.store.sites import PermitDecision, PermitLookup, SiteConfig, SitesMixin
@@ -470,27 +470,18 @@ class ParkingMixin(SitesMixin, OutboxMixin):
         """Sessions newest first (by id); ``since``/``until`` bound the entry time. ``cameras`` is the
         caller's scope: a session is visible when its entry and (if any) exit camera are."""
         c = S.parking_sessions.c
-        conds: list[Any] = []
+        conds = window(c.entry_ms, since_ms, until_ms, cameras=cameras, in_=c.entry_camera)
+        if cameras is not None:
+            conds.append(sa.or_(c.exit_camera.is_(None), c.exit_camera.in_(list(cameras))))
         if site is not None:
             conds.append(c.site == site)
         if state is not None:
             conds.append(c.state == state)
         if plate is not None:
             conds.append(c.plate_bidx == self.keyring.blind_index(plate))
-        if cameras is not None:
-            scope = list(cameras)
-            conds += [c.entry_camera.in_(scope), sa.or_(c.exit_camera.is_(None), c.exit_camera.in_(scope))]
-        if since_ms is not None:
-            conds.append(c.entry_ms >= since_ms)
-        if until_ms is not None:
-            conds.append(c.entry_ms < until_ms)
-        if before_id is not None:
-            conds.append(c.id < before_id)
-        q = sa.select(S.parking_sessions).where(*conds).order_by(c.id.desc()).limit(limit + 1)
         with self.engine.connect() as conn:
-            rows = conn.execute(q).all()
-        items = [self._session_dict(r) for r in rows[:limit]]
-        return items, (int(rows[limit - 1].id) if len(rows) > limit else None)
+            rows, nxt = page(conn, sa.select(S.parking_sessions).where(*conds), c.id, limit, before_id)
+        return [self._session_dict(r) for r in rows], nxt
 
     def get_session(self, session_id: int) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
@@ -512,22 +503,12 @@ class ParkingMixin(SitesMixin, OutboxMixin):
         plate_bidx: str | None = None,
     ) -> tuple[list[dict[str, Any]], int | None]:
         c = S.anomalies.c
-        conds: list[Any] = [] if plate_bidx is None else [c.plate_bidx == plate_bidx]
-        for col, val in ((c.site, site), (c.kind, kind)):
+        conds = window(c.ts_ms, since_ms, until_ms, cameras=cameras, in_=c.camera)
+        for col, val in ((c.site, site), (c.kind, kind), (c.plate_bidx, plate_bidx)):
             if val is not None:
                 conds.append(col == val)
-        if cameras is not None:
-            conds.append(c.camera.in_(list(cameras)))
-        if since_ms is not None:
-            conds.append(c.ts_ms >= since_ms)
-        if until_ms is not None:
-            conds.append(c.ts_ms < until_ms)
-        if before_id is not None:
-            conds.append(c.id < before_id)
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(S.anomalies).where(*conds).order_by(c.id.desc()).limit(limit + 1)
-            ).all()
+            rows, nxt = page(conn, sa.select(S.anomalies).where(*conds), c.id, limit, before_id)
         items = [
             {
                 "id": int(r.id),
@@ -539,6 +520,6 @@ class ParkingMixin(SitesMixin, OutboxMixin):
                 "ts": iso_ms(int(r.ts_ms)),
                 "plate": self.keyring.decrypt_text(r.plate_ct, f"anomaly:{r.kind}:{r.event_id}".encode()),
             }
-            for r in rows[:limit]
+            for r in rows
         ]
-        return items, (int(rows[limit - 1].id) if len(rows) > limit else None)
+        return items, nxt

@@ -14,6 +14,8 @@ from alpr.bridge.store.base import (
     FUZZY_BATCH,
     iso_ms,
     now_ms,
+    page,
+    window,
 )
 from alpr.bridge.store.outbox import OutboxMixin
 from alpr.bridge.watchlist import (
@@ -56,27 +58,15 @@ class ReadsMixin(OutboxMixin):
         ``fuzzy`` the rows are decrypted in batches and compared with :func:`plate_distance`.
         """
         c = S.reads.c
-        conds: list[Any] = []
+        conds = window(c.ts_ms, since_ms, until_ms, cameras=cameras, in_=c.camera)
         if camera is not None:
             conds.append(c.camera == camera)
-        if cameras is not None:
-            conds.append(c.camera.in_(list(cameras)))
-        if since_ms is not None:
-            conds.append(c.ts_ms >= since_ms)
-        if until_ms is not None:
-            conds.append(c.ts_ms < until_ms)
         if plate is not None and not fuzzy:
             conds.append(c.plate_bidx == self.keyring.blind_index(plate))
-        if before_id is not None:
-            conds.append(c.id < before_id)
         with self.engine.connect() as conn:
             if plate is None or not fuzzy:
-                rows = conn.execute(
-                    sa.select(S.reads).where(*conds).order_by(c.id.desc()).limit(limit + 1)
-                ).all()
-                items = [self._read_dict(r) for r in rows[:limit]]
-                nxt = int(rows[limit - 1].id) if len(rows) > limit else None
-                return items, nxt
+                rows, nxt = page(conn, sa.select(S.reads).where(*conds), c.id, limit, before_id)
+                return [self._read_dict(r) for r in rows], nxt
             target = normalize_plate(plate)
             out: list[dict[str, Any]] = []
             scanned = 0
@@ -179,17 +169,9 @@ class ReadsMixin(OutboxMixin):
     ) -> tuple[list[dict[str, Any]], int | None]:
         """Alerts newest first with their acknowledgement; ``state`` "open" / "acknowledged" filters."""
         c, k = S.alerts.c, S.alert_acks.c
-        conds: list[Any] = []
+        conds = window(c.ts_ms, since_ms, until_ms, cameras=cameras, in_=c.camera)
         if camera is not None:
             conds.append(c.camera == camera)
-        if cameras is not None:
-            conds.append(c.camera.in_(list(cameras)))
-        if since_ms is not None:
-            conds.append(c.ts_ms >= since_ms)
-        if until_ms is not None:
-            conds.append(c.ts_ms < until_ms)
-        if before_id is not None:
-            conds.append(c.id < before_id)
         if state == "open":
             conds.append(k.alert_id.is_(None))
         elif state == "acknowledged":
@@ -198,9 +180,8 @@ class ReadsMixin(OutboxMixin):
             S.alert_acks, k.alert_id == c.id
         )
         with self.engine.connect() as conn:
-            rows = conn.execute(q.where(*conds).order_by(c.id.desc()).limit(limit + 1)).all()
-        items = [self._alert_dict(r) for r in rows[:limit]]
-        return items, (int(rows[limit - 1].id) if len(rows) > limit else None)
+            rows, nxt = page(conn, q.where(*conds), c.id, limit, before_id)
+        return [self._alert_dict(r) for r in rows], nxt
 
     def _alert_dict(self, r: Any) -> dict[str, Any]:
         return {

@@ -1,0 +1,52 @@
+"""Loopback ports and in-thread servers for the tests (one copy; ``pythonpath = ["tests"]`` in pyproject).
+
+A port found free here can be taken by another process before the test binds it; tests that start a server
+on it fail loudly (the server does not start) rather than pass by accident.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listened on a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def free_port_pair(tries: int = 50) -> int:
+    """A free port ``p`` such that ``p + 1`` is free too (a ZeroMQ publisher binds p and p + 1)."""
+    for _ in range(tries):
+        with socket.socket() as a, socket.socket() as b:
+            try:
+                a.bind(("127.0.0.1", 0))
+                port = int(a.getsockname()[1])
+                b.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free pair of consecutive ports")
+
+
+@contextmanager
+def serving(server: Any, timeout: float = 10.0) -> Iterator[Any]:
+    """Run a ``uvicorn.Server`` in a daemon thread until the block ends; fails if it does not start."""
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not t.is_alive() or time.monotonic() > deadline:
+            raise AssertionError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield server
+    finally:
+        server.should_exit = True
+        t.join(timeout)
