@@ -165,6 +165,7 @@ class Mosquitto:
     port: int
     tls: Pki | None = None
     proc: subprocess.Popen[bytes] | None = None
+    extra: list[str] = field(default_factory=list)  # more config lines (e.g. a bridge connection)
 
     @property
     def url(self) -> str:
@@ -190,6 +191,7 @@ class Mosquitto:
             ]
         if os.geteuid() == 0:
             lines.append("user root")
+        lines += self.extra
         conf = self.dir / "mosquitto.conf"
         conf.write_text("\n".join(lines) + "\n")
         with open(self.dir / "mosquitto.log", "ab") as log:
@@ -209,10 +211,10 @@ def mosquitto_factory(tmp_path: Path) -> Iterator[Callable[..., Mosquitto]]:
         pytest.skip("mosquitto not installed (run scripts/system-deps.sh)")
     brokers: list[Mosquitto] = []
 
-    def make(tls: Pki | None = None) -> Mosquitto:
+    def make(tls: Pki | None = None, extra: list[str] | None = None) -> Mosquitto:
         d = tmp_path / f"mosquitto{len(brokers)}"
         d.mkdir()
-        b = Mosquitto(d, free_port(), tls)
+        b = Mosquitto(d, free_port(), tls, extra=extra or [])
         b.start()
         brokers.append(b)
         return b

@@ -17,7 +17,7 @@ Example ``bridge.toml``::
 
     [[webhooks]]
     url = "https://pay.example/alpr"
-    secret = "shared-hmac-secret"
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"   # Standard Webhooks; `alpr keys webhook` makes one
     alerts_only = false
 
     [parking]                                    # sites, sessions, journeys (bridge/store/parking.py)
@@ -50,6 +50,8 @@ Environment: ``ALPR_ZMQ`` (comma-separated), ``ALPR_MQTT``, ``ALPR_DB``, ``ALPR_
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -69,8 +71,25 @@ __all__ = [
     "PermitHookConfig",
     "Retention",
     "Webhook",
+    "check_secret",
     "load_config",
 ]
+
+
+def check_secret(secret: str) -> str:
+    """``secret`` if it is empty or a Standard Webhooks secret (``whsec_`` + base64 of 24 to 64 bytes),
+    else ``ValueError`` saying what was expected."""
+    if not secret:
+        return secret
+    if not secret.startswith("whsec_"):
+        raise ValueError("expected a Standard Webhooks secret 'whsec_<base64>' (make one: alpr keys webhook)")
+    try:
+        raw = base64.b64decode(secret[len("whsec_") :], validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("whsec_ secret: the part after 'whsec_' is not valid base64") from None
+    if not 24 <= len(raw) <= 64:
+        raise ValueError(f"whsec_ secret: expected 24 to 64 bytes of key, got {len(raw)}")
+    return secret
 
 
 class _Model(BaseModel):
@@ -86,6 +105,7 @@ class MqttTls(_Model):
 
 class Webhook(_Model):
     url: str
+    # Standard Webhooks signing secret ``whsec_<base64>``; empty: unsigned (webhook-id still sent).
     secret: str = ""
     alerts_only: bool = False
     timeout_s: float = Field(default=5.0, gt=0)
@@ -99,6 +119,11 @@ class Webhook(_Model):
         if not v.startswith(("http://", "https://")):
             raise ValueError(f"expected an http:// or https:// URL, got {v!r}")
         return v
+
+    @field_validator("secret")
+    @classmethod
+    def _whsec(cls, v: str) -> str:
+        return check_secret(v)
 
 
 class Retention(_Model):

@@ -1,10 +1,17 @@
-"""Webhook sink: POSTs outbox rows to an HTTP endpoint with an HMAC signature; retries with backoff.
+"""Webhook sink: POSTs outbox rows to an HTTP endpoint, signed as Standard Webhooks; retries with backoff.
 
-Each request carries the JSON payload (a plate or an alert, see the README) and the headers
+Each request carries the JSON payload (a plate, an alert or a parking message, see the README) and the
+headers of https://www.standardwebhooks.com:
 
-* ``X-Alpr-Event``: ``plate`` or ``alert``;
-* ``X-Alpr-Signature``: ``t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>``
-  (check it with :func:`verify_signature`; the timestamp stops replays).
+* ``webhook-id``: the message's idempotency key, the same on every retry and replay of one message
+  (:func:`message_id`: a parking message's ``id``, a plate event's ``event_id``, an alert's
+  ``event_id`` + watchlist entry);
+* ``webhook-timestamp``: unix seconds of this attempt;
+* ``webhook-signature``: ``v1,<base64 HMAC-SHA256(secret, "<id>.<timestamp>.<body>")>``, only when the
+  sink has a ``whsec_...`` secret (``alpr keys webhook`` makes one). Receivers check it with
+  ``standardwebhooks.Webhook(secret).verify(body, headers)`` (or any Standard Webhooks library),
+  which also rejects timestamps more than 5 minutes off;
+* ``X-Alpr-Event``: ``plate``, ``alert``, ``session.opened``, ... (the last topic level).
 
 Any 2xx deletes the row; anything else (or no answer) keeps it and the sink waits 0.5 s, doubling to
 60 s, before trying the same row again (rows go out in order). Delivery is at least once. A row that
@@ -15,40 +22,58 @@ keeps refusing does not hold up every row behind it.
 
 from __future__ import annotations
 
+import base64
 import hashlib
-import hmac
 import logging
 import random
+import secrets
 import threading
 import time
+from datetime import datetime, timezone
 
 import httpx
+import orjson
+import standardwebhooks
 
+from alpr.bridge.config import check_secret
 from alpr.bridge.store import Store
+from alpr.bridge.store.parking import event_uuid
 
-__all__ = ["WebhookSink", "sign", "verify_signature"]
+__all__ = ["WebhookSink", "message_id", "new_secret", "signed_headers"]
 
 log = logging.getLogger("alpr.bridge.webhooks")
 
 
-def sign(secret: str, body: bytes, t: int | None = None) -> str:
-    ts = int(time.time()) if t is None else t
-    mac = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={ts},v1={mac}"
+def new_secret() -> str:
+    """A fresh Standard Webhooks secret: ``whsec_`` + base64 of 32 random bytes."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def verify_signature(secret: str, header: str, body: bytes, *, tolerance_s: float = 300.0) -> bool:
-    """True when ``header`` is a valid signature of ``body`` made less than ``tolerance_s`` ago."""
+def message_id(topic: str, body: bytes) -> str:
+    """The ``webhook-id`` of one outbox payload: stable for the message, whichever bridge, attempt or
+    dead-letter retry sends it (so a receiver can drop what it already processed)."""
     try:
-        fields = dict(part.split("=", 1) for part in header.split(","))
-        ts = int(fields["t"])
-        mac = fields["v1"]
-    except (ValueError, KeyError):
-        return False
-    if abs(time.time() - ts) > tolerance_s:
-        return False
-    expected = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, mac)
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        doc = None
+    if isinstance(doc, dict):
+        if isinstance(doc.get("id"), str):  # parking messages: a UUID derived from the fact
+            return f"msg_{doc['id']}"
+        if isinstance(doc.get("event_id"), str):
+            if doc.get("type") == "alert":
+                return "msg_" + event_uuid("alert", f"{doc['event_id']}:{doc.get('watchlist_id')}")
+            return f"msg_{doc['event_id']}"
+    return "msg_" + hashlib.sha256(topic.encode() + b"\0" + body).hexdigest()[:32]
+
+
+def signed_headers(secret: str, msg_id: str, body: bytes, t: int | None = None) -> dict[str, str]:
+    """The Standard Webhooks headers for one attempt (``webhook-signature`` only with a secret)."""
+    ts = int(time.time()) if t is None else t
+    headers = {"webhook-id": msg_id, "webhook-timestamp": str(ts)}
+    if secret:
+        when = datetime.fromtimestamp(ts, tz=timezone.utc)
+        headers["webhook-signature"] = standardwebhooks.Webhook(secret).sign(msg_id, when, body)
+    return headers
 
 
 class WebhookSink:
@@ -67,7 +92,7 @@ class WebhookSink:
     ) -> None:
         self.store = store
         self.url = url
-        self.secret = secret
+        self.secret = check_secret(secret)
         self.sink = sink
         self.backoff_min_s = backoff_min_s
         self.backoff_max_s = backoff_max_s
@@ -92,8 +117,7 @@ class WebhookSink:
     def _post(self, topic: str, body: bytes) -> str | None:
         """POST one payload: None when the endpoint took it, else why not."""
         headers = {"Content-Type": "application/json", "X-Alpr-Event": topic.rsplit("/", 1)[-1]}
-        if self.secret:
-            headers["X-Alpr-Signature"] = sign(self.secret, body)
+        headers.update(signed_headers(self.secret, message_id(topic, body), body))
         try:
             r = self._client.post(self.url, content=body, headers=headers)
         except httpx.HTTPError as exc:
