@@ -236,6 +236,26 @@ class StoreBase:
         except sa.exc.SQLAlchemyError as exc:
             raise StoreError(f"store: {exc}") from exc
 
+    def _reencrypt(
+        self, ring: Keyring, table: sa.Table, pk: Any, cols: Sequence[tuple[str, Any]], batch: int
+    ) -> int:
+        """Re-seal with ``ring.active`` every row of ``table`` under an older key, ``batch`` rows a
+        transaction; ``cols`` are (ciphertext column, row -> associated data). Returns the rows rewritten."""
+        total = 0
+        while True:
+            with self._begin() as conn:
+                rows = conn.execute(sa.select(table).where(table.c.key_id != ring.active).limit(batch)).all()
+                for r in rows:
+                    values: dict[str, Any] = {"key_id": ring.active}
+                    for col, aad in cols:
+                        blob = getattr(r, col)
+                        if blob is not None:
+                            values[col] = ring.encrypt(ring.decrypt(blob, aad(r)), aad(r))
+                    conn.execute(table.update().where(pk == getattr(r, pk.name)).values(values))
+            total += len(rows)
+            if len(rows) < batch:
+                return total
+
 
 class _Tx:
     """``engine.begin()`` that turns driver errors into :class:`StoreError`."""

@@ -94,22 +94,4 @@ class CorrelatedPrivacyMixin(ParkingMixin, JourneysMixin):
         return out
 
     def _rotate_correlated(self, ring: Keyring, batch: int) -> int:
-        total = 0
-        for table, cols in _specs():
-            pk = table.c.id
-            while True:
-                with self._begin() as conn:
-                    rows = conn.execute(
-                        sa.select(table).where(table.c.key_id != ring.active).limit(batch)
-                    ).all()
-                    for r in rows:
-                        values: dict[str, Any] = {"key_id": ring.active}
-                        for col, aad in cols:
-                            blob = getattr(r, col)
-                            if blob is not None:
-                                values[col] = ring.encrypt(ring.decrypt(blob, aad(r)), aad(r))
-                        conn.execute(table.update().where(pk == r.id).values(values))
-                total += len(rows)
-                if len(rows) < batch:
-                    break
-        return total
+        return sum(self._reencrypt(ring, table, table.c.id, cols, batch) for table, cols in _specs())

@@ -167,23 +167,7 @@ class PrivacyMixin(ReadsMixin, CorrelatedPrivacyMixin):
             ),
             (S.audit, S.audit.c.id, (("detail_ct", lambda r: b"audit"),)),
         ]
-        total = 0
-        for table, pk, cols in specs:
-            while True:
-                with self._begin() as conn:
-                    rows = conn.execute(
-                        sa.select(table).where(table.c.key_id != ring.active).limit(batch)
-                    ).all()
-                    for r in rows:
-                        values: dict[str, Any] = {"key_id": ring.active}
-                        for col, aad in cols:
-                            blob = getattr(r, col)
-                            if blob is not None:
-                                values[col] = ring.encrypt(ring.decrypt(blob, aad(r)), aad(r))
-                        conn.execute(table.update().where(pk == getattr(r, pk.name)).values(values))
-                total += len(rows)
-                if len(rows) < batch:
-                    break
+        total = sum(self._reencrypt(ring, table, pk, cols, batch) for table, pk, cols in specs)
         total += self._rotate_correlated(ring, batch)
         self.checkpoint()
         return total
