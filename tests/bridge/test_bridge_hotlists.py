@@ -33,6 +33,9 @@ def test_parse(tmp_path: Path) -> None:
         parse_hotlist("AB1,,\nAB2,,soon\n", cfg)
     with pytest.raises(ConfigError, match=r"x.csv:1: expected a plate"):
         parse_hotlist("!!!,x\n", cfg)
+    assert [e["pattern"] for e in parse_hotlist("AB1,x\rAB2,y\r", cfg)] == ["AB1", "AB2"]
+    with pytest.raises(ConfigError, match=r"x.csv: not a CSV file"):
+        parse_hotlist('"' + "A" * 200_000 + '"\n', cfg)
 
 
 def test_loader_replaces_its_own_entries_only(store: Store, tmp_path: Path) -> None:

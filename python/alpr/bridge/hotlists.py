@@ -35,8 +35,12 @@ log = logging.getLogger("alpr.bridge.hotlists")
 
 def parse_hotlist(text: str, cfg: Hotlist) -> list[dict[str, Any]]:
     """The watchlist entries of one CSV document. Raises ConfigError naming the bad line."""
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise ConfigError(f"{cfg.path}: not a CSV file: {exc}") from None
     out: list[dict[str, Any]] = []
-    for n, row in enumerate(csv.reader(io.StringIO(text)), 1):
+    for n, row in enumerate(rows, 1):
         if not row or not row[0].strip() or row[0].lstrip().startswith("#"):
             continue
         plate = row[0].strip()

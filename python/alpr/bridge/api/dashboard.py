@@ -118,8 +118,11 @@ def _parse_import(raw: bytes, scope: Any) -> tuple[list[dict[str, Any]], list[di
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise HTTPException(422, "CSV: expected UTF-8 text") from None
-    reader = csv.DictReader(io.StringIO(text))
-    cols = [c.strip() for c in reader.fieldnames or []]
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:  # reading the header parses the first record, which may be malformed too
+        cols = [c.strip() for c in reader.fieldnames or []]
+    except csv.Error as exc:
+        raise HTTPException(422, f"CSV header: {exc}") from None
     if "pattern" not in cols or any(c not in IMPORT_COLUMNS for c in cols):
         raise HTTPException(
             422, f"CSV header: expected 'pattern' and any of {', '.join(IMPORT_COLUMNS[1:])}, got {cols}"
