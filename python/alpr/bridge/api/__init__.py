@@ -37,6 +37,7 @@ from alpr.bridge.api import (
     reads,
     session,
     sessions,
+    settings,
     sites,
     watchlists,
 )
@@ -67,6 +68,7 @@ ROUTERS = (
     sessions.router,
     journeys.router,
     deadletters.router,
+    settings.router,
 )
 
 

@@ -1,0 +1,110 @@
+"""Retention days edited through ``/api/v1/settings/retention`` (admin only, validated, audited) and
+the retention pass honouring them over the config; failed sign-ins shared by bridges on one store."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from alpr.bridge.api import create_app
+from alpr.bridge.config import Retention
+from alpr.bridge.crypto import Keyring
+from alpr.bridge.retention import enforce
+from alpr.bridge.store import Ingest, Store, parse_ts_ms
+from alpr.stream.events import PlateEvent
+
+T0 = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
+URL = "/api/v1/settings/retention"
+
+
+def ev(plate: str, days: float) -> PlateEvent:
+    return PlateEvent.create(
+        camera="gate", plate=plate, confidence=0.9, box=(0, 0, 9, 4), ts=T0 - timedelta(days=days)
+    )
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.services)])
+def db_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    if request.param == "sqlite":
+        return sqlite_url
+    return str(request.getfixturevalue("postgres").new_database())
+
+
+@pytest.fixture
+def two(db_url: str, keyring: Keyring) -> Iterator[tuple[Store, Store]]:
+    a, b = Store(db_url, keyring), Store(db_url, keyring)
+    yield a, b
+    a.close()
+    b.close()
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[httpx.Client]:
+    """``app`` on a loopback uvicorn (real HTTP, as the bridge serves it) and a client for it."""
+    with socket.socket() as sk:
+        sk.bind(("127.0.0.1", 0))
+        port = int(sk.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as c:
+            yield c
+    finally:
+        server.should_exit = True
+        t.join(10)
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_retention_setting_changes_what_the_pass_deletes(two: tuple[Store, Store]) -> None:
+    store = two[0]
+    config = Retention(reads_days=30, crops_days=7, alerts_days=365, audit_days=365)
+    app = create_app(store)
+    app.state.retention = config
+    admin, operator = store.create_token("admin"), store.create_token("operator")
+    store.ingest([Ingest(ev("OLD10", 10), None), Ingest(ev("NEW2", 2), None)])
+    now = parse_ts_ms(T0.isoformat())
+    with serve(app) as c:
+        r = c.get(URL, headers=_auth(admin))
+        assert r.status_code == 200
+        assert r.json()["reads_days"] == 30 and r.json()["source"]["reads_days"] == "config"
+        # Under the config (30 days) both reads stay.
+        assert enforce(store, config, now_ms=now)["reads"] == 0
+        assert c.get(URL, headers=_auth(operator)).status_code == 403
+        assert c.put(URL, headers=_auth(operator), json={"reads_days": 5}).status_code == 403
+        for bad in ({"reads_days": -1}, {"reads_days": "x"}, {"nope": 3}, {"audit_days": 1e9}):
+            r = c.put(URL, headers=_auth(admin), json=bad)
+            assert r.status_code == 422, (bad, r.text)
+        r = c.put(URL, headers=_auth(admin), json={"reads_days": 5})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["reads_days"] == 5 and body["source"]["reads_days"] == "stored"
+        assert body["crops_days"] == 7 and body["source"]["crops_days"] == "config"
+        assert body["config"]["reads_days"] == 30 and body["updated_by"]
+    # The stored 5 days override the config's 30: the 10-day-old read goes, the 2-day-old one stays.
+    assert enforce(store, config, now_ms=now)["reads"] == 1
+    assert [r["plate"] for r in store.query_reads()[0]] == ["NEW2"]
+    assert any(a["action"] == "settings.retention" for a in store.audit_log(100))
+    # The other bridge on the same store sees the stored value too; null returns to the config.
+    other = create_app(two[1])
+    with serve(other) as c:
+        assert c.get(URL, headers=_auth(admin)).json()["reads_days"] == 5
+        r = c.put(URL, headers=_auth(admin), json={"reads_days": None})
+        assert r.json()["reads_days"] == Retention().reads_days
+        assert r.json()["source"]["reads_days"] == "config"
