@@ -108,3 +108,21 @@ def test_retention_setting_changes_what_the_pass_deletes(two: tuple[Store, Store
         r = c.put(URL, headers=_auth(admin), json={"reads_days": None})
         assert r.json()["reads_days"] == Retention().reads_days
         assert r.json()["source"]["reads_days"] == "config"
+
+
+def test_failed_sign_ins_count_across_bridges_on_one_store(two: tuple[Store, Store]) -> None:
+    from alpr.bridge.api.session import MAX_FAILURES
+
+    two[0].create_user("ann", "viewer", "correct horse battery")
+    wrong = {"username": "ann", "password": "wrong password"}
+    with serve(create_app(two[0])) as a, serve(create_app(two[1])) as b:
+        for i in range(MAX_FAILURES):  # alternate bridges: each sees fewer than the limit itself
+            r = (a if i % 2 else b).post("/auth/login", json=wrong)
+            assert r.status_code == 401, r.text
+        for c in (a, b):  # both refuse now, even the right password
+            r = c.post("/auth/login", json=wrong | {"password": "correct horse battery"})
+            assert r.status_code == 429, r.text
+            assert int(r.headers["Retry-After"]) > 0
+        # Another user name from the same address is not locked out.
+        assert b.post("/auth/login", json={"username": "bob", "password": "x"}).status_code == 401
+    assert sum(a["action"] == "auth.login_limited" for a in two[1].audit_log(100)) == 2
