@@ -126,3 +126,19 @@ def test_failed_sign_ins_count_across_bridges_on_one_store(two: tuple[Store, Sto
         # Another user name from the same address is not locked out.
         assert b.post("/auth/login", json={"username": "bob", "password": "x"}).status_code == 401
     assert sum(a["action"] == "auth.login_limited" for a in two[1].audit_log(100)) == 2
+
+
+def test_token_guess_lockout_is_shared_by_bridges_on_one_store(two: tuple[Store, Store]) -> None:
+    from alpr.bridge.api import ApiLimits
+
+    limits = ApiLimits(auth_max_failures=4, auth_window_s=60, auth_lockout_s=120)
+    good = two[0].create_token("viewer")
+    health = "/api/v1/health"
+    with serve(create_app(two[0], limits=limits)) as a, serve(create_app(two[1], limits=limits)) as b:
+        assert a.get(health, headers=_auth(good)).status_code == 200
+        for i in range(3):
+            assert (a if i % 2 else b).get(health, headers=_auth("alpr_wrong")).status_code == 401
+        r = a.get(health, headers=_auth("alpr_wrong"))  # the 4th, counted with b's two
+        assert r.status_code == 429
+        r = b.get(health, headers=_auth(good))  # locked out on the other bridge too
+        assert r.status_code == 429 and 100 < int(r.headers["Retry-After"]) <= 120
