@@ -258,3 +258,31 @@ def test_every_view_fits_a_phone_and_screenshots(page: Any, site: Site, width: i
         no_sideways_scroll(page)
         if width == 390:
             page.screenshot(path=str(ARTIFACTS / f"{view}-{width}.png"), full_page=True)
+
+
+def test_admin_edits_retention_and_the_pass_follows_it(page: Any, site: Site) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from alpr.bridge.retention import enforce
+
+    store = site.bridge.store
+    old = PlateEvent.create(
+        camera="gate", plate="OLDRET", confidence=0.9, box=(0, 0, 1, 1),
+        ts=datetime.now(timezone.utc) - timedelta(days=10),
+    )  # fmt: skip
+    site.bridge.ingest([Ingest(old, None)])
+    sign_in(page, site)
+    page.get_by_role("link", name="Admin").click()
+    reads = page.get_by_label("Reads (days)", exact=True)
+    sync_api.expect(reads).to_have_value("30")  # the config's default, shown before any change
+    reads.fill("5")
+    page.get_by_role("button", name="Save retention").click()
+    sync_api.expect(page.locator("#retention-status")).to_have_text("Retention saved.")
+    sync_api.expect(page.locator("#retention")).to_contain_text("5 days, from saved here")
+    try:
+        # The bridge's config still says 30 days; the saved 5 win, so the 10-day-old read goes.
+        assert enforce(store, site.bridge.config.retention)["reads"] == 1
+        assert store.query_reads(plate="OLDRET")[0] == []
+        assert any(a["action"] == "settings.retention" for a in store.audit_log(50))
+    finally:
+        store.put_setting("retention", {}, "test")  # the other tests keep the config's policy
