@@ -286,3 +286,49 @@ def test_admin_edits_retention_and_the_pass_follows_it(page: Any, site: Site) ->
         assert any(a["action"] == "settings.retention" for a in store.audit_log(50))
     finally:
         store.put_setting("retention", {}, "test")  # the other tests keep the config's policy
+
+
+def test_watchlist_edit_expiry_kind_and_csv_import(page: Any, site: Site, tmp_path: Path) -> None:
+    store = site.bridge.store
+    sign_in(page, site)
+    page.get_by_role("link", name="Watchlists").click()
+    page.get_by_label("Pattern", exact=True).fill("EDIT01")
+    page.get_by_role("button", name="Add entry").click()
+    rows = page.locator("#watch-rows")
+    sync_api.expect(rows).to_contain_text("EDIT01")
+    page.get_by_role("button", name="Edit EDIT01").click()
+    page.get_by_label("Pattern", exact=True).fill("ED*T0?")
+    page.get_by_label("Kind", exact=True).select_option("wildcard")
+    page.get_by_label("Expires (local time)", exact=True).fill("2099-01-02T03:04")
+    page.get_by_role("button", name="Save entry").click()
+    sync_api.expect(rows).to_contain_text("ED*T0?")
+    w = next(e for e in store.list_watch() if e.pattern == "ED*T0?")
+    # 2099-01-02 03:04 in the browser's zone (UTC -12 h to +14 h).
+    assert w.kind == "wildcard" and w.expires_ms is not None
+    assert abs(w.expires_ms - 4071006240000) <= 14 * 3_600_000
+    assert not any(e.pattern == "EDIT01" for e in store.list_watch())  # edited, not added
+    csv = tmp_path / "hot.csv"
+    csv.write_text(
+        "pattern,kind,reason,max_distance,expires,cameras\nCSV001,exact,stolen,,,\nCSV00,fuzzy,,1,,gate\n"
+    )
+    page.get_by_label(
+        "Import hotlist (CSV: pattern,kind,reason,max_distance,expires,cameras)"
+    ).set_input_files(str(csv))
+    page.get_by_role("button", name="Import CSV").click()
+    sync_api.expect(page.locator("#import-result")).to_have_text("Imported 2 entries.")
+    sync_api.expect(rows).to_contain_text("CSV001")
+    kinds = {e.pattern: e.kind for e in store.list_watch()}
+    assert kinds["CSV001"] == "exact" and kinds["CSV00"] == "fuzzy"
+
+
+def test_privacy_export_and_erase_from_admin(page: Any, site: Site) -> None:
+    site.ingest("PRIV01", "gate")
+    sign_in(page, site)
+    page.get_by_role("link", name="Admin").click()
+    page.get_by_label("Plate to export or erase", exact=True).fill("PRIV01")
+    page.get_by_role("button", name="Export data").click()
+    sync_api.expect(page.locator("#privacy-result")).to_contain_text("Download export of PRIV01 (1 reads")
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="Erase data").click()
+    sync_api.expect(page.locator("#privacy-result")).to_contain_text("Erased 1 reads")
+    assert site.bridge.store.query_reads(plate="PRIV01")[0] == []
