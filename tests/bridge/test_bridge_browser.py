@@ -332,3 +332,26 @@ def test_privacy_export_and_erase_from_admin(page: Any, site: Site) -> None:
     page.get_by_role("button", name="Erase data").click()
     sync_api.expect(page.locator("#privacy-result")).to_contain_text("Erased 1 reads")
     assert site.bridge.store.query_reads(plate="PRIV01")[0] == []
+
+
+UNNAMED_CONTROLS = """() => [
+    ...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+  .filter((e) => e.offsetParent !== null)
+  .filter((e) => !((e.labels && e.labels.length) || e.getAttribute('aria-label')
+    || (e.textContent || '').trim()))
+  .map((e) => e.id || e.outerHTML.slice(0, 80))"""
+
+
+def test_every_visible_control_has_a_name_and_tab_reaches_it(page: Any, site: Site) -> None:
+    sign_in(page, site)
+    for view in VIEWS:
+        page.get_by_role("link", name=view.capitalize()).click()
+        page.wait_for_timeout(200)
+        assert page.evaluate(UNNAMED_CONTROLS) == [], view
+    page.get_by_role("link", name="Admin").click()
+    page.locator("body").focus()
+    reached = set()
+    for _ in range(80):  # Tab walks through the admin form controls, none skipped
+        page.keyboard.press("Tab")
+        reached.add(page.evaluate("document.activeElement.id"))
+    assert {"u-name", "t-name", "r-reads", "r-audit", "p-plate"} <= reached
