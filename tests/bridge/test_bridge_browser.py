@@ -249,3 +249,100 @@ def test_every_view_fits_a_phone_and_screenshots(page: Any, site: Site, width: i
         no_sideways_scroll(page)
         if width == 390:
             page.screenshot(path=str(ARTIFACTS / f"{view}-{width}.png"), full_page=True)
+
+
+def test_admin_edits_retention_and_the_pass_follows_it(page: Any, site: Site) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from alpr.bridge.retention import enforce
+
+    store = site.bridge.store
+    old = PlateEvent.create(
+        camera="gate", plate="OLDRET", confidence=0.9, box=(0, 0, 1, 1),
+        ts=datetime.now(timezone.utc) - timedelta(days=10),
+    )  # fmt: skip
+    site.bridge.ingest([Ingest(old, None)])
+    sign_in(page, site)
+    page.get_by_role("link", name="Admin").click()
+    reads = page.get_by_label("Reads (days)", exact=True)
+    sync_api.expect(reads).to_have_value("30")  # the config's default, shown before any change
+    reads.fill("5")
+    page.get_by_role("button", name="Save retention").click()
+    sync_api.expect(page.locator("#retention-status")).to_have_text("Retention saved.")
+    sync_api.expect(page.locator("#retention")).to_contain_text("5 days, from saved here")
+    try:
+        # The bridge's config still says 30 days; the saved 5 win, so the 10-day-old read goes.
+        assert enforce(store, site.bridge.config.retention)["reads"] == 1
+        assert store.query_reads(plate="OLDRET")[0] == []
+        assert any(a["action"] == "settings.retention" for a in store.audit_log(50))
+    finally:
+        store.put_setting("retention", {}, "test")  # the other tests keep the config's policy
+
+
+def test_watchlist_edit_expiry_kind_and_csv_import(page: Any, site: Site, tmp_path: Path) -> None:
+    store = site.bridge.store
+    sign_in(page, site)
+    page.get_by_role("link", name="Watchlists").click()
+    page.get_by_label("Pattern", exact=True).fill("EDIT01")
+    page.get_by_role("button", name="Add entry").click()
+    rows = page.locator("#watch-rows")
+    sync_api.expect(rows).to_contain_text("EDIT01")
+    page.get_by_role("button", name="Edit EDIT01").click()
+    page.get_by_label("Pattern", exact=True).fill("ED*T0?")
+    page.get_by_label("Kind", exact=True).select_option("wildcard")
+    page.get_by_label("Expires (local time)", exact=True).fill("2099-01-02T03:04")
+    page.get_by_role("button", name="Save entry").click()
+    sync_api.expect(rows).to_contain_text("ED*T0?")
+    w = next(e for e in store.list_watch() if e.pattern == "ED*T0?")
+    # 2099-01-02 03:04 in the browser's zone (UTC -12 h to +14 h).
+    assert w.kind == "wildcard" and w.expires_ms is not None
+    assert abs(w.expires_ms - 4071006240000) <= 14 * 3_600_000
+    assert not any(e.pattern == "EDIT01" for e in store.list_watch())  # edited, not added
+    csv = tmp_path / "hot.csv"
+    csv.write_text(
+        "pattern,kind,reason,max_distance,expires,cameras\nCSV001,exact,stolen,,,\nCSV00,fuzzy,,1,,gate\n"
+    )
+    page.get_by_label(
+        "Import hotlist (CSV: pattern,kind,reason,max_distance,expires,cameras)"
+    ).set_input_files(str(csv))
+    page.get_by_role("button", name="Import CSV").click()
+    sync_api.expect(page.locator("#import-result")).to_have_text("Imported 2 entries.")
+    sync_api.expect(rows).to_contain_text("CSV001")
+    kinds = {e.pattern: e.kind for e in store.list_watch()}
+    assert kinds["CSV001"] == "exact" and kinds["CSV00"] == "fuzzy"
+
+
+def test_privacy_export_and_erase_from_admin(page: Any, site: Site) -> None:
+    site.ingest("PRIV01", "gate")
+    sign_in(page, site)
+    page.get_by_role("link", name="Admin").click()
+    page.get_by_label("Plate to export or erase", exact=True).fill("PRIV01")
+    page.get_by_role("button", name="Export data").click()
+    sync_api.expect(page.locator("#privacy-result")).to_contain_text("Download export of PRIV01 (1 reads")
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="Erase data").click()
+    sync_api.expect(page.locator("#privacy-result")).to_contain_text("Erased 1 reads")
+    assert site.bridge.store.query_reads(plate="PRIV01")[0] == []
+
+
+UNNAMED_CONTROLS = """() => [
+    ...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+  .filter((e) => e.offsetParent !== null)
+  .filter((e) => !((e.labels && e.labels.length) || e.getAttribute('aria-label')
+    || (e.textContent || '').trim()))
+  .map((e) => e.id || e.outerHTML.slice(0, 80))"""
+
+
+def test_every_visible_control_has_a_name_and_tab_reaches_it(page: Any, site: Site) -> None:
+    sign_in(page, site)
+    for view in VIEWS:
+        page.get_by_role("link", name=view.capitalize()).click()
+        page.wait_for_timeout(200)
+        assert page.evaluate(UNNAMED_CONTROLS) == [], view
+    page.get_by_role("link", name="Admin").click()
+    page.locator("body").focus()
+    reached = set()
+    for _ in range(80):  # Tab walks through the admin form controls, none skipped
+        page.keyboard.press("Tab")
+        reached.add(page.evaluate("document.activeElement.id"))
+    assert {"u-name", "t-name", "r-reads", "r-audit", "p-plate"} <= reached

@@ -162,7 +162,7 @@ def test_guessed_tokens_are_rate_limited_audited_and_locked_out(srv: Server, cli
 def test_lockout_expires(store: Store) -> None:
     from alpr.bridge.api.hardening import AuthGuard
 
-    g = AuthGuard(ApiLimits(auth_max_failures=3, auth_window_s=10, auth_lockout_s=30))
+    g = AuthGuard(ApiLimits(auth_max_failures=3, auth_window_s=10, auth_lockout_s=30), store)
     assert g.failed("1.2.3.4", now=0) == (1, False)
     assert g.failed("1.2.3.4", now=11) == (1, False)  # the first one left the window
     assert g.failed("1.2.3.4", now=12) == (2, False)

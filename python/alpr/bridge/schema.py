@@ -25,6 +25,7 @@ __all__ = [
     "alerts",
     "anomalies",
     "audit",
+    "auth_failures",
     "camera_config",
     "camera_health",
     "crops",
@@ -36,6 +37,7 @@ __all__ = [
     "permits",
     "reads",
     "sessions",
+    "settings",
     "sites",
     "tokens",
     "users",
@@ -333,4 +335,26 @@ journeys = Table(
     Column("to_event_id", String(64), nullable=False, unique=True),
     Index("ix_journeys_from_ms", "from_ms"),
     Index("ix_journeys_plate_bidx", "plate_bidx"),
+)
+
+# Migration 0006: settings edited in the dashboard (``retention`` overrides the TOML config) and failed
+# sign-ins counted in the store, so every bridge sharing it enforces one limit.
+settings = Table(
+    "settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+    Column("updated_by", String(128), nullable=False),
+)
+
+auth_failures = Table(
+    "auth_failures",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("scope", String(16), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("ts_ms", BigInteger, nullable=False),
+    Index("ix_auth_failures_key", "scope", "key", "ts_ms"),
+    Index("ix_auth_failures_ts", "ts_ms"),
 )

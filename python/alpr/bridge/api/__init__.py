@@ -37,6 +37,7 @@ from alpr.bridge.api import (
     reads,
     session,
     sessions,
+    settings,
     sites,
     watchlists,
 )
@@ -67,6 +68,7 @@ ROUTERS = (
     sessions.router,
     journeys.router,
     deadletters.router,
+    settings.router,
 )
 
 
@@ -99,7 +101,7 @@ def create_app(
     app.state.mqtt_connected = mqtt_connected
     app.state.scan_limit = scan_limit
     app.state.limits = limits
-    app.state.auth_guard = AuthGuard(limits)
+    app.state.auth_guard = AuthGuard(limits, store)
     app.state.fuzzy_gate = FuzzyGate(limits)
     app.add_middleware(SecurityHeaders)
     app.add_exception_handler(RequestValidationError, validation_error_handler)

@@ -13,7 +13,8 @@ Limits (defaults; ``[http_limits]`` in the bridge config):
   ``429`` with ``Retry-After``, the right token included (so guessing cannot go on). Each counted failure
   and each lockout is written to the audit log (at most ``auth_max_failures + 1`` rows per address
   and window). Behind a reverse proxy the address is the proxy's unless uvicorn trusts its
-  ``X-Forwarded-For`` (``forwarded_allow_ips``);
+  ``X-Forwarded-For`` (``forwarded_allow_ips``). Failures are counted in the store, so bridges
+  sharing one store lock an address out together;
 * fuzzy searches (they decrypt up to ``fuzzy_scan_limit`` rows each): ``fuzzy_per_token`` (2) at a
   time per token and ``fuzzy_total`` (4) in all; beyond that ``429`` with ``Retry-After: 1``, so a
   burst from one viewer cannot starve ``/health`` or the other users.
@@ -23,8 +24,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
-from collections import OrderedDict, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,6 +34,10 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from alpr.bridge.store import Store
+from alpr.bridge.store.base import now_ms
+from alpr.bridge.store.settings import failure_key
 
 __all__ = [
     "ApiLimits",
@@ -99,44 +102,31 @@ def client_ip(request: Request) -> str:
 
 
 class AuthGuard:
-    """Failed bearer tokens per client address; a lockout after too many. Thread-safe, bounded."""
+    """Failed bearer tokens per client address; a lockout after too many. Counted in the store's
+    ``auth_failures`` table (scope ``token``; a lockout is a ``token_lock`` row stamped with its end),
+    so bridges sharing one store lock an address out together. Keys are hashes of the address."""
 
-    def __init__(self, limits: ApiLimits, *, max_clients: int = 10_000) -> None:
+    def __init__(self, limits: ApiLimits, store: Store) -> None:
         self.limits = limits
-        self._max_clients = max_clients
-        self._lock = threading.Lock()
-        self._fails: OrderedDict[str, deque[float]] = OrderedDict()
-        self._locked: dict[str, float] = {}
+        self.store = store
 
     def retry_after(self, ip: str, now: float | None = None) -> float:
-        """Seconds left of ``ip``'s lockout (0 when it may try)."""
-        t = time.monotonic() if now is None else now
-        with self._lock:
-            until = self._locked.get(ip)
-            if until is None:
-                return 0.0
-            if until <= t:
-                del self._locked[ip]
-                return 0.0
-            return until - t
+        """Seconds left of ``ip``'s lockout (0 when it may try); ``now`` in epoch seconds."""
+        t = now_ms() if now is None else int(now * 1000)
+        until = self.store.failures_since("token_lock", failure_key(ip), t)
+        return (until[-1] - t) / 1000 if until else 0.0
 
     def failed(self, ip: str, now: float | None = None) -> tuple[int, bool]:
         """Count a failure of ``ip``: ``(failures in the window, whether this one locked it out)``."""
-        t = time.monotonic() if now is None else now
-        lim = self.limits
-        with self._lock:
-            q = self._fails.pop(ip, None) or deque()
-            self._fails[ip] = q  # most recent last: the oldest address is the one dropped
-            while q and q[0] <= t - lim.auth_window_s:
-                q.popleft()
-            q.append(t)
-            while len(self._fails) > self._max_clients:
-                self._fails.popitem(last=False)
-            if len(q) >= lim.auth_max_failures:
-                self._locked[ip] = t + lim.auth_lockout_s
-                q.clear()
-                return lim.auth_max_failures, True
-            return len(q), False
+        t = now_ms() if now is None else int(now * 1000)
+        lim, key = self.limits, failure_key(ip)
+        self.store.add_failure("token", key, now=t)
+        n = len(self.store.failures_since("token", key, t - int(lim.auth_window_s * 1000) + 1))
+        if n >= lim.auth_max_failures:
+            self.store.add_failure("token_lock", key, now=t + int(lim.auth_lockout_s * 1000))
+            self.store.clear_failures("token", key)
+            return lim.auth_max_failures, True
+        return n, False
 
 
 class FuzzyGate:

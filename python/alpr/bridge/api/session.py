@@ -10,66 +10,53 @@ limited per user name and client address (:class:`LoginLimiter`): after
 
 # No `from __future__ import annotations`: FastAPI must see the real dependency types.
 
-import threading
-import time
-from collections import deque
-
 from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
 from alpr.bridge.api.common import CSRF_HEADER, SESSION_COOKIE, StoreDep
+from alpr.bridge.store import Store
+from alpr.bridge.store.base import now_ms
+from alpr.bridge.store.settings import failure_key
 from alpr.bridge.store.users import SESSION_MAX_MS
 
 router = APIRouter(prefix="/auth", include_in_schema=False)
 
 MAX_FAILURES = 5
 WINDOW_S = 900.0
-_MAX_KEYS = 100_000
 
 
 class LoginLimiter:
-    """Failed sign-ins per (user, address) in a sliding window; in memory (one bridge process)."""
+    """Failed sign-ins per (user, address) in a sliding window, counted in the store's
+    ``auth_failures`` table, so every bridge sharing one store (several ``alpr serve`` workers on one
+    PostgreSQL or SQLite file) enforces one limit. Keys are hashes; nothing clear is stored."""
 
-    def __init__(self, max_failures: int = MAX_FAILURES, window_s: float = WINDOW_S) -> None:
+    scope = "login"
+
+    def __init__(self, store: Store, max_failures: int = MAX_FAILURES, window_s: float = WINDOW_S) -> None:
+        self.store = store
         self.max_failures = max_failures
         self.window_s = window_s
-        self._fails: dict[tuple[str, str], deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
-        q = self._fails.get(key)
-        if q is None:
-            return deque()
-        while q and q[0] <= now - self.window_s:
-            q.popleft()
-        if not q:
-            del self._fails[key]
-        return q
 
     def retry_after(self, user: str, ip: str) -> float:
         """Seconds until this pair may try again; 0 when it may now."""
-        now = time.monotonic()
-        with self._lock:
-            q = self._recent((user, ip), now)
-            return 0.0 if len(q) < self.max_failures else q[0] + self.window_s - now
+        now = now_ms()
+        window = int(self.window_s * 1000)
+        times = self.store.failures_since(self.scope, failure_key(user, ip), now - window)
+        if len(times) < self.max_failures:
+            return 0.0
+        return max(0.0, (times[-self.max_failures] + window - now) / 1000)
 
     def failed(self, user: str, ip: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if len(self._fails) >= _MAX_KEYS:  # a flood of names: forget the oldest half
-                for k in list(self._fails)[: _MAX_KEYS // 2]:
-                    del self._fails[k]
-            self._fails.setdefault((user, ip), deque()).append(now)
+        self.store.add_failure(self.scope, failure_key(user, ip))
 
     def succeeded(self, user: str, ip: str) -> None:
-        with self._lock:
-            self._fails.pop((user, ip), None)
+        self.store.clear_failures(self.scope, failure_key(user, ip))
 
 
 def limiter(request: Request) -> LoginLimiter:
     lim: LoginLimiter | None = getattr(request.app.state, "login_limiter", None)
     if lim is None:
-        lim = request.app.state.login_limiter = LoginLimiter()
+        lim = request.app.state.login_limiter = LoginLimiter(request.app.state.store)
     return lim
 
 

@@ -45,6 +45,7 @@ from alpr.bridge.store.deadletters import DeadLetterMixin
 from alpr.bridge.store.fleet import FleetMixin
 from alpr.bridge.store.ingest import IngestMixin
 from alpr.bridge.store.privacy import PrivacyMixin
+from alpr.bridge.store.settings import SettingsMixin
 from alpr.bridge.store.users import UsersMixin
 from alpr.bridge.store.watch import WatchMixin
 
@@ -75,6 +76,7 @@ class Store(
     AccessMixin,
     UsersMixin,
     FleetMixin,
+    SettingsMixin,
 ):
     """All persistent state of the bridge. Thread-safe (one connection per call from a pool).
 
@@ -82,7 +84,8 @@ class Store(
     :mod:`.ingest`, :mod:`.outbox`, :mod:`.reads`, :mod:`.watch`, :mod:`.access`, :mod:`.privacy`,
     :mod:`.users` accounts and sessions, :mod:`.dashboard` acknowledgements, camera health, charts,
     :mod:`.sites` and :mod:`.parking` (cameras, sessions, permits), :mod:`.journeys`, :mod:`.fleet`,
-    :mod:`.deadletters` (webhook rows given up on).
+    :mod:`.deadletters` (webhook rows given up on),
+    :mod:`.settings` (dashboard-edited settings, failed sign-ins shared by a fleet).
     """
 
     def migrate(self) -> None:

@@ -27,17 +27,32 @@
         onclick: A.guard(async () => { if (!confirm("Revoke token " + t.id + "?")) return; await A.api("/api/v1/tokens/" + t.id, { method: "DELETE" }); await tokens(); }) })])));
   }
 
-  async function retention() {
-    const r = await A.json("/api/v1/retention");
+  const RET = { reads_days: "r-reads", crops_days: "r-crops", alerts_days: "r-alerts", audit_days: "r-audit" };
+
+  function showRetention(r) {
     const dl = $("retention");
     dl.replaceChildren();
-    if (!r.configured) { dl.append(el("dt", { text: "Policy" }), el("dd", { text: "not reported by this bridge" })); return; }
-    for (const [k, v] of Object.entries(r)) {
-      if (k === "configured") continue;
-      dl.append(el("dt", { text: k.replaceAll("_", " ") }), el("dd", { text: k.endsWith("days") ? (v === 0 ? "kept forever" : v + " days") : String(v) }));
+    for (const [k, id] of Object.entries(RET)) {
+      $(id).value = String(r[k]);
+      const from = r.source[k] === "stored" ? "saved here" : "bridge config (" + r.config[k] + ")";
+      dl.append(el("dt", { text: k.replace("_days", "") }), el("dd", { text: (r[k] === 0 ? "kept forever" : r[k] + " days") + ", from " + from }));
     }
-    dl.append(el("dt", { text: "Change" }), el("dd", { text: "[retention] in the bridge's TOML config, then restart" }));
+    dl.append(el("dt", { text: "Pass every" }), el("dd", { text: r.interval_s + " s" }));
+    if (r.updated) dl.append(el("dt", { text: "Last saved" }), el("dd", { text: A.time(r.updated) + " by " + r.updated_by }));
   }
+
+  async function retention() {
+    showRetention(await A.json("/api/v1/settings/retention"));
+  }
+
+  $("retention-form").addEventListener("submit", A.guard(async (e) => {
+    e.preventDefault();
+    const body = {};
+    for (const [k, id] of Object.entries(RET)) body[k] = Number($(id).value);
+    showRetention(await A.json("/api/v1/settings/retention", { method: "PUT", json: body }));
+    $("retention-status").textContent = "Retention saved.";
+    await audit();
+  }));
 
   async function audit() {
     const items = (await A.json("/api/v1/audit?limit=100")).items;
