@@ -56,12 +56,20 @@ fn convert_block(frame: &Frame<'_>, y0: usize, block: &mut [u8], simd: bool) {
         let (us, vs, _) = frame.chroma_rows(y);
         let nv12 = frame.format == PixelFormat::Nv12;
         let done = simd_pair(l0, l1, us, vs, nv12, o0, o1, simd);
-        let (l0, l1, o0, o1) = (&l0[done..], &l1[done..], &mut o0[3 * done..], &mut o1[3 * done..]);
+        let (l0, l1, o0, o1) = (
+            &l0[done..],
+            &l1[done..],
+            &mut o0[3 * done..],
+            &mut o1[3 * done..],
+        );
         if nv12 {
             let uv = us[done..].chunks_exact(2).map(|c| (c[0], c[1]));
             pair_scalar(l0, l1, uv, o0, o1);
         } else {
-            let uv = us[done / 2..].iter().copied().zip(vs[done / 2..].iter().copied());
+            let uv = us[done / 2..]
+                .iter()
+                .copied()
+                .zip(vs[done / 2..].iter().copied());
             pair_scalar(l0, l1, uv, o0, o1);
         }
     }
@@ -248,7 +256,11 @@ mod avx2 {
     ) -> usize {
         let w = l0.len();
         assert!(l1.len() >= w && o0.len() >= 3 * w && o1.len() >= 3 * w);
-        assert!(if nv12 { us.len() >= w } else { us.len() >= w / 2 && vs.len() >= w / 2 });
+        assert!(if nv12 {
+            us.len() >= w
+        } else {
+            us.len() >= w / 2 && vs.len() >= w / 2
+        });
         let deint_u = _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1);
         let deint_v = _mm_setr_epi8(1, 3, 5, 7, 9, 11, 13, 15, -1, -1, -1, -1, -1, -1, -1, -1);
         let mut x = 0;
@@ -307,7 +319,14 @@ mod tests {
     #[test]
     fn to_bgr_matches_rows() {
         for fmt in [PixelFormat::Nv12, PixelFormat::I420, PixelFormat::Yuyv] {
-            for (w, h, pad) in [(2, 2, 0), (16, 2, 0), (34, 6, 4), (62, 40, 2), (96, 66, 0), (640, 480, 6)] {
+            for (w, h, pad) in [
+                (2, 2, 0),
+                (16, 2, 0),
+                (34, 6, 4),
+                (62, 40, 2),
+                (96, 66, 0),
+                (640, 480, 6),
+            ] {
                 let stride = w * fmt.row_bytes_per_pixel() + pad;
                 let data = bytes(stride * h * 2, (w * h) as u32);
                 let frame = Frame::new(&data, w, h, fmt, Some(stride)).unwrap();
@@ -315,7 +334,11 @@ mod tests {
                 let mut want = vec![0u8; 3 * w];
                 for y in 0..h {
                     frame.row_to_bgr(y, &mut want);
-                    assert_eq!(&got[3 * w * y..3 * w * (y + 1)], &want[..], "{fmt:?} {w}x{h} row {y}");
+                    assert_eq!(
+                        &got[3 * w * y..3 * w * (y + 1)],
+                        &want[..],
+                        "{fmt:?} {w}x{h} row {y}"
+                    );
                 }
             }
         }
