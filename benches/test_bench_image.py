@@ -12,6 +12,7 @@ allocation and its page faults are part of what a user pays. ``copy`` is the flo
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import cv2
@@ -119,6 +120,41 @@ def test_nv12_1080p(benchmark: pytest.FixtureRequest, impl: str) -> None:
         "cv2_cvtcolor": lambda: cv2.cvtColor(NV12_BUF, cv2.COLOR_YUV2BGR_NV12),
     }[impl]
     benchmark(fn)  # type: ignore[operator]
+
+
+YUYV_BUF = np.ascontiguousarray(
+    np.stack(
+        [
+            NV12_BUF[:1080],
+            np.repeat(NV12_BUF[1080:].reshape(540, 1920), 2, axis=0),
+        ],
+        axis=2,
+    )
+).reshape(1080, 1920, 2)  # Y0 U Y1 V: luma, then the NV12 chroma of the row pair
+RAW = {
+    "nv12": (NV12_BUF, cv2.COLOR_YUV2BGR_NV12),
+    "i420": (NV12.reshape(1620, 1920), cv2.COLOR_YUV2BGR_I420),
+    "yuyv": (YUYV_BUF, cv2.COLOR_YUV2BGR_YUYV),
+}
+
+
+@pytest.mark.parametrize("fmt", list(RAW))
+@pytest.mark.parametrize("impl", ["alpr_raw_to_bgr", "cv2_cvtcolor"])
+def test_raw_to_bgr_1080p(benchmark: pytest.FixtureRequest, impl: str, fmt: str) -> None:
+    """Whole-frame YUV -> BGR; OpenCV gets as many threads as rayon (``RAYON_NUM_THREADS``)."""
+    benchmark.group = f"{fmt} 1080p -> bgr"  # type: ignore[attr-defined]
+    buf, code = RAW[fmt]
+    if impl == "alpr_raw_to_bgr":
+        got = ops.raw_to_bgr(buf, 1920, 1080, fmt)
+        assert np.abs(got.astype(np.int16) - cv2.cvtColor(buf, code)).max() <= 1
+        benchmark(lambda: ops.raw_to_bgr(buf, 1920, 1080, fmt))  # type: ignore[operator]
+        return
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(int(os.environ.get("RAYON_NUM_THREADS", threads)))
+    try:
+        benchmark(lambda: cv2.cvtColor(buf, code))  # type: ignore[operator]
+    finally:
+        cv2.setNumThreads(threads)
 
 
 BOXES = np.array([[100 + 150 * k, 600, 260 + 150 * k, 650] for k in range(8)], np.float32)

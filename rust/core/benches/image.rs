@@ -94,5 +94,24 @@ fn crops(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, letterbox, crops);
+fn yuv_to_bgr(c: &mut Criterion) {
+    // Same pseudo-random bytes for every format; the NV12/I420 sizes are the frame's 3/2 bytes.
+    let data = frame_data();
+    for (fmt, name) in [
+        (PixelFormat::Nv12, "nv12"),
+        (PixelFormat::I420, "i420"),
+        (PixelFormat::Yuyv, "yuyv"),
+    ] {
+        let frame = Frame::new(&data, W, H, fmt, None).unwrap();
+        c.bench_function(&format!("to_bgr {name} 1080p"), |b| {
+            b.iter(|| black_box(&frame).to_bgr())
+        });
+        let mut out = vec![0u8; 3 * W * H];
+        c.bench_function(&format!("to_bgr_into {name} 1080p (no allocation)"), |b| {
+            b.iter(|| black_box(&frame).to_bgr_into(&mut out))
+        });
+    }
+}
+
+criterion_group!(benches, letterbox, crops, yuv_to_bgr);
 criterion_main!(benches);

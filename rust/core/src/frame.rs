@@ -7,6 +7,8 @@
 
 use crate::error::{CoreError, Result};
 
+mod yuv;
+
 /// Pixel layout of a frame buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PixelFormat {
@@ -309,42 +311,34 @@ impl<'a> Frame<'a> {
     }
 
     /// Convert the whole frame to a packed BGR buffer of `3 * width * height` bytes.
-    /// Rows are split over the rayon pool in blocks of 16.
     pub fn to_bgr(&self) -> Vec<u8> {
+        let mut out = vec![0u8; 3 * self.width * self.height];
+        self.to_bgr_into(&mut out);
+        out
+    }
+
+    /// Convert the whole frame into `out` (packed BGR, at least `3 * width * height` bytes).
+    /// YUV formats use a whole-frame kernel (two luma rows per chroma row, SIMD where
+    /// available); rows are split over the rayon pool in blocks when the frame is large.
+    pub fn to_bgr_into(&self, out: &mut [u8]) {
         use rayon::prelude::*;
         const ROWS: usize = 16;
         let row = 3 * self.width;
-        let mut out = vec![0u8; row * self.height];
-        let yuv = matches!(
+        let out = &mut out[..row * self.height];
+        if matches!(
             self.format,
             PixelFormat::Nv12 | PixelFormat::I420 | PixelFormat::Yuyv
-        );
-        let cols: Vec<usize> = if yuv {
-            (0..self.width).collect()
-        } else {
-            Vec::new()
-        };
+        ) {
+            yuv::to_bgr(self, out);
+            return;
+        }
         out.par_chunks_mut(row * ROWS)
             .enumerate()
             .for_each(|(k, block)| {
-                // YUV goes through planar buffers so the arithmetic vectorises.
-                let mut planes = vec![0u8; if yuv { 3 * self.width } else { 0 }];
                 for (j, dst) in block.chunks_exact_mut(row).enumerate() {
-                    if !yuv {
-                        self.row_to_bgr(k * ROWS + j, dst);
-                        continue;
-                    }
-                    let (r, rest) = planes.split_at_mut(self.width);
-                    let (g, b) = rest.split_at_mut(self.width);
-                    self.pixels_to_planes(k * ROWS + j, &cols, [&mut *r, &mut *g, &mut *b]);
-                    for (((px, &r), &g), &b) in dst.chunks_exact_mut(3).zip(&*r).zip(&*g).zip(&*b) {
-                        px[0] = b;
-                        px[1] = g;
-                        px[2] = r;
-                    }
+                    self.row_to_bgr(k * ROWS + j, dst);
                 }
             });
-        out
     }
 }
 

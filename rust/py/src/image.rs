@@ -393,8 +393,15 @@ fn raw_to_bgr<'py>(
     let format = core(PixelFormat::parse(fmt))?;
     let buf = borrow_bytes(data, "data")?;
     let frame = core(Frame::new(buf.as_slice()?, width, height, format, stride))?;
-    let bgr = py.detach(|| frame.to_bgr());
-    numpy::PyArray1::from_vec(py, bgr).reshape([height, width, 3])
+    // An uninitialised NumPy array (like `np.empty`, NumPy's allocator reuses freed blocks),
+    // filled in place: no zeroing pass and no fresh pages per frame.
+    // SAFETY: every byte is written by `to_bgr_into` before the array is handed to Python.
+    let arr = unsafe { PyArray3::<u8>::new(py, [height, width, 3], false) };
+    // SAFETY: the array was just created, is contiguous and not shared with anything yet.
+    let out = unsafe { arr.as_slice_mut() }
+        .map_err(|e| PyValueError::new_err(format!("raw_to_bgr: {e}")))?;
+    py.detach(|| frame.to_bgr_into(out));
+    Ok(arr)
 }
 
 fn per_channel(v: &[f32], name: &str) -> PyResult<[f32; 3]> {
