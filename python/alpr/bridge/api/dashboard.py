@@ -119,7 +119,10 @@ def _parse_import(raw: bytes, scope: Any) -> tuple[list[dict[str, Any]], list[di
     except UnicodeDecodeError:
         raise HTTPException(422, "CSV: expected UTF-8 text") from None
     reader = csv.DictReader(io.StringIO(text))
-    cols = [c.strip() for c in reader.fieldnames or []]
+    try:
+        cols = [c.strip() for c in reader.fieldnames or []]
+    except csv.Error as exc:  # a malformed header line (e.g. a bare CR inside it)
+        raise HTTPException(422, f"CSV: {exc}") from None
     if "pattern" not in cols or any(c not in IMPORT_COLUMNS for c in cols):
         raise HTTPException(
             422, f"CSV header: expected 'pattern' and any of {', '.join(IMPORT_COLUMNS[1:])}, got {cols}"
