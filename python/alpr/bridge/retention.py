@@ -21,6 +21,7 @@ def enforce(store: Store, policy: Retention, *, now_ms: int | None = None) -> di
     (``reads_days``).
     """
     store.prune_sessions()  # expired dashboard sessions
+    store.ensure_read_partitions(now_ms=now_ms)  # PostgreSQL: the coming months' partitions
     out = store.enforce_retention(
         reads_days=policy.reads_days,
         crops_days=policy.crops_days,
