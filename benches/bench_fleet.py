@@ -9,8 +9,8 @@ database and the broker, each with an MQTT sink. Camera ``i`` feeds bridge ``i %
 cameras' reads every 0.25 s, as the stream consumer's batches would; a third of the cameras are entry /
 exit cameras of 5 sites, so sessions open and close too). A subscriber counts every plate message: lost =
 offered - distinct received, duplicated = received - distinct. "burst" rows feed as fast as the bridges
-take it. Part 2 (queries): ``--reads`` read rows (filler ciphertext: only their volume matters to these
-queries), one session per 10 reads over 20 sites and one journey per 10 reads, with real per-row
+take it. Part 2 (queries): ``--reads`` read rows in their monthly partitions (migration 0007; filler
+ciphertext: only their volume matters to these queries), one session per 10 reads over 20 sites and one journey per 10 reads, with real per-row
 ciphertext, then p95 over 200 random queries of each kind through the Store API.
 """
 
@@ -41,10 +41,11 @@ sys.modules["bridge_conftest"] = cf  # dataclasses look their module up there
 _spec.loader.exec_module(cf)
 
 from alpr.bridge import schema as S  # noqa: E402
-from alpr.bridge.config import BridgeConfig  # noqa: E402
+from alpr.bridge.config import BridgeConfig, Retention  # noqa: E402
 from alpr.bridge.crypto import generate_keyfile  # noqa: E402
 from alpr.bridge.service import Bridge  # noqa: E402
 from alpr.bridge.store import Ingest, Store  # noqa: E402
+from alpr.bridge.store.partitions import ensure_month_partitions  # noqa: E402
 from alpr.stream.events import PlateEvent  # noqa: E402
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -87,7 +88,10 @@ def throughput(
     db = pg.new_database()
     ring = generate_keyfile(tmp / f"k{cameras}_{bridges}_{burst}.json")
     col = cf.Collector(broker, "alpr/+/plate")
-    fleet = [Bridge(BridgeConfig(db=db, mqtt=broker.url), ring) for _ in range(bridges)]
+    # Retention off: the simulated reads are dated from T0 and the leader's first retention pass would
+    # otherwise delete those older than 30 days while the run counts them.
+    keep = Retention(reads_days=0, crops_days=0, alerts_days=0, audit_days=0)
+    fleet = [Bridge(BridgeConfig(db=db, mqtt=broker.url, retention=keep), ring) for _ in range(bridges)]
     for i in range(0, cameras, 3):
         fleet[0].store.set_camera(f"cam{i}", site=f"S{i % 5}", role="entry" if i % 2 else "exit")
     for b in fleet:
@@ -169,6 +173,8 @@ def big_store(pg: Any, tmp: Path, reads: int) -> tuple[Store, list[str], float]:
     t_base = 1_767_225_600_000  # 2026-01-01
     span = 30 * day
     with store.engine.begin() as conn:  # reads: volume only (filler ciphertext, never decrypted here)
+        # Monthly partitions for the generated span (a live store has them: bridges make them ahead).
+        ensure_month_partitions(conn, t_base, t_base + span)
         conn.exec_driver_sql(
             f"""INSERT INTO reads (event_id, camera, ts, ts_ms, plate_ct, plate_bidx, key_id, confidence, extra,
                     has_crop, created_ms)

@@ -43,6 +43,7 @@ def enforce(store: Store, policy: Retention, *, now_ms: int | None = None) -> di
     policy = effective(store, policy)
     store.prune_sessions()  # expired dashboard sessions
     store.prune_failures((clock_ms() if now_ms is None else now_ms) - FAILURES_KEPT_MS)
+    store.ensure_read_partitions(now_ms=now_ms)  # PostgreSQL: the coming months' partitions
     out = store.enforce_retention(
         reads_days=policy.reads_days,
         crops_days=policy.crops_days,

@@ -44,6 +44,7 @@ from alpr.bridge.store.dashboard import DashboardMixin
 from alpr.bridge.store.deadletters import DeadLetterMixin
 from alpr.bridge.store.fleet import FleetMixin
 from alpr.bridge.store.ingest import IngestMixin
+from alpr.bridge.store.partitions import PartitionsMixin
 from alpr.bridge.store.privacy import PrivacyMixin
 from alpr.bridge.store.settings import SettingsMixin
 from alpr.bridge.store.users import UsersMixin
@@ -77,6 +78,7 @@ class Store(
     UsersMixin,
     FleetMixin,
     SettingsMixin,
+    PartitionsMixin,
 ):
     """All persistent state of the bridge. Thread-safe (one connection per call from a pool).
 
@@ -84,7 +86,7 @@ class Store(
     :mod:`.ingest`, :mod:`.outbox`, :mod:`.reads`, :mod:`.watch`, :mod:`.access`, :mod:`.privacy`,
     :mod:`.users` accounts and sessions, :mod:`.dashboard` acknowledgements, camera health, charts,
     :mod:`.sites` and :mod:`.parking` (cameras, sessions, permits), :mod:`.journeys`, :mod:`.fleet`,
-    :mod:`.deadletters` (webhook rows given up on),
+    :mod:`.deadletters` (webhook rows given up on), :mod:`.partitions` (PostgreSQL: reads by month),
     :mod:`.settings` (dashboard-edited settings, failed sign-ins shared by a fleet).
     """
 
@@ -92,3 +94,4 @@ class Store(
         """Create or upgrade the schema, then seal what older revisions kept in clear."""
         super().migrate()
         self.seal_reasons()
+        self.ensure_read_partitions()  # PostgreSQL: this month and the next ones exist
