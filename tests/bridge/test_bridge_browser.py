@@ -207,6 +207,53 @@ def test_reads_search_detail_and_export_link(page: Any, site: Site) -> None:
     assert "Times shown in" in page.locator("#zone").inner_text()
 
 
+def test_read_detail_shows_every_field_of_the_event(page: Any, site: Site) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    first = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=7)
+    ev = PlateEvent.create(
+        camera="exit", plate="TRK42Q", confidence=0.871, box=(10, 20, 90, 40),
+        char_confidences=[0.91, 0.82, 0.73, 0.64, 0.55, 0.46], region="us-ca", track_id=4242,
+        first_seen=first, last_seen=first + timedelta(seconds=5), ts=first + timedelta(seconds=4),
+        detector_score=0.876, direction="leaving",
+    )  # fmt: skip
+    site.bridge.ingest([Ingest(ev, _jpeg(ev.plate))])
+    sign_in(page, site)
+    page.get_by_role("link", name="Reads").click()
+    page.get_by_label("Plate", exact=True).fill("TRK42Q")
+    page.get_by_role("button", name="Search").click()
+    rows = page.locator("#reads-rows tr")
+    sync_api.expect(rows).to_have_count(1)
+    rows.first.click()
+    detail = page.locator("#read-detail")
+    sync_api.expect(detail).to_be_visible()
+    fields = dict(
+        zip(
+            detail.locator("dt").all_inner_texts(),
+            detail.locator("dd").all_inner_texts(),
+            strict=True,
+        )
+    )
+    local = (
+        page.evaluate("(iso) => window.ALPR.time(iso)", ev.first_seen),
+        page.evaluate("(iso) => window.ALPR.time(iso)", ev.last_seen),
+    )
+    assert local[0] and local[0] != local[1]
+    assert fields["Plate"] == "TRK42Q" and fields["Camera"] == "exit"
+    assert fields["Confidence"] == "0.871"
+    assert fields["Characters"].split() == ["T(0.91)", "R(0.82)", "K(0.73)", "4(0.64)", "2(0.55)", "Q(0.46)"]
+    assert fields["Region / format"] == "us-ca" and fields["Track"] == "4242"
+    assert (fields["First seen"], fields["Last seen"]) == local
+    assert fields["Detector score"] == "0.876" and fields["Direction"] == "leaving"
+    assert fields["Event id"] == ev.event_id
+    sync_api.expect(detail.locator("img")).to_have_count(1)
+    # the stored crop (160 px wide), fetched with the session and decoded
+    page.wait_for_function(
+        "() => { const i = document.querySelector('#read-detail img');"
+        " return i !== null && i.complete && i.naturalWidth === 160; }"
+    )
+
+
 def test_api_error_is_shown_and_page_stays_up(page: Any, site: Site) -> None:
     sign_in(page, site)
     site.allow.add(503)  # provoked below

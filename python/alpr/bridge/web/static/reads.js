@@ -35,6 +35,7 @@
     add("Track", r.track_id);
     add("First seen", A.time(r.first_seen));
     add("Last seen", A.time(r.last_seen));
+    add("Direction", r.direction);
     add("Detector score", r.detector_score === null || r.detector_score === undefined ? null : r.detector_score.toFixed(3));
     add("Event id", el("span", { class: "mono", text: r.event_id }));
     body.replaceChildren(r.has_crop ? A.crop(r.event_id, "crop-big") : el("p", { class: "muted", text: "No crop stored." }), kv);
