@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 _DEFAULT_MEMORY_EVENTS = 100_000
 _MAX_BATCH = 10_000
 _SEQ = struct.Struct(">Q")
+_SEQ_MAX = 2**63 - 1  # SQLite INTEGER range: a larger number in a request is refused, not passed on
 _NOBLOCK = int(zmq.NOBLOCK)  # a plain int: pyzmq's enum arithmetic costs more than the send
 
 
@@ -288,6 +289,9 @@ class Publisher:
                     log.error("replay: %s", exc)
                 except zmq.ZMQError as exc:
                     log.warning("replay: cannot reply: %s", exc)
+                except Exception:  # one bad request must not end replay for every consumer
+                    self.stats.bad_requests += 1
+                    log.exception("replay: request failed")
 
     def _heartbeat(self) -> None:
         try:
@@ -388,6 +392,6 @@ def _str_field(body: dict[str, Any], name: str) -> str:
 
 def _int_field(body: dict[str, Any], name: str) -> int:
     value = body.get(name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name}: expected an integer >= 0, got {value!r:.40}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _SEQ_MAX:
+        raise ValueError(f"{name}: expected an integer in 0..2**63-1, got {value!r:.40}")
     return value

@@ -27,6 +27,8 @@ __all__ = ["ConsumerStats", "ReliableConsumer", "StreamMessage", "subscribe"]
 
 log = logging.getLogger(__name__)
 
+_CLOSE_LINGER_MS = 1000  # how long close() lets pending acknowledgements leave
+
 
 @dataclass(frozen=True, slots=True)
 class StreamMessage:
@@ -361,7 +363,8 @@ class ReliableConsumer:
         finally:
             self._closed = True
             for sock in list(self._subs) + [p.dealer for p in self._peers.values() if p.dealer is not None]:
-                sock.close()
+                # Acks get a moment to leave; a publisher that is gone must not hang the close.
+                sock.close(linger=_CLOSE_LINGER_MS)
             self._ctx.term()
 
     def __enter__(self) -> ReliableConsumer:
@@ -470,12 +473,17 @@ class ReliableConsumer:
             self._poller.unregister(peer.dealer)
             del self._by_dealer[peer.dealer]
             peer.dealer.close(linger=0)
+            peer.dealer = None
+        peer.replay_endpoint = endpoint  # a refused endpoint is not retried on every heartbeat
         dealer = self._ctx.socket(zmq.DEALER)
-        _configure_client(dealer, *self._curve)
-        dealer.setsockopt(zmq.SNDHWM, 100)
-        dealer.connect(endpoint)
+        try:
+            _configure_client(dealer, *self._curve)
+            dealer.setsockopt(zmq.SNDHWM, 100)
+            dealer.connect(endpoint)
+        except zmq.ZMQError as exc:
+            dealer.close(linger=0)
+            raise ValueError(f"heartbeat: cannot connect to replay {endpoint[:80]!r}: {exc}") from exc
         peer.dealer = dealer
-        peer.replay_endpoint = endpoint
         self._by_dealer[dealer] = peer
         self._poller.register(dealer, zmq.POLLIN)
         log.info("stream: publisher %s, replay at %s", peer.id.hex(), endpoint)
@@ -496,7 +504,8 @@ class ReliableConsumer:
             peer.inflight_until = time.monotonic() + self._request_timeout
 
     def _send(self, peer: _Peer, command: bytes, body: dict[str, Any]) -> bool:
-        assert peer.dealer is not None
+        if peer.dealer is None:  # its replay endpoint was refused: live events only until it changes
+            return False
         try:
             peer.dealer.send_multipart((command, orjson.dumps(body)), flags=zmq.NOBLOCK)
             return True
