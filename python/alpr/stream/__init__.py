@@ -12,9 +12,10 @@ a consumer in C: ``examples/c/alpr_consumer.c``.
 
 from __future__ import annotations
 
+from alpr.stream.consumer import ReliableConsumer
 from alpr.stream.events import SCHEMA, PlateEvent
 from alpr.stream.publisher import Outbox, Publisher, PublisherStats
-from alpr.stream.subscriber import ConsumerStats, ReliableConsumer, StreamMessage, subscribe
+from alpr.stream.subscriber import ConsumerStats, StreamMessage, subscribe
 
 __all__ = [
     "SCHEMA",

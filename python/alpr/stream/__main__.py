@@ -13,7 +13,8 @@ from collections.abc import Iterator, Sequence
 
 import orjson
 
-from alpr.stream.subscriber import ReliableConsumer, StreamMessage, subscribe
+from alpr.stream.consumer import ReliableConsumer
+from alpr.stream.subscriber import StreamMessage, subscribe
 
 
 def main(argv: Sequence[str] | None = None) -> int:
