@@ -50,3 +50,35 @@ def serving(server: Any, timeout: float = 10.0) -> Iterator[Any]:
     finally:
         server.should_exit = True
         t.join(timeout)
+
+
+@contextmanager
+def serve_app(app: Any) -> Iterator[Any]:
+    """An ASGI ``app`` on a loopback uvicorn (real HTTP, as the bridge serves it) and an httpx client."""
+    import httpx
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    with serving(server), httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        yield client
+
+
+@contextmanager
+def serve_bridge(tmp: Any, pki: Any, db: str, **config: Any) -> Iterator[tuple[Any, str]]:
+    """A whole ``alpr.bridge.Bridge`` (new keyring in ``tmp``, TLS from ``pki``) serving HTTPS on
+    loopback; yields ``(bridge, base_url)`` and stops the bridge afterwards."""
+    from alpr.bridge.config import BridgeConfig
+    from alpr.bridge.crypto import generate_keyfile
+    from alpr.bridge.service import Bridge
+
+    port = free_port()
+    cfg = BridgeConfig(
+        db=db, http=f"127.0.0.1:{port}", tls_cert=pki.server_cert, tls_key=pki.server_key, **config
+    )
+    bridge = Bridge(cfg, generate_keyfile(tmp / "keys.json"))
+    try:
+        with serving(bridge.uvicorn_server()):
+            yield bridge, f"https://127.0.0.1:{port}"
+    finally:
+        bridge.stop()

@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import re
 import ssl
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.routing import APIRoute
 
-from alpr.bridge.config import BridgeConfig, HttpLimits
-from alpr.bridge.crypto import generate_keyfile
+from alpr.bridge.config import HttpLimits
 from alpr.bridge.service import Bridge
 from alpr.bridge.store import Ingest
 from alpr.stream.events import PlateEvent
-from netutil import free_port
+from netutil import serve_bridge
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
 JPEG = b"\xff\xd8\xff\xe0crop\xff\xd9"
@@ -42,28 +38,6 @@ class Api:
         return self.client.request(method, path, headers=headers, **kw)
 
 
-def start_api(tmp: Path, pki: Any, db: str) -> tuple[Bridge, threading.Thread, str]:
-    port = free_port()
-    ring = generate_keyfile(tmp / "keys.json")
-    cfg = BridgeConfig(
-        db=db,
-        http=f"127.0.0.1:{port}",
-        tls_cert=pki.server_cert,
-        tls_key=pki.server_key,
-        # This module sends many wrong tokens on purpose; the lockout has its own tests (hardening).
-        http_limits=HttpLimits(auth_max_failures=1_000_000),
-    )
-    bridge = Bridge(cfg, ring)
-    server = bridge.uvicorn_server()
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    return bridge, t, f"https://127.0.0.1:{port}"
-
-
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.services)])
 def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, pki: Any) -> Iterator[Api]:
     tmp = tmp_path_factory.mktemp("api")
@@ -71,28 +45,33 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         db = f"sqlite:///{tmp / 'api.db'}"
     else:
         db = request.getfixturevalue("postgres").new_database()
-    bridge, thread, url = start_api(tmp, pki, db)
-    tokens = {role: bridge.store.create_token(role) for role in ("viewer", "operator", "admin")}
-    tokens["gate_viewer"] = bridge.store.create_token("viewer", cameras=["gate"])
-    tokens["gate_operator"] = bridge.store.create_token("operator", cameras=["gate"])
-    ctx = ssl.create_default_context(cafile=str(pki.ca))
-    client = httpx.Client(base_url=url, verify=ctx, timeout=10)
-    events = [
-        PlateEvent.create(
-            camera=cam, plate=p, confidence=0.8, box=(0, 0, 10, 5), ts=T0 + timedelta(minutes=i)
-        )
-        for i, (p, cam) in enumerate(
-            [("AB123", "gate"), ("A8123", "gate"), ("XY999", "exit"), ("AB123", "exit"), ("CD456", "gate")]
-        )
-    ]
-    bridge.ingest([Ingest(e, JPEG if i == 0 else None) for i, e in enumerate(events)])
-    api = Api(bridge, url, client, tokens)
-    api.events = events  # type: ignore[attr-defined]
-    yield api
-    client.close()
-    bridge.server.should_exit = True
-    thread.join(10)
-    bridge.stop()
+    # This module sends many wrong tokens on purpose; the lockout has its own tests (hardening).
+    limits = HttpLimits(auth_max_failures=1_000_000)
+    with serve_bridge(tmp, pki, db, http_limits=limits) as (bridge, url):
+        tokens = {role: bridge.store.create_token(role) for role in ("viewer", "operator", "admin")}
+        tokens["gate_viewer"] = bridge.store.create_token("viewer", cameras=["gate"])
+        tokens["gate_operator"] = bridge.store.create_token("operator", cameras=["gate"])
+        ctx = ssl.create_default_context(cafile=str(pki.ca))
+        client = httpx.Client(base_url=url, verify=ctx, timeout=10)
+        events = [
+            PlateEvent.create(
+                camera=cam, plate=p, confidence=0.8, box=(0, 0, 10, 5), ts=T0 + timedelta(minutes=i)
+            )
+            for i, (p, cam) in enumerate(
+                [
+                    ("AB123", "gate"),
+                    ("A8123", "gate"),
+                    ("XY999", "exit"),
+                    ("AB123", "exit"),
+                    ("CD456", "gate"),
+                ]
+            )
+        ]
+        bridge.ingest([Ingest(e, JPEG if i == 0 else None) for i, e in enumerate(events)])
+        api = Api(bridge, url, client, tokens)
+        api.events = events  # type: ignore[attr-defined]
+        yield api
+        client.close()
 
 
 def _flat_routes(routes: Any) -> list[Any]:

@@ -114,6 +114,17 @@ def sign_in(page: Any, site: Site, user: str = "otto") -> None:
     sync_api.expect(page.locator("#who-name")).to_have_text(user)
 
 
+def search_reads(page: Any, site: Site, plate: str) -> Any:
+    """Sign in, search Reads for one plate and return its single result row."""
+    sign_in(page, site)
+    page.get_by_role("link", name="Reads").click()
+    page.get_by_label("Plate", exact=True).fill(plate)
+    page.get_by_role("button", name="Search").click()
+    rows = page.locator("#reads-rows tr")
+    sync_api.expect(rows).to_have_count(1)
+    return rows.first
+
+
 def no_sideways_scroll(page: Any) -> None:
     sw, cw = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
     assert sw <= cw, f"page is {sw} px wide in a {cw} px viewport"
@@ -192,13 +203,7 @@ def test_live_read_watch_alert_and_acknowledge(page: Any, site: Site) -> None:
 
 
 def test_reads_search_detail_and_export_link(page: Any, site: Site) -> None:
-    sign_in(page, site)
-    page.get_by_role("link", name="Reads").click()
-    page.get_by_label("Plate", exact=True).fill("AB-123")
-    page.get_by_role("button", name="Search").click()
-    rows = page.locator("#reads-rows tr")
-    sync_api.expect(rows).to_have_count(1)
-    rows.first.focus()
+    search_reads(page, site, "AB-123").focus()
     page.keyboard.press("Enter")  # the detail opens from the keyboard too
     detail = page.locator("#read-detail")
     sync_api.expect(detail).to_contain_text("Characters")
@@ -218,13 +223,7 @@ def test_read_detail_shows_every_field_of_the_event(page: Any, site: Site) -> No
         detector_score=0.876, direction="leaving",
     )  # fmt: skip
     site.bridge.ingest([Ingest(ev, _jpeg(ev.plate))])
-    sign_in(page, site)
-    page.get_by_role("link", name="Reads").click()
-    page.get_by_label("Plate", exact=True).fill("TRK42Q")
-    page.get_by_role("button", name="Search").click()
-    rows = page.locator("#reads-rows tr")
-    sync_api.expect(rows).to_have_count(1)
-    rows.first.click()
+    search_reads(page, site, "TRK42Q").click()
     detail = page.locator("#read-detail")
     sync_api.expect(detail).to_be_visible()
     fields = dict(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import ssl
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,12 +17,11 @@ import httpx
 import orjson
 import pytest
 
-from alpr.bridge.config import BridgeConfig
 from alpr.bridge.crypto import generate_keyfile
 from alpr.bridge.service import Bridge
 from alpr.bridge.store import Ingest
 from alpr.stream.events import PlateEvent
-from netutil import free_port
+from netutil import serve_bridge
 
 JPEG = b"\xff\xd8\xff\xe0crop\xff\xd9"
 PASSWORD = "correct horse battery"
@@ -57,23 +55,6 @@ class Dash:
         return self.bridge.store.audit_log(1000)
 
 
-def start(tmp: Path, pki: Any, db: str, **cfg: Any) -> tuple[Bridge, threading.Thread, str]:
-    port = free_port()
-    ring = generate_keyfile(tmp / "keys.json")
-    conf = BridgeConfig(
-        db=db, http=f"127.0.0.1:{port}", tls_cert=pki.server_cert, tls_key=pki.server_key, **cfg
-    )
-    bridge = Bridge(conf, ring)
-    server = bridge.uvicorn_server()
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    return bridge, t, f"https://127.0.0.1:{port}"
-
-
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.services)])
 def dash(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, pki: Any
@@ -84,19 +65,16 @@ def dash(
         if request.param == "sqlite"
         else request.getfixturevalue("postgres").new_database()
     )
-    bridge, thread, url = start(tmp, pki, db)
-    s = bridge.store
-    s.create_user("ada", "admin", PASSWORD)
-    s.create_user("otto", "operator", PASSWORD)
-    s.create_user("vera", "viewer", PASSWORD)
-    s.create_user("gina", "operator", PASSWORD, cameras=["gate"])
-    d = Dash(bridge, url, ssl.create_default_context(cafile=str(pki.ca)), s.create_token("admin"))
-    yield d
-    for c in d.clients:
-        c.close()
-    bridge.server.should_exit = True
-    thread.join(10)
-    bridge.stop()
+    with serve_bridge(tmp, pki, db) as (bridge, url):
+        s = bridge.store
+        s.create_user("ada", "admin", PASSWORD)
+        s.create_user("otto", "operator", PASSWORD)
+        s.create_user("vera", "viewer", PASSWORD)
+        s.create_user("gina", "operator", PASSWORD, cameras=["gate"])
+        d = Dash(bridge, url, ssl.create_default_context(cafile=str(pki.ca)), s.create_token("admin"))
+        yield d
+        for c in d.clients:
+            c.close()
 
 
 # ------------------------------------------------------------------------------------------- CLI
@@ -479,8 +457,7 @@ def test_camera_health_from_stream_heartbeats(tmp_path: Path, pki: Any) -> None:
     from alpr.stream import Publisher
 
     pub = Publisher("tcp://127.0.0.1:*", heartbeat_s=0.1)
-    bridge, thread, url = start(tmp_path, pki, f"sqlite:///{tmp_path / 'h.db'}", zmq=[pub.endpoint])
-    try:
+    with serve_bridge(tmp_path, pki, f"sqlite:///{tmp_path / 'h.db'}", zmq=[pub.endpoint]) as (bridge, url):
         bridge.start()
         pub.report_health("cam1", fps=12.5, frames=250, dropped=3)
         pub.report_health("cam2", fps=0.0, frames=10, dropped=0)
@@ -508,10 +485,6 @@ def test_camera_health_from_stream_heartbeats(tmp_path: Path, pki: Any) -> None:
         assert all(i["online"] is False for i in stale)
         assert client.get("/api/v1/camera-health", params={"offline_after_s": 0}).status_code == 422
         client.close()
-    finally:
-        bridge.server.should_exit = True
-        thread.join(10)
-        bridge.stop()
 
 
 def test_acknowledgements_go_with_their_alerts(store: Any) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -22,21 +21,9 @@ from alpr.bridge.crypto import Keyring
 from alpr.bridge.store import Ingest, Sink, Store
 from alpr.bridge.webhooks import WebhookSink
 from alpr.stream.events import PlateEvent
-from netutil import free_port
-from netutil import serving as serving_thread
+from netutil import serve_app as serving
 
 API = "/api/v1"
-
-
-@contextmanager
-def serving(app: Any) -> Iterator[httpx.Client]:
-    """The app on a real uvicorn on loopback, and a client for it."""
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    with serving_thread(server), httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as c:
-        yield c
 
 
 def ev(plate: str) -> PlateEvent:

@@ -3,17 +3,10 @@ the retention pass honouring them over the config; failed sign-ins shared by bri
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
-import httpx
 import pytest
-import uvicorn
 
 from alpr.bridge.api import create_app
 from alpr.bridge.config import Retention
@@ -21,6 +14,7 @@ from alpr.bridge.crypto import Keyring
 from alpr.bridge.retention import enforce
 from alpr.bridge.store import Ingest, Store, parse_ts_ms
 from alpr.stream.events import PlateEvent
+from netutil import serve_app
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
 URL = "/api/v1/settings/retention"
@@ -47,27 +41,6 @@ def two(db_url: str, keyring: Keyring) -> Iterator[tuple[Store, Store]]:
     b.close()
 
 
-@contextmanager
-def serve(app: Any) -> Iterator[httpx.Client]:
-    """``app`` on a loopback uvicorn (real HTTP, as the bridge serves it) and a client for it."""
-    with socket.socket() as sk:
-        sk.bind(("127.0.0.1", 0))
-        port = int(sk.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as c:
-            yield c
-    finally:
-        server.should_exit = True
-        t.join(10)
-
-
 def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -80,7 +53,7 @@ def test_retention_setting_changes_what_the_pass_deletes(two: tuple[Store, Store
     admin, operator = store.create_token("admin"), store.create_token("operator")
     store.ingest([Ingest(ev("OLD10", 10), None), Ingest(ev("NEW2", 2), None)])
     now = parse_ts_ms(T0.isoformat())
-    with serve(app) as c:
+    with serve_app(app) as c:
         r = c.get(URL, headers=_auth(admin))
         assert r.status_code == 200
         assert r.json()["reads_days"] == 30 and r.json()["source"]["reads_days"] == "config"
@@ -103,7 +76,7 @@ def test_retention_setting_changes_what_the_pass_deletes(two: tuple[Store, Store
     assert any(a["action"] == "settings.retention" for a in store.audit_log(100))
     # The other bridge on the same store sees the stored value too; null returns to the config.
     other = create_app(two[1])
-    with serve(other) as c:
+    with serve_app(other) as c:
         assert c.get(URL, headers=_auth(admin)).json()["reads_days"] == 5
         r = c.put(URL, headers=_auth(admin), json={"reads_days": None})
         assert r.json()["reads_days"] == Retention().reads_days
@@ -115,7 +88,7 @@ def test_failed_sign_ins_count_across_bridges_on_one_store(two: tuple[Store, Sto
 
     two[0].create_user("ann", "viewer", "correct horse battery")
     wrong = {"username": "ann", "password": "wrong password"}
-    with serve(create_app(two[0])) as a, serve(create_app(two[1])) as b:
+    with serve_app(create_app(two[0])) as a, serve_app(create_app(two[1])) as b:
         for i in range(MAX_FAILURES):  # alternate bridges: each sees fewer than the limit itself
             r = (a if i % 2 else b).post("/auth/login", json=wrong)
             assert r.status_code == 401, r.text
@@ -134,7 +107,7 @@ def test_token_guess_lockout_is_shared_by_bridges_on_one_store(two: tuple[Store,
     limits = ApiLimits(auth_max_failures=4, auth_window_s=60, auth_lockout_s=120)
     good = two[0].create_token("viewer")
     health = "/api/v1/health"
-    with serve(create_app(two[0], limits=limits)) as a, serve(create_app(two[1], limits=limits)) as b:
+    with serve_app(create_app(two[0], limits=limits)) as a, serve_app(create_app(two[1], limits=limits)) as b:
         assert a.get(health, headers=_auth(good)).status_code == 200
         for i in range(3):
             assert (a if i % 2 else b).get(health, headers=_auth("alpr_wrong")).status_code == 401
