@@ -46,7 +46,7 @@ __all__ = [
 
 T = TypeVar("T")
 
-MODEL_VERSION = "0.3.1"
+MODEL_VERSION = "0.4.0"
 """Version written into each exported model's manifest entry: 0.1.0 = the first weights (partly trained
 on sources without a licence), 0.2.0 = retrained without them, pseudo-labelled OCR data."""
 
