@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -297,6 +298,21 @@ class Postgres:
             c.execute(f"CREATE DATABASE {name}")
         return f"postgresql+psycopg://alpr@127.0.0.1:{self.port}/{name}"
 
+    def _ctl(self, *args: str) -> None:
+        pg_ctl = _pg_bin("pg_ctl")
+        assert pg_ctl is not None
+        subprocess.run(
+            [*self.runas, pg_ctl, "-D", str(self.dir / "data"), *args], check=True, capture_output=True
+        )
+
+    def start(self) -> None:
+        opts = f"-k {self.dir} -h 127.0.0.1 -p {self.port} -F -c fsync=off -c full_page_writes=off"
+        self._ctl("-o", opts, "-l", str(self.dir / "pg.log"), "-w", "start")
+
+    def kill(self) -> None:
+        """Stop the server the way a crash would (immediate shutdown: no checkpoint, clients cut off)."""
+        self._ctl("-m", "immediate", "stop")
+
 
 def _pg_bin(name: str) -> str | None:
     found = shutil.which(name)
@@ -308,14 +324,14 @@ def _pg_bin(name: str) -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[Postgres]:
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if initdb is None or pg_ctl is None:
+@contextmanager
+def _launch_postgres() -> Iterator[Postgres]:
+    """A throw-away PostgreSQL cluster on a free loopback port (skips the test when not installed)."""
+    initdb = _pg_bin("initdb")
+    if initdb is None or _pg_bin("pg_ctl") is None:
         pytest.skip("PostgreSQL not installed (run scripts/system-deps.sh)")
     # Not under pytest's basetemp: that tree is private to root (0700), and PostgreSQL runs as postgres.
     base = Path(tempfile.mkdtemp(prefix="alpr-pg-"))
-    data = base / "data"
     runas: list[str] = []
     if os.geteuid() == 0:  # PostgreSQL refuses to run as root
         import pwd
@@ -323,23 +339,32 @@ def postgres() -> Iterator[Postgres]:
         pw = pwd.getpwnam("postgres")
         runas = ["runuser", "-u", "postgres", "--"]
         os.chown(base, pw.pw_uid, pw.pw_gid)
-    port = free_port()
     subprocess.run(
-        [*runas, initdb, "-D", str(data), "-U", "alpr", "--auth=trust", "-E", "UTF8", "--no-sync"],
+        [*runas, initdb, "-D", str(base / "data"), "-U", "alpr", "--auth=trust", "-E", "UTF8", "--no-sync"],
         check=True,
         capture_output=True,
     )
-    opts = f"-k {base} -h 127.0.0.1 -p {port} -F -c fsync=off -c full_page_writes=off"
-    subprocess.run(
-        [*runas, pg_ctl, "-D", str(data), "-o", opts, "-l", str(base / "pg.log"), "-w", "start"],
-        check=True,
-        capture_output=True,
-    )
+    pg = Postgres(base, free_port(), runas)
+    pg.start()
     try:
-        yield Postgres(base, port, runas)
+        yield pg
     finally:
-        subprocess.run([*runas, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        with suppress(subprocess.CalledProcessError):  # already stopped
+            pg.kill()
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    with _launch_postgres() as pg:
+        yield pg
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[Postgres]:
+    """A cluster of the test's own, which it may kill and restart."""
+    with _launch_postgres() as pg:
+        yield pg
 
 
 @pytest.fixture

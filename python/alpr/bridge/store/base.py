@@ -269,11 +269,16 @@ class _Tx:
         except sa.exc.SQLAlchemyError as exc:
             raise StoreError(f"store: {exc}") from exc
 
-    def __exit__(self, *exc: Any) -> bool | None:
+    def __exit__(self, typ: Any, val: Any, tb: Any) -> bool | None:
         try:
-            return self._cm.__exit__(*exc)
+            suppressed = self._cm.__exit__(typ, val, tb)
         except sa.exc.SQLAlchemyError as e:
             raise StoreError(f"store: {e}") from e
+        # A driver error inside the block (a lost connection mid-transaction) is a StoreError too, so
+        # that callers that retry on StoreError (the bridge's writer) do not die on it.
+        if isinstance(val, sa.exc.SQLAlchemyError):
+            raise StoreError(f"store: {val}") from val
+        return suppressed
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
