@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 
 from alpr.bridge.api.common import API, MAX_ID, Admin, StoreDep
+from alpr.bridge.store import Store, TokenInfo
 
 router = APIRouter(prefix=API)
 LetterId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -29,15 +30,17 @@ def dead_letters(
 
 @router.post("/dead-letters/{letter_id}/retry", status_code=204)
 def retry(t: Admin, store: StoreDep, letter_id: LetterId) -> Response:
-    if not store.dead_letter_retry(letter_id):
-        raise HTTPException(404, f"no dead letter {letter_id}")
-    store.audit(t.id, "dead_letters.retry", {"id": letter_id}, 1)
-    return Response(status_code=204)
+    return _done(t, store, "retry", letter_id, store.dead_letter_retry(letter_id))
 
 
 @router.delete("/dead-letters/{letter_id}", status_code=204)
 def drop(t: Admin, store: StoreDep, letter_id: LetterId) -> Response:
-    if not store.dead_letter_delete(letter_id):
+    return _done(t, store, "delete", letter_id, store.dead_letter_delete(letter_id))
+
+
+def _done(t: TokenInfo, store: Store, action: str, letter_id: int, found: bool) -> Response:
+    """404 unless ``found``; else audit ``dead_letters.ACTION`` and answer 204."""
+    if not found:
         raise HTTPException(404, f"no dead letter {letter_id}")
-    store.audit(t.id, "dead_letters.delete", {"id": letter_id}, 1)
+    store.audit(t.id, f"dead_letters.{action}", {"id": letter_id}, 1)
     return Response(status_code=204)
