@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 
-from alpr.bridge.api.common import API, MAX_ID, Admin, StoreDep
+from alpr.bridge.api.common import API, MAX_ID, Admin, Limit, StoreDep
 from alpr.bridge.store import Store, TokenInfo
 
 router = APIRouter(prefix=API)
@@ -21,7 +21,7 @@ def dead_letters(
     t: Admin,
     store: StoreDep,
     sink: Annotated[str | None, Query(max_length=64, pattern=r"^[\w:.-]+$")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Limit = 100,
 ) -> dict[str, Any]:
     items = store.dead_letters(sink=sink, limit=limit)
     store.audit(t.id, "dead_letters.list", {"sink": sink}, len(items))
