@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from importlib import import_module
 from typing import Any
 
-__all__ = ["lazy_getattr"]
+__all__ = ["by_module", "lazy_getattr"]
 
 
 def lazy_getattr(package: str, exports: Mapping[str, str]) -> Callable[[str], Any]:
@@ -18,3 +18,13 @@ def lazy_getattr(package: str, exports: Mapping[str, str]) -> Callable[[str], An
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     return __getattr__
+
+
+def by_module(package: str, modules: Mapping[str, str]) -> dict[str, str]:
+    """The ``exports`` of :func:`lazy_getattr` (name -> defining module) from the names each module
+    defines, separated by spaces; a module starting with ``.`` is inside ``package``."""
+    return {
+        name: package + mod if mod.startswith(".") else mod
+        for mod, names in modules.items()
+        for name in names.split()
+    }

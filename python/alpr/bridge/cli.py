@@ -7,15 +7,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from contextlib import closing
 from typing import Any
 
+from alpr.bridge.cli_common import command, load, open_store, run, store_options
+
 __all__ = ["add_parsers"]
-
-
-def _common_store(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", help="store URL (default from --config / ALPR_DB, else sqlite:///alpr.db)")
-    p.add_argument("--key-file", help="key file (default from --config / ALPR_KEY_FILE; or ALPR_KEYS)")
-    p.add_argument("--config", help="bridge TOML config file")
 
 
 def add_parsers(subparsers: Any) -> None:
@@ -41,57 +38,37 @@ def add_parsers(subparsers: Any) -> None:
     s.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="default info"
     )
-    _common_store(s)
+    store_options(s)
     s.set_defaults(func=_serve)
 
     t = subparsers.add_parser("token", help="manage REST bearer tokens")
     tsub = t.add_subparsers(dest="token_cmd", required=True)
-    tc = tsub.add_parser("create", help="create a token and print it (only its hash is stored)")
+    tc = command(tsub, "create", "create a token and print it (only its hash is stored)", _token_create)
     tc.add_argument("--role", required=True, choices=["viewer", "operator", "admin"])
     tc.add_argument("--camera", action="append", default=None, help="limit to this camera (repeatable)")
     tc.add_argument("--name", default="")
-    _common_store(tc)
-    tc.set_defaults(func=_token_create)
-    tl = tsub.add_parser("list", help="list tokens (ids, roles, cameras; never the secrets)")
-    _common_store(tl)
-    tl.set_defaults(func=_token_list)
-    tr = tsub.add_parser("revoke", help="revoke a token by id")
+    store_options(tc)
+    store_options(command(tsub, "list", "list tokens (ids, roles, cameras; never the secrets)", _token_list))
+    tr = command(tsub, "revoke", "revoke a token by id", _token_revoke)
     tr.add_argument("id", type=int)
-    _common_store(tr)
-    tr.set_defaults(func=_token_revoke)
+    store_options(tr)
 
     from alpr.bridge.cli_users import add_user_parser
 
-    add_user_parser(subparsers, _common_store)
+    add_user_parser(subparsers, store_options)
 
     k = subparsers.add_parser("keys", help="encryption keys: init, add, rotate")
     ksub = k.add_subparsers(dest="keys_cmd", required=True)
-    ki = ksub.add_parser("init", help="write a new key file")
-    ki.add_argument("--key-file", required=True)
-    ki.set_defaults(func=_keys_init)
-    ka = ksub.add_parser("add", help="add a data key to the key file and make it active")
+    command(ksub, "init", "write a new key file", _keys_init).add_argument("--key-file", required=True)
+    ka = command(ksub, "add", "add a data key to the key file and make it active", _keys_add)
     ka.add_argument("--key-file", required=True)
-    ka.set_defaults(func=_keys_add)
-    kc = ksub.add_parser("curve", help="write a CurveZMQ certificate pair (NAME.key, NAME.key_secret)")
+    kc = command(ksub, "curve", "write a CurveZMQ certificate pair (NAME.key, NAME.key_secret)", _keys_curve)
     kc.add_argument("name", help="e.g. publisher, bridge")
     kc.add_argument("--dir", default=".", help="where to write them (default .)")
-    kc.set_defaults(func=_keys_curve)
-    ko = ksub.add_parser("outbox", help="write a key for `alpr run --outbox-key`")
+    ko = command(ksub, "outbox", "write a key for `alpr run --outbox-key`", _keys_outbox)
     ko.add_argument("--key-file", required=True)
-    ko.set_defaults(func=_keys_outbox)
-    kw = ksub.add_parser("webhook", help="print a new Standard Webhooks secret (whsec_...) for a webhook")
-    kw.set_defaults(func=_keys_webhook)
-    kr = ksub.add_parser("rotate", help="re-encrypt everything under the active key")
-    _common_store(kr)
-    kr.set_defaults(func=_keys_rotate)
-
-
-def _config(args: argparse.Namespace, **extra: Any) -> Any:
-    from alpr.bridge.config import load_config
-
-    over: dict[str, Any] = {"db": args.db, "key_file": args.key_file}
-    over.update(extra)
-    return load_config(args.config, overrides=over)
+    command(ksub, "webhook", "print a new Standard Webhooks secret (whsec_...) for a webhook", _keys_webhook)
+    store_options(command(ksub, "rotate", "re-encrypt everything under the active key", _keys_rotate))
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -124,7 +101,7 @@ def _serve(args: argparse.Namespace) -> int:
         if args.webhook:
             # Plain dicts: validated by load_config, whose errors never echo the secret.
             extra["webhooks"] = [{"url": u, "secret": args.webhook_secret or ""} for u in args.webhook]
-        cfg = _config(args, **extra)
+        cfg = load(args, **extra)
         bridge = Bridge(cfg)
     except (AlprError, ValueError) as exc:
         print(f"alpr serve: {exc}", file=sys.stderr)
@@ -141,128 +118,91 @@ def _keys_webhook(args: argparse.Namespace) -> int:
 
 
 def _token_create(args: argparse.Namespace) -> int:
-    from alpr.bridge.crypto import Keyring
-    from alpr.bridge.store import Store
-    from alpr.errors import AlprError
+    def go(a: argparse.Namespace) -> int:
+        with closing(open_store(a)) as store:
+            token = store.create_token(a.role, cameras=a.camera, name=a.name)
+        print(token)
+        return 0
 
-    try:
-        cfg = _config(args)
-        store = Store(cfg.db, Keyring.load(cfg.key_file))
-        token = store.create_token(args.role, cameras=args.camera, name=args.name)
-        store.close()
-    except AlprError as exc:
-        print(f"alpr token create: {exc}", file=sys.stderr)
-        return 2
-    print(token)
-    return 0
+    return run("token create", go, args)
 
 
 def _token_list(args: argparse.Namespace) -> int:
-    import orjson
+    def go(a: argparse.Namespace) -> int:
+        import orjson
 
-    from alpr.bridge.crypto import Keyring
-    from alpr.bridge.store import Store
-    from alpr.errors import AlprError
+        with closing(open_store(a)) as store:
+            for t in store.list_tokens():
+                print(orjson.dumps(t).decode())
+        return 0
 
-    try:
-        cfg = _config(args)
-        store = Store(cfg.db, Keyring.load(cfg.key_file))
-        for t in store.list_tokens():
-            print(orjson.dumps(t).decode())
-        store.close()
-    except AlprError as exc:
-        print(f"alpr token list: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run("token list", go, args)
 
 
 def _token_revoke(args: argparse.Namespace) -> int:
-    from alpr.bridge.crypto import Keyring
-    from alpr.bridge.store import Store
-    from alpr.errors import AlprError
+    def go(a: argparse.Namespace) -> int:
+        with closing(open_store(a)) as store:
+            ok = store.revoke_token(a.id)
+        if not ok:
+            print(f"alpr token revoke: no token with id {a.id}", file=sys.stderr)
+            return 1
+        print(f"revoked token {a.id}")
+        return 0
 
-    try:
-        cfg = _config(args)
-        store = Store(cfg.db, Keyring.load(cfg.key_file))
-        ok = store.revoke_token(args.id)
-        store.close()
-    except AlprError as exc:
-        print(f"alpr token revoke: {exc}", file=sys.stderr)
-        return 2
-    if not ok:
-        print(f"alpr token revoke: no token with id {args.id}", file=sys.stderr)
-        return 1
-    print(f"revoked token {args.id}")
-    return 0
+    return run("token revoke", go, args)
 
 
 def _keys_init(args: argparse.Namespace) -> int:
-    from alpr.bridge.crypto import generate_keyfile
-    from alpr.errors import AlprError
+    def go(a: argparse.Namespace) -> int:
+        from alpr.bridge.crypto import generate_keyfile
 
-    try:
-        generate_keyfile(args.key_file)
-    except AlprError as exc:
-        print(f"alpr keys init: {exc}", file=sys.stderr)
-        return 2
-    print(
-        f"wrote {os.fspath(args.key_file)} (keep it secret and backed up: without it the store is unreadable)"
-    )
-    return 0
+        generate_keyfile(a.key_file)
+        secret = "keep it secret and backed up: without it the store is unreadable"
+        print(f"wrote {os.fspath(a.key_file)} ({secret})")
+        return 0
+
+    return run("keys init", go, args)
 
 
 def _keys_add(args: argparse.Namespace) -> int:
-    from alpr.bridge.crypto import Keyring
-    from alpr.errors import AlprError
+    def go(a: argparse.Namespace) -> int:
+        from alpr.bridge.crypto import Keyring
 
-    try:
-        ring = Keyring.load(args.key_file).with_new_key()
-        ring.save(args.key_file)
-    except AlprError as exc:
-        print(f"alpr keys add: {exc}", file=sys.stderr)
-        return 2
-    print(f"active key is now {ring.active}; run `alpr keys rotate` to re-encrypt old rows")
-    return 0
+        ring = Keyring.load(a.key_file).with_new_key()
+        ring.save(a.key_file)
+        print(f"active key is now {ring.active}; run `alpr keys rotate` to re-encrypt old rows")
+        return 0
+
+    return run("keys add", go, args)
 
 
 def _keys_curve(args: argparse.Namespace) -> int:
-    from alpr.errors import AlprError
-    from alpr.stream.keys import create_curve_certificate
+    def go(a: argparse.Namespace) -> int:
+        from alpr.stream.keys import create_curve_certificate
 
-    try:
-        public, secret = create_curve_certificate(args.dir, args.name)
-    except AlprError as exc:
-        print(f"alpr keys curve: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {public} (give it to the other side) and {secret} (keep it secret)")
-    return 0
+        public, secret = create_curve_certificate(a.dir, a.name)
+        print(f"wrote {public} (give it to the other side) and {secret} (keep it secret)")
+        return 0
+
+    return run("keys curve", go, args)
 
 
 def _keys_outbox(args: argparse.Namespace) -> int:
-    from alpr.errors import AlprError
-    from alpr.stream.keys import write_outbox_key
+    def go(a: argparse.Namespace) -> int:
+        from alpr.stream.keys import write_outbox_key
 
-    try:
-        path = write_outbox_key(args.key_file)
-    except AlprError as exc:
-        print(f"alpr keys outbox: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {path} (for `alpr run --outbox-key`; without it the outbox is unreadable)")
-    return 0
+        path = write_outbox_key(a.key_file)
+        print(f"wrote {path} (for `alpr run --outbox-key`; without it the outbox is unreadable)")
+        return 0
+
+    return run("keys outbox", go, args)
 
 
 def _keys_rotate(args: argparse.Namespace) -> int:
-    from alpr.bridge.crypto import Keyring
-    from alpr.bridge.store import Store
-    from alpr.errors import AlprError
+    def go(a: argparse.Namespace) -> int:
+        with closing(open_store(a)) as store:
+            n = store.rotate()
+        print(f"re-encrypted {n} rows")
+        return 0
 
-    try:
-        cfg = _config(args)
-        store = Store(cfg.db, Keyring.load(cfg.key_file))
-        n = store.rotate()
-        store.close()
-    except AlprError as exc:
-        print(f"alpr keys rotate: {exc}", file=sys.stderr)
-        return 2
-    print(f"re-encrypted {n} rows")
-    return 0
+    return run("keys rotate", go, args)

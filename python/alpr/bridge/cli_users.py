@@ -8,6 +8,8 @@ import sys
 from contextlib import closing
 from typing import Any
 
+from alpr.bridge.cli_common import command, open_store, run
+
 __all__ = ["add_user_parser"]
 
 
@@ -15,35 +17,22 @@ def add_user_parser(subparsers: Any, common: Any) -> None:
     """Register ``user`` on an argparse subparsers object; ``common`` adds --db/--key-file/--config."""
     u = subparsers.add_parser("user", help="manage dashboard accounts (argon2id password hashes)")
     usub = u.add_subparsers(dest="user_cmd", required=True)
-    uc = usub.add_parser("create", help="create an account")
+    uc = command(usub, "create", "create an account", _create)
     uc.add_argument("name")
     uc.add_argument("--role", required=True, choices=["viewer", "operator", "admin"])
     uc.add_argument("--camera", action="append", default=None, help="limit to this camera (repeatable)")
     uc.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     common(uc)
-    uc.set_defaults(func=_create)
-    ul = usub.add_parser("list", help="list accounts (never the password hashes)")
-    common(ul)
-    ul.set_defaults(func=_list)
-    up = usub.add_parser("passwd", help="set a new password (ends the account's sessions)")
+    common(command(usub, "list", "list accounts (never the password hashes)", _list))
+    up = command(usub, "passwd", "set a new password (ends the account's sessions)", _passwd)
     up.add_argument("name")
     up.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     common(up)
-    up.set_defaults(func=_passwd)
     for cmd, flag in (("disable", True), ("enable", False)):
-        ud = usub.add_parser(cmd, help=f"{cmd} an account" + (" (ends its sessions)" if flag else ""))
+        help = f"{cmd} an account" + (" (ends its sessions)" if flag else "")
+        ud = command(usub, cmd, help, _disable, disabled=flag)
         ud.add_argument("name")
         common(ud)
-        ud.set_defaults(func=_disable, disabled=flag)
-
-
-def _store(args: argparse.Namespace) -> Any:
-    from alpr.bridge.config import load_config
-    from alpr.bridge.crypto import Keyring
-    from alpr.bridge.store import Store
-
-    cfg = load_config(args.config, overrides={"db": args.db, "key_file": args.key_file})
-    return Store(cfg.db, Keyring.load(cfg.key_file))
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -56,18 +45,12 @@ def _password(args: argparse.Namespace) -> str:
 
 
 def _run(cmd: str, fn: Any, args: argparse.Namespace) -> int:
-    from alpr.errors import AlprError
-
-    try:
-        return int(fn(args))
-    except (AlprError, ValueError) as exc:
-        print(f"alpr user {cmd}: {exc}", file=sys.stderr)
-        return 2
+    return run(f"user {cmd}", fn, args, value_errors=True)
 
 
 def _update(cmd: str, a: argparse.Namespace, done: str, **changes: Any) -> int:
     """Apply ``changes`` to the account ``a.name``; 1 (with a message) when there is no such account."""
-    with closing(_store(a)) as store:
+    with closing(open_store(a)) as store:
         ok = store.update_user(a.name, **changes)
     if not ok:
         print(f"alpr user {cmd}: no user {a.name!r}", file=sys.stderr)
@@ -79,7 +62,7 @@ def _update(cmd: str, a: argparse.Namespace, done: str, **changes: Any) -> int:
 def _create(args: argparse.Namespace) -> int:
     def go(a: argparse.Namespace) -> int:
         pw = _password(a)
-        with closing(_store(a)) as store:
+        with closing(open_store(a)) as store:
             uid = store.create_user(a.name, a.role, pw, cameras=a.camera)
         print(f"created user {a.name} (id {uid}, {a.role})")
         return 0
@@ -91,7 +74,7 @@ def _list(args: argparse.Namespace) -> int:
     def go(a: argparse.Namespace) -> int:
         import orjson
 
-        with closing(_store(a)) as store:
+        with closing(open_store(a)) as store:
             for u in store.list_users():
                 print(orjson.dumps(u).decode())
         return 0

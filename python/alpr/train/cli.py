@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["add_parsers", "main"]
@@ -45,15 +46,28 @@ def add_parsers(subparsers: Any) -> None:
     _add_export_tensorrt(esub)
 
 
+def _command(
+    sub: Any, name: str, help: str, func: Callable[[argparse.Namespace], int], *, defaults: bool = False
+) -> argparse.ArgumentParser:
+    """Add the subcommand ``name`` running ``func``; with ``defaults`` its help shows every default."""
+    fmt = argparse.ArgumentDefaultsHelpFormatter if defaults else argparse.HelpFormatter
+    p: argparse.ArgumentParser = sub.add_parser(name, help=help, formatter_class=fmt)
+    p.set_defaults(func=func)
+    return p
+
+
+def _csv(text: str) -> list[str]:
+    """The items of a comma-separated option, empty ones dropped."""
+    return [x for x in text.split(",") if x]
+
+
 # ---------------------------------------------------------------------------------------------------
 # OCR
 # ---------------------------------------------------------------------------------------------------
 
 
 def _add_train_ocr(sub: Any) -> None:
-    p = sub.add_parser(
-        "ocr", help="train the CRNN plate OCR", formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    p = _command(sub, "ocr", "train the CRNN plate OCR", _train_ocr, defaults=True)
     p.add_argument(
         "--labels", action="append", default=[], help="OCR label TSV (repeatable); train/valid by split"
     )
@@ -117,7 +131,6 @@ def _add_train_ocr(sub: Any) -> None:
         metavar="N",
         help="with --evaluate: also N rendered one-row and N two-row plates per region (fixed seed)",
     )
-    p.set_defaults(func=_train_ocr)
 
 
 def _train_ocr(args: argparse.Namespace) -> int:
@@ -163,7 +176,7 @@ def _train_ocr(args: argparse.Namespace) -> int:
         aug_strength=args.aug_strength,
         warmup=args.warmup,
         init=args.init,
-        exclude_sources=[x for x in args.exclude_sources.split(",") if x],
+        exclude_sources=_csv(args.exclude_sources),
         region_weights=_weights(args.region_weights, "--region-weights"),
         synth_regions=_synth_regions(args.synth_regions),
     )
@@ -216,7 +229,7 @@ def _evaluate_ocr(args: argparse.Namespace) -> int:
 
 
 def _add_export_ocr(sub: Any) -> None:
-    p = sub.add_parser("ocr", help="export the OCR to ONNX (+ FP16, INT8) and update the manifest")
+    p = _command(sub, "ocr", "export the OCR to ONNX (+ FP16, INT8) and update the manifest", _export_ocr)
     p.add_argument("--checkpoint", required=True, help="best.pt / last.pt of an OCR run")
     p.add_argument("--out", default="models", help="folder for plate_ocr*.onnx and manifest.json")
     p.add_argument("--name", default="plate_ocr", help="file stem")
@@ -227,7 +240,6 @@ def _add_export_ocr(sub: Any) -> None:
     p.add_argument("--opset", type=int, default=17)
     p.add_argument("--no-manifest", action="store_true", help="do not touch OUT/manifest.json")
     p.add_argument("--report", default=None, help="write the export report (accuracy, speed) as JSON here")
-    p.set_defaults(func=_export_ocr)
 
 
 def _export_ocr(args: argparse.Namespace) -> int:
@@ -254,10 +266,8 @@ def _export_ocr(args: argparse.Namespace) -> int:
 
 
 def _add_export_tensorrt(sub: Any) -> None:
-    p = sub.add_parser(
-        "tensorrt",
-        help="build FP16 / INT8 TensorRT engines of the detector and OCR (needs alpr-engine[tensorrt])",
-    )
+    help = "build FP16 / INT8 TensorRT engines of the detector and OCR (needs alpr-engine[tensorrt])"
+    p = _command(sub, "tensorrt", help, _export_tensorrt)
     p.add_argument("--precision", choices=("fp16", "int8", "fp32"), default="fp16")
     p.add_argument("--models", default="detector,ocr", help="comma-separated: detector, ocr")
     p.add_argument("--config", default=None, help="TOML config naming the models (default: the bundled ones)")
@@ -269,7 +279,6 @@ def _add_export_tensorrt(sub: Any) -> None:
     p.add_argument("--cache-dir", default=None, help="engine cache (default: $ALPR_CACHE_DIR/tensorrt)")
     p.add_argument("--out", default=None, help="also copy the engines and calibration caches here")
     p.add_argument("--json", action="store_true", help="one JSON object per engine")
-    p.set_defaults(func=_export_tensorrt)
 
 
 def _export_tensorrt(args: argparse.Namespace) -> int:
@@ -324,11 +333,8 @@ def _export_tensorrt(args: argparse.Namespace) -> int:
 
 
 def _add_pseudo_label(sub: Any) -> None:
-    p = sub.add_parser(
-        "pseudo-label",
-        help="read unlabelled plate crops with a teacher OCR and keep the sure reads as an OCR label TSV",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    help = "read unlabelled plate crops with a teacher OCR and keep the sure reads as an OCR label TSV"
+    p = _command(sub, "pseudo-label", help, _pseudo_label, defaults=True)
     p.add_argument("--crops", action="append", default=[], help="folder of crops (with manifest.tsv)")
     p.add_argument("--detect", action="append", default=[], help="YOLO detector set with manifest.csv")
     p.add_argument("--exclude-sources", default="", help="comma-separated sources to leave out")
@@ -349,7 +355,6 @@ def _add_pseudo_label(sub: Any) -> None:
     p.add_argument(
         "--check", metavar="LABELS", default=None, help="measure the filter on this labelled TSV instead"
     )
-    p.set_defaults(func=_pseudo_label)
 
 
 def _pseudo_label(args: argparse.Namespace) -> int:
@@ -357,8 +362,8 @@ def _pseudo_label(args: argparse.Namespace) -> int:
 
     from alpr.train import pseudo
 
-    exclude = [x for x in args.exclude_sources.split(",") if x]
-    regions = [x for x in args.regions.split(",") if x]
+    exclude = _csv(args.exclude_sources)
+    regions = _csv(args.regions)
     if args.check:
         table = pseudo.check(
             args.check,
@@ -389,11 +394,8 @@ def _pseudo_label(args: argparse.Namespace) -> int:
 
 
 def _add_train_verifier(sub: Any) -> None:
-    p = sub.add_parser(
-        "verifier",
-        help="fit the read verifier (plates vs phantom reads) for the bundled models",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    help = "fit the read verifier (plates vs phantom reads) for the bundled models"
+    p = _command(sub, "verifier", help, _train_verifier, defaults=True)
     p.add_argument("--detect", required=True, help="YOLO detector set with manifest.csv (train/valid split)")
     p.add_argument("--negatives", required=True, help="folder of plate-free frames")
     p.add_argument("--exclude-sources", default="", help="detector-set sources to leave out (comma list)")
@@ -401,7 +403,6 @@ def _add_train_verifier(sub: Any) -> None:
     p.add_argument("--recall", type=float, default=0.98, help="share of valid plates the threshold keeps")
     p.add_argument("--manifest", default=None, help="write the fitted verifier into this manifest.json")
     p.add_argument("--max-images", type=int, default=0, help="at most this many images per set (0 = all)")
-    p.set_defaults(func=_train_verifier)
 
 
 def _train_verifier(args: argparse.Namespace) -> int:
@@ -411,7 +412,7 @@ def _train_verifier(args: argparse.Namespace) -> int:
         args.detect,
         args.negatives,
         args.out,
-        exclude_sources=[x for x in args.exclude_sources.split(",") if x],
+        exclude_sources=_csv(args.exclude_sources),
         recall=args.recall,
         manifest=args.manifest,
         max_images=args.max_images,
@@ -423,9 +424,9 @@ def _train_verifier(args: argparse.Namespace) -> int:
 def _add_train_detector(sub: Any) -> None:
     from alpr.train.detector.config import add_train_arguments
 
-    p = sub.add_parser("detector", help="train the plate detector (resumes runs/detector/last.pt)")
-    add_train_arguments(p)
-    p.set_defaults(func=_train_detector)
+    add_train_arguments(
+        _command(sub, "detector", "train the plate detector (resumes runs/detector/last.pt)", _train_detector)
+    )
 
 
 def _train_detector(args: argparse.Namespace) -> int:
@@ -437,11 +438,8 @@ def _train_detector(args: argparse.Namespace) -> int:
 def _add_export_detector(sub: Any) -> None:
     from alpr.train.detector.config import add_export_arguments
 
-    p = sub.add_parser(
-        "detector", help="export the plate detector to ONNX (+ INT8, FP16), evaluate it, write the manifest"
-    )
-    add_export_arguments(p)
-    p.set_defaults(func=_export_detector)
+    help = "export the plate detector to ONNX (+ INT8, FP16), evaluate it, write the manifest"
+    add_export_arguments(_command(sub, "detector", help, _export_detector))
 
 
 def _export_detector(args: argparse.Namespace) -> int:

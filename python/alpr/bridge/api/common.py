@@ -128,6 +128,48 @@ def parse_cursor(cursor: str | None) -> int | None:
     return int(cursor)
 
 
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Cursor = Annotated[str | None, Query(max_length=40)]
+
+
+def page_args(
+    since: datetime | None, until: datetime | None, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    """A listing's time window and paging as store arguments (``since_ms``, ``until_ms``, ``limit``,
+    ``before_id``)."""
+    return {
+        "since_ms": parse_ms(since, "since"),
+        "until_ms": parse_ms(until, "until"),
+        "limit": limit,
+        "before_id": parse_cursor(cursor),
+    }
+
+
+def next_cursor(nxt: int | None) -> str | None:
+    """The ``next`` of a page: the cursor a client sends back for the page after it."""
+    return None if nxt is None else str(nxt)
+
+
+def paging(what: str | None = None) -> Callable[..., dict[str, Any]]:
+    """A dependency for ``?since=&until=&limit=&cursor=``, giving :func:`page_args`; ``what`` (say
+    "entry") says in the API docs which time ``since`` and ``until`` bound. Use it as
+    ``page: Annotated[dict[str, Any], Depends(paging("entry"))]``."""
+
+    def dep(
+        since: Annotated[
+            datetime | None, Query(description=None if what is None else f"{what} at or after")
+        ] = None,
+        until: Annotated[
+            datetime | None, Query(description=None if what is None else f"{what} before")
+        ] = None,
+        limit: Limit = 100,
+        cursor: Cursor = None,
+    ) -> dict[str, Any]:
+        return page_args(since, until, limit, cursor)
+
+    return dep
+
+
 class Window:
     """The query parameters every listing shares: camera, time window and paging (``?camera=&since=
     &until=&limit=&cursor=``), parsed to store arguments."""
@@ -137,25 +179,16 @@ class Window:
         camera: Annotated[str | None, Query(pattern=CAMERA)] = None,
         since: datetime | None = None,
         until: datetime | None = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        cursor: Annotated[str | None, Query(max_length=40)] = None,
+        limit: Limit = 100,
+        cursor: Cursor = None,
     ) -> None:
         self.camera = camera
         self.since = since
         self.until = until
-        self.limit = limit
-        self.since_ms = parse_ms(since, "since")
-        self.until_ms = parse_ms(until, "until")
-        self.before_id = parse_cursor(cursor)
+        self._page = page_args(since, until, limit, cursor)
 
     def store_args(self) -> dict[str, Any]:
-        return {
-            "camera": self.camera,
-            "since_ms": self.since_ms,
-            "until_ms": self.until_ms,
-            "limit": self.limit,
-            "before_id": self.before_id,
-        }
+        return {"camera": self.camera, **self._page}
 
 
 WindowDep = Annotated[Window, Depends()]

@@ -9,7 +9,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 
-from alpr.bridge.api.common import API, MAX_ID, Admin, StoreDep
+from alpr.bridge.api.common import API, MAX_ID, Admin, Limit, StoreDep
+from alpr.bridge.store import Store, TokenInfo
 
 router = APIRouter(prefix=API)
 LetterId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -20,7 +21,7 @@ def dead_letters(
     t: Admin,
     store: StoreDep,
     sink: Annotated[str | None, Query(max_length=64, pattern=r"^[\w:.-]+$")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Limit = 100,
 ) -> dict[str, Any]:
     items = store.dead_letters(sink=sink, limit=limit)
     store.audit(t.id, "dead_letters.list", {"sink": sink}, len(items))
@@ -29,15 +30,17 @@ def dead_letters(
 
 @router.post("/dead-letters/{letter_id}/retry", status_code=204)
 def retry(t: Admin, store: StoreDep, letter_id: LetterId) -> Response:
-    if not store.dead_letter_retry(letter_id):
-        raise HTTPException(404, f"no dead letter {letter_id}")
-    store.audit(t.id, "dead_letters.retry", {"id": letter_id}, 1)
-    return Response(status_code=204)
+    return _done(t, store, "retry", letter_id, store.dead_letter_retry(letter_id))
 
 
 @router.delete("/dead-letters/{letter_id}", status_code=204)
 def drop(t: Admin, store: StoreDep, letter_id: LetterId) -> Response:
-    if not store.dead_letter_delete(letter_id):
+    return _done(t, store, "delete", letter_id, store.dead_letter_delete(letter_id))
+
+
+def _done(t: TokenInfo, store: Store, action: str, letter_id: int, found: bool) -> Response:
+    """404 unless ``found``; else audit ``dead_letters.ACTION`` and answer 204."""
+    if not found:
         raise HTTPException(404, f"no dead letter {letter_id}")
-    store.audit(t.id, "dead_letters.delete", {"id": letter_id}, 1)
+    store.audit(t.id, f"dead_letters.{action}", {"id": letter_id}, 1)
     return Response(status_code=204)

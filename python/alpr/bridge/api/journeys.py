@@ -6,11 +6,11 @@ A token limited to cameras sees the journeys whose both cameras are among them.
 # No `from __future__ import annotations`: FastAPI must see the real dependency types.
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from alpr.bridge.api.common import API, PLATE, StoreDep, Viewer, parse_cursor, parse_ms
+from alpr.bridge.api.common import API, PLATE, StoreDep, Viewer, next_cursor, paging, parse_ms
 from alpr.bridge.api.parking_models import Journey, JourneysPage, OdCell, OdMatrix
 
 router = APIRouter(prefix=API)
@@ -20,23 +20,13 @@ router = APIRouter(prefix=API)
 def journeys(
     t: Viewer,
     store: StoreDep,
+    page: Annotated[dict[str, Any], Depends(paging("departure"))],
     plate: Annotated[str | None, Query(pattern=PLATE)] = None,
-    since: Annotated[datetime | None, Query(description="departure at or after")] = None,
-    until: Annotated[datetime | None, Query(description="departure before")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(max_length=40)] = None,
 ) -> JourneysPage:
-    items, nxt = store.query_journeys(
-        plate=plate,
-        cameras=t.cameras,
-        since_ms=parse_ms(since, "since"),
-        until_ms=parse_ms(until, "until"),
-        limit=limit,
-        before_id=parse_cursor(cursor),
-    )
+    items, nxt = store.query_journeys(plate=plate, cameras=t.cameras, **page)
     if plate is not None:
         store.audit(t.id, "journeys.search", {"plate": plate}, len(items))
-    return JourneysPage(items=[Journey(**j) for j in items], next=None if nxt is None else str(nxt))
+    return JourneysPage(items=[Journey(**j) for j in items], next=next_cursor(nxt))
 
 
 @router.get("/journeys/matrix", response_model=OdMatrix)

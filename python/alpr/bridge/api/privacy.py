@@ -2,11 +2,11 @@
 
 # No `from __future__ import annotations`: FastAPI must see the real dependency types.
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
-from alpr.bridge.api.common import API, Admin, StoreDep
+from alpr.bridge.api.common import API, Admin, Limit, StoreDep
 from alpr.bridge.api.models import PlateRequest
 
 router = APIRouter(prefix=API)
@@ -30,5 +30,5 @@ def erase(t: Admin, store: StoreDep, body: PlateRequest) -> dict[str, int]:
 
 
 @router.get("/audit")
-def audit(_t: Admin, store: StoreDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+def audit(_t: Admin, store: StoreDep, limit: Limit = 100) -> dict[str, Any]:
     return {"items": store.audit_log(limit)}

@@ -13,6 +13,7 @@ from alpr.bridge.api.common import (
     StoreDep,
     Viewer,
     WindowDep,
+    next_cursor,
     state,
 )
 from alpr.bridge.api.models import Alert, AlertsPage, Camera, Cameras, Read, ReadsPage
@@ -48,7 +49,7 @@ def reads(
     detail = {"plate": plate, "fuzzy": fuzzy, "camera": w.camera}
     detail |= {"since": str(w.since), "until": str(w.until)}
     store.audit(t.id, "reads.search", detail, len(items))
-    return ReadsPage(items=[Read(**d) for d in items], next=None if nxt is None else str(nxt))
+    return ReadsPage(items=[Read(**d) for d in items], next=next_cursor(nxt))
 
 
 def _visible_read(store: Store, t: TokenInfo, event_id: str) -> dict[str, Any]:
@@ -92,7 +93,7 @@ def alerts(
     state: Literal["open", "acknowledged"] | None = None,
 ) -> AlertsPage:
     items, nxt = store.query_alerts(state=state, cameras=t.cameras, **window.store_args())
-    return AlertsPage(items=[Alert(**a) for a in items], next=None if nxt is None else str(nxt))
+    return AlertsPage(items=[Alert(**a) for a in items], next=next_cursor(nxt))
 
 
 @router.get("/stats")

@@ -8,10 +8,9 @@ payment system holding an operator token; it is idempotent (the first payment is
 
 # No `from __future__ import annotations`: FastAPI must see the real dependency types.
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
 from alpr.bridge.api.common import (
     API,
@@ -21,7 +20,8 @@ from alpr.bridge.api.common import (
     Operator,
     StoreDep,
     Viewer,
-    parse_cursor,
+    next_cursor,
+    paging,
     parse_ms,
 )
 from alpr.bridge.api.parking_models import AnomaliesPage, Anomaly, PaidIn, Session, SessionsPage
@@ -36,27 +36,15 @@ SessionId = Annotated[int, Path(ge=1, le=MAX_ID)]
 def sessions(
     t: Viewer,
     store: StoreDep,
+    page: Annotated[dict[str, Any], Depends(paging("entry"))],
     site: Annotated[str | None, Query(pattern=CAMERA)] = None,
     state: Literal["open", "closed"] | None = None,
     plate: Annotated[str | None, Query(pattern=PLATE)] = None,
-    since: Annotated[datetime | None, Query(description="entry at or after")] = None,
-    until: Annotated[datetime | None, Query(description="entry before")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(max_length=40)] = None,
 ) -> SessionsPage:
-    items, nxt = store.query_sessions(
-        site=site,
-        state=state,
-        plate=plate,
-        cameras=t.cameras,
-        since_ms=parse_ms(since, "since"),
-        until_ms=parse_ms(until, "until"),
-        limit=limit,
-        before_id=parse_cursor(cursor),
-    )
+    items, nxt = store.query_sessions(site=site, state=state, plate=plate, cameras=t.cameras, **page)
     if plate is not None:
         store.audit(t.id, "sessions.search", {"plate": plate, "site": site}, len(items))
-    return SessionsPage(items=[Session(**d) for d in items], next=None if nxt is None else str(nxt))
+    return SessionsPage(items=[Session(**d) for d in items], next=next_cursor(nxt))
 
 
 def _visible_session(store: Store, t: TokenInfo, session_id: int) -> dict[str, Any]:
@@ -84,20 +72,9 @@ def paid(t: Operator, store: StoreDep, session_id: SessionId, body: PaidIn | Non
 def anomalies(
     t: Viewer,
     store: StoreDep,
+    page: Annotated[dict[str, Any], Depends(paging())],
     site: Annotated[str | None, Query(pattern=CAMERA)] = None,
     kind: Literal["overstay", "no_entry"] | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(max_length=40)] = None,
 ) -> AnomaliesPage:
-    items, nxt = store.query_anomalies(
-        site=site,
-        kind=kind,
-        cameras=t.cameras,
-        since_ms=parse_ms(since, "since"),
-        until_ms=parse_ms(until, "until"),
-        limit=limit,
-        before_id=parse_cursor(cursor),
-    )
-    return AnomaliesPage(items=[Anomaly(**a) for a in items], next=None if nxt is None else str(nxt))
+    items, nxt = store.query_anomalies(site=site, kind=kind, cameras=t.cameras, **page)
+    return AnomaliesPage(items=[Anomaly(**a) for a in items], next=next_cursor(nxt))

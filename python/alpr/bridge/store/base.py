@@ -221,17 +221,23 @@ class StoreBase:
     def _erasing(self) -> Iterator[Connection]:
         """A transaction whose deletes overwrite the freed bytes (SQLite ``secure_delete``), for erasure
         and retention, so removed ciphertext does not linger in free pages."""
+        with self._pragma("secure_delete=ON", "secure_delete=OFF") as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def _pragma(self, during: str, after: str) -> Iterator[Connection]:
+        """A connection with SQLite ``PRAGMA during`` in force until it is done (then ``PRAGMA after``;
+        nothing on PostgreSQL); a database error is raised as :class:`StoreError`."""
         try:
             with self.engine.connect() as conn:
                 if self.is_sqlite:
-                    conn.exec_driver_sql("PRAGMA secure_delete=ON")
+                    conn.exec_driver_sql(f"PRAGMA {during}")
                     conn.commit()  # ends SQLAlchemy's autobegun (empty) transaction
                 try:
-                    with conn.begin():
-                        yield conn
+                    yield conn
                 finally:
                     if self.is_sqlite:
-                        conn.exec_driver_sql("PRAGMA secure_delete=OFF")
+                        conn.exec_driver_sql(f"PRAGMA {after}")
                         conn.commit()
         except sa.exc.SQLAlchemyError as exc:
             raise StoreError(f"store: {exc}") from exc

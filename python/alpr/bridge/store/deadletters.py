@@ -3,6 +3,7 @@ rows behind them go out; an admin lists, retries or drops them (``/api/v1/dead-l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -20,15 +21,24 @@ class DeadLetterMixin(OutboxMixin):
 
     def outbox_dead_letter(self, row_id: int, error: str) -> bool:
         """Move outbox row ``row_id`` to the dead letters (one transaction); False if it is gone."""
-        o = S.outbox.c
+        return self._move(
+            S.outbox,
+            S.dead_letters,
+            row_id,
+            lambda r: {"failed_ms": now_ms(), "attempts": int(r.attempts) + 1, "error": error[:256]},
+        )
+
+    def _move(
+        self, src: sa.Table, dst: sa.Table, row_id: int, extra: Callable[[Any], dict[str, Any]]
+    ) -> bool:
+        """Move row ``row_id`` of ``src`` to ``dst`` (its ``_COPIED`` columns and ``extra(row)``) in one
+        transaction; False if there is no such row."""
         with self._begin() as conn:
-            r = conn.execute(sa.select(S.outbox).where(o.id == row_id)).first()
+            r = conn.execute(sa.select(src).where(src.c.id == row_id)).first()
             if r is None:
                 return False
-            values = {k: getattr(r, k) for k in _COPIED}
-            values |= {"failed_ms": now_ms(), "attempts": int(r.attempts) + 1, "error": error[:256]}
-            conn.execute(S.dead_letters.insert().values(**values))
-            conn.execute(S.outbox.delete().where(o.id == row_id))
+            conn.execute(dst.insert().values(**{k: getattr(r, k) for k in _COPIED}, **extra(r)))
+            conn.execute(src.delete().where(src.c.id == row_id))
         return True
 
     def dead_letters(self, *, sink: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
@@ -67,15 +77,7 @@ class DeadLetterMixin(OutboxMixin):
 
     def dead_letter_retry(self, letter_id: int) -> bool:
         """Put a dead letter back at the end of its sink's outbox (attempts reset); False if unknown."""
-        d = S.dead_letters.c
-        with self._begin() as conn:
-            r = conn.execute(sa.select(S.dead_letters).where(d.id == letter_id)).first()
-            if r is None:
-                return False
-            values = {k: getattr(r, k) for k in _COPIED}
-            conn.execute(S.outbox.insert().values(**values, retain=False, attempts=0))
-            conn.execute(S.dead_letters.delete().where(d.id == letter_id))
-        return True
+        return self._move(S.dead_letters, S.outbox, letter_id, lambda r: {"retain": False, "attempts": 0})
 
     def expire_dead_letters(self, *, days: float, now: int | None = None) -> int:
         """Drop dead letters whose event is older than ``days`` (they name plates: kept no longer than

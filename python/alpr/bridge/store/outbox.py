@@ -14,7 +14,6 @@ from alpr.bridge.store.base import (
     now_ms,
 )
 from alpr.bridge.store.fleet import LEASE_MS
-from alpr.errors import StoreError
 
 
 class OutboxMixin(StoreBase):
@@ -67,22 +66,10 @@ class OutboxMixin(StoreBase):
         the rows are sent again (at least once), and it keeps the sinks off the disk's critical path."""
         ids = list(ids)
         n = 0
-        try:
-            with self.engine.connect() as conn:
-                if self.is_sqlite:
-                    conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
-                try:
-                    for i in range(0, len(ids), 500):
-                        n += conn.execute(
-                            S.outbox.delete().where(S.outbox.c.id.in_(ids[i : i + 500]))
-                        ).rowcount
-                    conn.commit()
-                finally:
-                    if self.is_sqlite:
-                        conn.exec_driver_sql("PRAGMA synchronous=FULL")
-                        conn.commit()
-        except sa.exc.SQLAlchemyError as exc:
-            raise StoreError(f"store: {exc}") from exc
+        with self._pragma("synchronous=NORMAL", "synchronous=FULL") as conn:
+            for i in range(0, len(ids), 500):
+                n += conn.execute(S.outbox.delete().where(S.outbox.c.id.in_(ids[i : i + 500]))).rowcount
+            conn.commit()
         return n
 
     def outbox_failed(self, ids: Iterable[int]) -> None:

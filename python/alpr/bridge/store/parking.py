@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -43,6 +43,16 @@ _NS = uuid.UUID("5b3f0c2e-8d1a-4f7e-9c35-0a6e2d7b9f41")
 def event_uuid(kind: str, key: str) -> str:
     """The idempotency key of a derived message: the same (kind, key) always gives the same id."""
     return str(uuid.uuid5(_NS, f"{kind}:{key}"))
+
+
+class _Seen(NamedTuple):
+    """A read at an entry or exit camera of ``site``: the event, its time and its normalised plate."""
+
+    ev: EventLike
+    ts: int
+    site: SiteConfig
+    plate: str
+    bidx: str
 
 
 def _is_mqtt(sink: Sink) -> bool:
@@ -142,14 +152,13 @@ class ParkingMixin(SitesMixin, OutboxMixin):
             going = getattr(ev, "direction", None)
             if cam.direction is not None and going is not None and going != cam.direction:
                 continue  # e.g. a vehicle leaving past the entry camera of a two-way lane
-            site = sites.get(cam.site) or SiteConfig(cam.site)
-            changed = (
-                self._entry(conn, ev, ts, site, sinks, out, t)
-                if cam.role == "entry"
-                else self._exit(conn, ev, ts, site, sinks, out, t)
+            plate = normalize_plate(ev.plate)
+            seen = _Seen(
+                ev, ts, sites.get(cam.site) or SiteConfig(cam.site), plate, self.keyring.blind_index(plate)
             )
+            changed = (self._entry if cam.role == "entry" else self._exit)(conn, seen, sinks, out, t)
             if changed:
-                touched.add(site.site)
+                touched.add(seen.site.site)
         for name in sorted(touched):
             self._emit_occupancy(conn, out, sinks, name)
 
@@ -192,17 +201,9 @@ class ParkingMixin(SitesMixin, OutboxMixin):
         return None if p is None else PermitDecision(True, p.name, "local")
 
     def _entry(
-        self,
-        conn: Connection,
-        ev: EventLike,
-        ts: int,
-        site: SiteConfig,
-        sinks: Sequence[Sink],
-        out: list[dict[str, Any]],
-        t: int,
+        self, conn: Connection, seen: _Seen, sinks: Sequence[Sink], out: list[dict[str, Any]], t: int
     ) -> bool:
-        plate = normalize_plate(ev.plate)
-        bidx = self.keyring.blind_index(plate)
+        ev, ts, site, plate, bidx = seen
         recent = [(r, p) for r, p in self._candidates(conn, site, ts) if r.entry_ms >= ts - ENTRY_DEDUP_MS]
         if self._best(recent, plate, bidx, site.max_distance) is not None:
             return False  # the same vehicle read twice on its way in
@@ -237,17 +238,9 @@ class ParkingMixin(SitesMixin, OutboxMixin):
         return True
 
     def _exit(
-        self,
-        conn: Connection,
-        ev: EventLike,
-        ts: int,
-        site: SiteConfig,
-        sinks: Sequence[Sink],
-        out: list[dict[str, Any]],
-        t: int,
+        self, conn: Connection, seen: _Seen, sinks: Sequence[Sink], out: list[dict[str, Any]], t: int
     ) -> bool:
-        plate = normalize_plate(ev.plate)
-        bidx = self.keyring.blind_index(plate)
+        ev, ts, site, plate, bidx = seen
         if self._best(self._candidates(conn, site, ts, "closed"), plate, bidx, site.max_distance):
             return False  # read again on its way out: its session just closed
         best = self._best(self._candidates(conn, site, ts), plate, bidx, site.max_distance)

@@ -24,23 +24,20 @@ wrapper), :mod:`.loss`, :mod:`.data` (datasets, augmentation, batches), :mod:`.t
 
 from __future__ import annotations
 
-from alpr._lazy import lazy_getattr
+from alpr._lazy import by_module, lazy_getattr
 
 # Names resolve lazily (PEP 562): importing a light submodule (the config, for the command line) must
 # not import torch.
-_EXPORTS = {
-    "DetectorConfig": "alpr.train.detector.model",
-    "DetectorExport": "alpr.train.detector.model",
-    "DetectorLoss": "alpr.train.detector.loss",
-    "PlateDetector": "alpr.train.detector.model",
-    "STRIDES": "alpr.train.detector.model",
-    "Targets": "alpr.train.detector.loss",
-    "TrainConfig": "alpr.train.detector.config",
-    "decode_predictions": "alpr.train.detector.model",
-    "load_pretrained_backbone": "alpr.train.detector.model",
-    "make_anchors": "alpr.train.detector.model",
-    "train_detector": "alpr.train.detector.train",
-}
+_EXPORTS = by_module(
+    __name__,
+    {
+        ".config": "TrainConfig",
+        ".loss": "DetectorLoss Targets",
+        ".model": "DetectorConfig DetectorExport PlateDetector STRIDES decode_predictions"
+        " load_pretrained_backbone make_anchors",
+        ".train": "train_detector",
+    },
+)
 __all__ = sorted(_EXPORTS)
 
 __getattr__ = lazy_getattr(__name__, _EXPORTS)

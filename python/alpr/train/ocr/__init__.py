@@ -7,31 +7,18 @@ Metrics (character accuracy, exact match, AUROC of the confidences) are in :mod:
 
 from __future__ import annotations
 
-from alpr._lazy import lazy_getattr
+from alpr._lazy import by_module, lazy_getattr
 
 # Names resolve lazily (PEP 562): importing a light submodule (the config, for the command line) must
 # not import torch.
-_EXPORTS = {
-    "ARCHS": "alpr.train.ocr.model",
-    "CHARSET": "alpr.train.ocr.model",
-    "CRNN": "alpr.train.ocr.model",
-    "OcrConfig": "alpr.train.ocr.model",
-    "OcrModel": "alpr.train.ocr.model",
-    "PlateViT": "alpr.train.ocr.model",
-    "TrainOcrOptions": "alpr.train.ocr.train",
-    "auroc": "alpr.train.metrics",
-    "build_model": "alpr.train.ocr.model",
-    "char_accuracy": "alpr.train.metrics",
-    "ctc_loss": "alpr.train.ocr.train",
-    "edit_distance": "alpr.train.metrics",
-    "encode_texts": "alpr.train.ocr.train",
-    "evaluate_reads": "alpr.train.metrics",
-    "greedy_decode": "alpr.train.ocr.train",
-    "init_from_onnx": "alpr.train.ocr.model",
-    "load_model": "alpr.train.ocr.model",
-    "predict_probs": "alpr.train.ocr.train",
-    "train_ocr": "alpr.train.ocr.train",
-}
+_EXPORTS = by_module(
+    __name__,
+    {
+        ".model": "ARCHS CHARSET CRNN OcrConfig OcrModel PlateViT build_model init_from_onnx load_model",
+        ".train": "TrainOcrOptions ctc_loss encode_texts greedy_decode predict_probs train_ocr",
+        "alpr.train.metrics": "auroc char_accuracy edit_distance evaluate_reads",
+    },
+)
 __all__ = sorted(_EXPORTS)
 
 __getattr__ = lazy_getattr(__name__, _EXPORTS)
