@@ -8,7 +8,8 @@ memory any decoder of this video needs, so that the growth of ``alpr run`` can b
     python benches/soak.py --frames 10000            # the long run (results in benches/RESULTS.md)
     python benches/soak.py --frames 1500 --json out.json
 
-RSS is sampled every 0.2 s from ``/proc/PID/status`` (Linux); frames from ``alpr run``'s ``/health``.
+RSS is sampled every 0.2 s from ``/proc/PID/status`` (Linux); ``frames`` in the curve is ``alpr run``'s
+``/health`` counter of analysed frames (every ``--stride``-th frame, 3 by default).
 """
 
 from __future__ import annotations
@@ -168,6 +169,8 @@ def run_baseline(video: Path) -> dict[str, Any]:
 
 
 def _summary(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    if any(s["frames"] is not None for s in samples):  # alpr run: only while /health answered (not teardown)
+        samples = [s for s in samples if s["frames"] is not None]
     rss = [s["rss_mb"] for s in samples]
     if len(rss) < 4:
         return {"samples": len(rss)}
