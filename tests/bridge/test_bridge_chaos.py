@@ -1,4 +1,5 @@
-"""Chaos while events flow: PostgreSQL killed mid-stream, the bridge process SIGKILLed mid-stream.
+"""Chaos while events flow: PostgreSQL killed mid-stream, the bridge process SIGKILLed mid-stream, the
+disk full under SQLite.
 
 The guarantee under test (README, "Delivery guarantee"): every event a publisher accepted is stored,
 at least once on the wire and exactly once in the store (the store is idempotent by ``event_id`` and the
@@ -134,3 +135,47 @@ def test_bridge_process_killed_mid_stream_loses_nothing(
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def test_disk_full_under_sqlite_holds_events_and_recovers(
+    tmp_path: Path, key_file: Path, keyring: Keyring
+) -> None:
+    """The disk fills while events arrive (the serve process may not grow any file: RLIMIT_FSIZE set
+    with prlimit, which is what a full disk looks like to SQLite): the bridge stays up, says so in its
+    log, acknowledges nothing it could not store; once there is room again every event is stored once
+    and the database passes an integrity check."""
+    import resource
+    import sqlite3
+
+    db_path = tmp_path / "full.db"
+    db = f"sqlite:///{db_path}"
+    ep = f"tcp://127.0.0.1:{free_port_pair()}"
+    events = [_event(i) for i in range(300)]
+    log = tmp_path / "serve.log"
+    with Publisher(ep, outbox=tmp_path / "outbox.db") as pub:
+        proc = _serve(db, key_file, ep, log)
+        try:
+            for e in events[:50]:
+                pub.publish(e)
+            assert _wait(lambda: len(_reads(db, keyring) or []) == 50), log.read_text()
+            sizes = [p.stat().st_size for p in tmp_path.glob("full.db*")]
+            unlimited = resource.RLIM_INFINITY  # the hard limit stays: lowering it could not be undone
+            resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (max(sizes), unlimited))  # disk full
+            for e in events[50:]:
+                pub.publish(e)
+            assert _wait(lambda: "store write failed" in log.read_text(), 30), log.read_text()
+            held = len(_reads(db, keyring) or [])
+            assert held < len(events) and proc.poll() is None
+            resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (unlimited, unlimited))  # room again
+            assert _wait(lambda: len(_reads(db, keyring) or []) >= len(events)), log.read_text()
+            time.sleep(1.0)
+            ids = _reads(db, keyring) or []
+            assert len(ids) == len(events) and set(ids) == {e.event_id for e in events}
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    with sqlite3.connect(db_path) as c:
+        assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
