@@ -16,6 +16,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import tenacity
+
 from alpr.bridge.config import BridgeConfig
 from alpr.bridge.crypto import Keyring
 from alpr.bridge.retention import enforce
@@ -55,6 +57,10 @@ def _curve_options(config: BridgeConfig) -> dict[str, Any]:
 
 def webhook_sink_name(url: str) -> str:
     return "webhook:" + hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+class _Stopping(Exception):
+    """Raised out of a retry wait when the bridge stops."""
 
 
 class Bridge:
@@ -180,22 +186,38 @@ class Bridge:
         except StoreError:
             log.exception("cannot store camera health")
 
+    def _store_retry(self) -> tenacity.Retrying:
+        """Retries on StoreError for ever, 0.1 s doubling to 10 s, logged; ``stop()`` ends the wait."""
+
+        def sleep(seconds: float) -> None:
+            if self._stop.wait(seconds):
+                raise _Stopping
+
+        def note(state: tenacity.RetryCallState) -> None:
+            wait = state.next_action.sleep if state.next_action is not None else 0.0
+            exc = state.outcome.exception() if state.outcome is not None else None
+            log.error("store write failed; retrying in %.1f s", wait, exc_info=exc)
+
+        return tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(StoreError),
+            wait=tenacity.wait_exponential(multiplier=0.1, max=10.0),
+            sleep=sleep,
+            before_sleep=note,
+            reraise=True,
+        )
+
     def _write_loop(self, todo: queue.Queue[list[Any] | None], acks: queue.Queue[dict[str, Any]]) -> None:
         while True:
             msgs = todo.get()
             if msgs is None:
                 return
-            delay = 0.1
-            while True:
-                try:
-                    self.ingest_messages(msgs)
-                    break
-                except StoreError:
-                    # Not acknowledged, so nothing is lost: hold the batch and retry.
-                    log.exception("store write failed; retrying in %.1f s", delay)
-                    if self._stop.wait(delay):
-                        return
-                    delay = min(delay * 2, 10.0)
+            try:
+                # Not acknowledged until stored, so nothing is lost: hold the batch and retry.
+                for attempt in self._store_retry():
+                    with attempt:
+                        self.ingest_messages(msgs)
+            except _Stopping:
+                return
             last: dict[str, Any] = {}
             for m in msgs:
                 last[m.publisher] = m
