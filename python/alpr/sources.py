@@ -307,29 +307,53 @@ class VideoSource(Source):
             raise SourceError(f"cannot open video source {s}{hint}")
         return cap
 
+    def _connect(self) -> Any:
+        """``_open()`` with retries: ``backoff`` doubling, ``max_retries`` (None: for ever), each failure
+        logged; None when the source is stopped while it waits."""
+        import tenacity
+
+        class Stopped(Exception):
+            pass
+
+        def sleep(seconds: float) -> None:
+            if self._stop.wait(seconds):
+                raise Stopped
+
+        def note(state: tenacity.RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome is not None else None
+            log.warning("%s; retrying in %.1fs", exc, state.next_action.sleep if state.next_action else 0.0)
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(SourceError),
+            stop=tenacity.stop_never
+            if self.max_retries is None
+            else tenacity.stop_after_attempt(self.max_retries + 1),
+            wait=tenacity.wait_exponential(multiplier=self.backoff[0], max=self.backoff[1]),
+            sleep=sleep,
+            before_sleep=note,
+        )
+        try:
+            return retrying(self._open)
+        except Stopped:
+            return None
+        except tenacity.RetryError as err:
+            exc = err.last_attempt.exception()
+            raise SourceError(f"{exc}; gave up after {self.max_retries} retries") from exc
+
     def _produce(self) -> None:
         import cv2
 
-        attempt = 0
         start = time.time()
         index = 0
         bad_reads = 0
         cap = self._cap
         while not self._stop.is_set():
             if cap is None:
-                try:
-                    cap = self._open()
-                    if index > 0:
-                        self.reconnects += 1
-                    attempt = 0
-                except SourceError as exc:
-                    attempt += 1
-                    if self.max_retries is not None and attempt > self.max_retries:
-                        raise SourceError(f"{exc}; gave up after {self.max_retries} retries") from exc
-                    delay = min(self.backoff[1], self.backoff[0] * 2 ** (attempt - 1))
-                    log.warning("%s; retrying in %.1fs", exc, delay)
-                    self._stop.wait(delay)
-                    continue
+                cap = self._connect()
+                if cap is None:  # stopped while waiting to retry
+                    break
+                if index > 0:
+                    self.reconnects += 1
             t0 = time.perf_counter()
             if not self.live and index % self.decode_stride:
                 ok = cap.grab()
@@ -356,7 +380,6 @@ class VideoSource(Source):
                 self.errors += 1
                 cap.release()
                 cap = None
-                attempt = 0
                 self._stop.wait(min(self.backoff[1], self.backoff[0]))
                 continue
             bad_reads = 0
