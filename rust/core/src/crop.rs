@@ -178,11 +178,20 @@ fn bilinear(
     off: &[usize; 3],
 ) -> [f32; 3] {
     let mut out = [0.0; 3];
+    // One bounds check per pixel and row instead of one per byte: `off` is within the pixel.
+    let (p0, p1) = (
+        &r0[x0..x0 + 4.min(r0.len() - x0)],
+        &r0[x1..x1 + 4.min(r0.len() - x1)],
+    );
+    let (q0, q1) = (
+        &r1[x0..x0 + 4.min(r1.len() - x0)],
+        &r1[x1..x1 + 4.min(r1.len() - x1)],
+    );
     for (o, &c) in out.iter_mut().zip(off) {
-        let a = f32::from(r0[x0 + c]);
-        let b = f32::from(r0[x1 + c]);
-        let cc = f32::from(r1[x0 + c]);
-        let d = f32::from(r1[x1 + c]);
+        let a = f32::from(p0[c]);
+        let b = f32::from(p1[c]);
+        let cc = f32::from(q0[c]);
+        let d = f32::from(q1[c]);
         let top = a + fx * (b - a);
         let bot = cc + fx * (d - cc);
         *o = top + fy * (bot - top);
@@ -279,6 +288,8 @@ fn crop_impl<T: OutElem>(
     // One output row of samples (RGB, or gray in the first plane), then the values row.
     let mut rgb = [vec![0.0f32; ow], vec![0.0f32; ow], vec![0.0f32; ow]];
     let mut vals = vec![0.0f32; ow];
+    // Source positions of one output row (quad crops).
+    let (mut sx, mut sy) = (vec![0.0f32; ow], vec![0.0f32; ow]);
     // One vertically blended source row (the box's columns, interleaved) for box crops.
     let mut vrow = vec![0.0f32; fw * bpp];
     for (i, (region, dst)) in regions.iter().zip(out.chunks_exact_mut(per)).enumerate() {
@@ -358,16 +369,21 @@ fn crop_impl<T: OutElem>(
                     [&mut pr[..cw], &mut pg[..cw], &mut pb[..cw]],
                 );
             } else if let Some(h) = &hm {
-                // The row's terms are constant; one reciprocal per pixel instead of two divides.
+                // Two passes: the source positions of the whole row first (no branches or loads, so
+                // the f64 arithmetic vectorises; the row's terms are constant, one reciprocal per
+                // pixel instead of two divides), then the bilinear gathers.
                 let v = y as f64 + 0.5;
                 let (bx, by, bz) = (h[1] * v + h[2], h[4] * v + h[5], h[7] * v + h[8]);
-                let (pr, pg, pb) = (&mut pr[..cw], &mut pg[..cw], &mut pb[..cw]);
-                for x in 0..cw {
+                let (sxs, sys) = (&mut sx[..cw], &mut sy[..cw]);
+                for (x, (sxv, syv)) in sxs.iter_mut().zip(sys.iter_mut()).enumerate() {
                     let u = x as f64 + 0.5;
                     let iz = 1.0 / (h[6] * u + bz);
-                    let sx = ((h[0] * u + bx) * iz - 0.5) as f32;
-                    let sy = ((h[3] * u + by) * iz - 0.5) as f32;
-                    let (tx, ty) = (edge_tap(sx, fw), edge_tap(sy, fh));
+                    *sxv = ((h[0] * u + bx) * iz - 0.5) as f32;
+                    *syv = ((h[3] * u + by) * iz - 0.5) as f32;
+                }
+                let (pr, pg, pb) = (&mut pr[..cw], &mut pg[..cw], &mut pb[..cw]);
+                for x in 0..cw {
+                    let (tx, ty) = (edge_tap(sxs[x], fw), edge_tap(sys[x], fh));
                     let (r0, r1) = (frame.row(ty.i0), frame.row(ty.i1));
                     let px = bilinear(r0, r1, tx.i0 * bpp, tx.i1 * bpp, tx.f, ty.f, &off);
                     pr[x] = px[0];
