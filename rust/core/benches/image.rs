@@ -29,7 +29,7 @@ fn letterbox(c: &mut Criterion) {
     });
     for size in [640usize, 384] {
         let mut out = vec![0.0f32; 3 * size * size];
-        let mut out16 = vec![0u16; 3 * size * size];
+        let mut out16 = vec![half::f16::ZERO; 3 * size * size];
         for parallel in [false, true] {
             let p = LetterboxParams {
                 parallel,

@@ -114,7 +114,7 @@ impl LetterboxInfo {
     }
 }
 
-/// An element type the kernels can write: `f32`, `u16` holding IEEE half-precision bits, or
+/// An element type the kernels can write: `f32`, `half::f16`, or
 /// `u8` (rounded and saturated).
 pub trait OutElem: Copy + Send + Sync + 'static {
     /// Convert one value.
@@ -158,14 +158,13 @@ impl OutElem for f32 {
     }
 }
 
-impl OutElem for u16 {
+impl OutElem for half::f16 {
     #[inline]
     fn from_f32(v: f32) -> Self {
-        half::f16::from_f32(v).to_bits()
+        half::f16::from_f32(v)
     }
     fn store(dst: &mut [Self], src: &[f32]) {
         use half::slice::HalfFloatSliceExt;
-        let dst: &mut [half::f16] = half::slice::HalfBitsSliceExt::reinterpret_cast_mut(dst);
         dst.convert_from_f32_slice(src);
     }
 }

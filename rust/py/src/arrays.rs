@@ -241,7 +241,7 @@ impl FloatDtype {
 }
 
 /// An output tensor: the object handed back to Python and a writable typed view of it
-/// (float16 is written through a `uint16` view of the same memory).
+/// (float16 as `half::f16`, rust-numpy's `half` feature).
 pub struct OutArray<'py, T: Element> {
     pub result: Bound<'py, PyAny>,
     pub view: Bound<'py, PyArrayDyn<T>>,
@@ -260,11 +260,7 @@ impl<'py, T: Element> OutArray<'py, T> {
             // SAFETY: the array is only returned to Python after a kernel that writes every
             // element succeeded; on error it is dropped unseen.
             let view = unsafe { PyArrayDyn::<T>::new(py, shape, false) };
-            let result = if dtype == FloatDtype::F16 {
-                view.call_method1("view", ("float16",))?
-            } else {
-                view.clone().into_any()
-            };
+            let result = view.clone().into_any();
             return Ok(Self { result, view });
         };
         let want = format!("{} {}", dtype.name(), shape_str(shape));
@@ -290,12 +286,7 @@ impl<'py, T: Element> OutArray<'py, T> {
                 arr.strides()
             )));
         }
-        let view = if dtype == FloatDtype::F16 {
-            arr.call_method1("view", ("uint16",))?
-                .cast_into::<PyArrayDyn<T>>()?
-        } else {
-            arr.cast::<PyArrayDyn<T>>()?.clone()
-        };
+        let view = arr.cast::<PyArrayDyn<T>>()?.clone();
         Ok(Self {
             result: out.clone(),
             view,

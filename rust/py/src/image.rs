@@ -218,7 +218,7 @@ fn letterbox_frames<'py>(
     }
     match dtype {
         FloatDtype::F32 => run::<f32>(py, frames, width, height, p, dtype, out),
-        FloatDtype::F16 => run::<u16>(py, frames, width, height, p, dtype, out),
+        FloatDtype::F16 => run::<half::f16>(py, frames, width, height, p, dtype, out),
         FloatDtype::U8 => Err(PyValueError::new_err(
             "dtype: expected float32 or float16, got uint8",
         )),
@@ -512,7 +512,7 @@ fn crop_plates<'py>(
     }
     match dtype {
         FloatDtype::F32 => run::<f32>(py, &f, &regions, &p, &shape, dtype),
-        FloatDtype::F16 => run::<u16>(py, &f, &regions, &p, &shape, dtype),
+        FloatDtype::F16 => run::<half::f16>(py, &f, &regions, &p, &shape, dtype),
         FloatDtype::U8 => run::<u8>(py, &f, &regions, &p, &shape, dtype),
     }
 }

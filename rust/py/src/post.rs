@@ -141,7 +141,7 @@ fn nms<'py>(
 /// A head borrowed as float32 or float16 (bits).
 enum Head<'py> {
     F32(PyReadonlyArrayDyn<'py, f32>),
-    F16(PyReadonlyArrayDyn<'py, u16>),
+    F16(PyReadonlyArrayDyn<'py, half::f16>),
 }
 
 impl Head<'_> {
@@ -159,15 +159,14 @@ fn borrow_head<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Head<'py>> {
     // Compare type numbers: building a float16 descriptor from its name on every call costs more
     // than the decoding itself.
     if arr.dtype().num() == NPY_TYPES::NPY_HALF as std::os::raw::c_int {
-        // Read float16 memory as its bit patterns (a view, no copy); converted per value in Rust.
+        // Borrowed as half::f16 (no copy); converted per value in Rust.
         if !arr.is_c_contiguous() {
             return Err(PyValueError::new_err(format!(
                 "output: expected a C-contiguous {WANT}, got a strided view {}",
                 describe(arr)
             )));
         }
-        let view = obj.call_method1("view", ("uint16",))?;
-        return Ok(Head::F16(borrow::<u16>(&view, "output", WANT)?));
+        return Ok(Head::F16(borrow::<half::f16>(obj, "output", WANT)?));
     }
     if !arr.dtype().is_equiv_to(&numpy::dtype::<f32>(obj.py())) {
         return Err(PyTypeError::new_err(format!(
@@ -234,7 +233,9 @@ fn decode_yolo<'py>(
             py.detach(|| decode::decode_yolo(s, &layout, score_threshold))
         }
         Head::F16(a) => {
-            let s = decode::as_f16(slice(a, "output")?);
+            let s = decode::as_f16(half::slice::HalfFloatSliceExt::reinterpret_cast(slice(
+                a, "output",
+            )?));
             py.detach(|| decode::decode_yolo(s, &layout, score_threshold))
         }
     }
@@ -280,7 +281,9 @@ fn postprocess_yolo<'py>(
             py.detach(|| decode::postprocess_yolo(s, &layout, &opts))
         }
         Head::F16(a) => {
-            let s = decode::as_f16(slice(a, "output")?);
+            let s = decode::as_f16(half::slice::HalfFloatSliceExt::reinterpret_cast(slice(
+                a, "output",
+            )?));
             py.detach(|| decode::postprocess_yolo(s, &layout, &opts))
         }
     }
