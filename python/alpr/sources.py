@@ -310,34 +310,22 @@ class VideoSource(Source):
     def _connect(self) -> Any:
         """``_open()`` with retries: ``backoff`` doubling, ``max_retries`` (None: for ever), each failure
         logged; None when the source is stopped while it waits."""
-        import tenacity
+        from alpr._retry import Interrupted, call_with_retries
 
-        class Stopped(Exception):
-            pass
-
-        def sleep(seconds: float) -> None:
-            if self._stop.wait(seconds):
-                raise Stopped
-
-        def note(state: tenacity.RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome is not None else None
-            log.warning("%s; retrying in %.1fs", exc, state.next_action.sleep if state.next_action else 0.0)
-
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(SourceError),
-            stop=tenacity.stop_never
-            if self.max_retries is None
-            else tenacity.stop_after_attempt(self.max_retries + 1),
-            wait=tenacity.wait_exponential(multiplier=self.backoff[0], max=self.backoff[1]),
-            sleep=sleep,
-            before_sleep=note,
-        )
         try:
-            return retrying(self._open)
-        except Stopped:
+            return call_with_retries(
+                self._open,
+                on=SourceError,
+                stop_event=self._stop,
+                first=self.backoff[0],
+                most=self.backoff[1],
+                attempts=None if self.max_retries is None else self.max_retries + 1,
+                log=lambda msg, exc, wait, exc_info: log.warning(msg, exc, wait),
+                what="%s; retrying in %.1fs",
+            )
+        except Interrupted:
             return None
-        except tenacity.RetryError as err:
-            exc = err.last_attempt.exception()
+        except SourceError as exc:
             raise SourceError(f"{exc}; gave up after {self.max_retries} retries") from exc
 
     def _produce(self) -> None:

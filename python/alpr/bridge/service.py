@@ -16,8 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import tenacity
-
+from alpr._retry import Interrupted, call_with_retries
 from alpr.bridge.config import BridgeConfig
 from alpr.bridge.crypto import Keyring
 from alpr.bridge.retention import enforce
@@ -57,10 +56,6 @@ def _curve_options(config: BridgeConfig) -> dict[str, Any]:
 
 def webhook_sink_name(url: str) -> str:
     return "webhook:" + hashlib.sha256(url.encode()).hexdigest()[:16]
-
-
-class _Stopping(Exception):
-    """Raised out of a retry wait when the bridge stops."""
 
 
 class Bridge:
@@ -186,26 +181,6 @@ class Bridge:
         except StoreError:
             log.exception("cannot store camera health")
 
-    def _store_retry(self) -> tenacity.Retrying:
-        """Retries on StoreError for ever, 0.1 s doubling to 10 s, logged; ``stop()`` ends the wait."""
-
-        def sleep(seconds: float) -> None:
-            if self._stop.wait(seconds):
-                raise _Stopping
-
-        def note(state: tenacity.RetryCallState) -> None:
-            wait = state.next_action.sleep if state.next_action is not None else 0.0
-            exc = state.outcome.exception() if state.outcome is not None else None
-            log.error("store write failed; retrying in %.1f s", wait, exc_info=exc)
-
-        return tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(StoreError),
-            wait=tenacity.wait_exponential(multiplier=0.1, max=10.0),
-            sleep=sleep,
-            before_sleep=note,
-            reraise=True,
-        )
-
     def _write_loop(self, todo: queue.Queue[list[Any] | None], acks: queue.Queue[dict[str, Any]]) -> None:
         while True:
             msgs = todo.get()
@@ -213,10 +188,16 @@ class Bridge:
                 return
             try:
                 # Not acknowledged until stored, so nothing is lost: hold the batch and retry.
-                for attempt in self._store_retry():
-                    with attempt:
-                        self.ingest_messages(msgs)
-            except _Stopping:
+                call_with_retries(
+                    lambda: self.ingest_messages(msgs),  # noqa: B023 (called before the next batch)
+                    on=StoreError,
+                    stop_event=self._stop,
+                    first=0.1,
+                    most=10.0,
+                    log=log.error,
+                    what="store write failed (%s); retrying in %.1f s",
+                )
+            except Interrupted:
                 return
             last: dict[str, Any] = {}
             for m in msgs:
