@@ -34,6 +34,7 @@ from typing import Any
 import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the conftest's own imports (netutil), as pytest sets it up
 _spec = importlib.util.spec_from_file_location("bridge_conftest", ROOT / "tests/bridge/conftest.py")
 assert _spec is not None and _spec.loader is not None
 cf: Any = importlib.util.module_from_spec(_spec)
