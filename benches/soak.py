@@ -18,7 +18,6 @@ import argparse
 import importlib.util
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from netutil import free_port, free_port_pair  # noqa: E402
 
 
 def _rss_mb(pid: int) -> float | None:
@@ -39,25 +41,6 @@ def _rss_mb(pid: int) -> float | None:
     except OSError:
         return None
     return None
-
-
-def _port_pair() -> int:
-    for _ in range(50):
-        with socket.socket() as a, socket.socket() as b:
-            try:
-                a.bind(("127.0.0.1", 0))
-                port = int(a.getsockname()[1])
-                b.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free pair of consecutive ports")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def render(path: Path, frames: int, size: tuple[int, int]) -> list[dict[str, Any]]:
@@ -115,7 +98,7 @@ def _sample(proc: subprocess.Popen[bytes], health: str | None, samples: list[dic
 
 
 def run_alpr(video: Path, work: Path) -> dict[str, Any]:
-    port, hport = _port_pair(), _free_port()
+    port, hport = free_port_pair(), free_port()
     consumer = Consumer(f"tcp://127.0.0.1:{port}")
     consumer.start()
     cmd = [

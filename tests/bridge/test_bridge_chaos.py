@@ -113,6 +113,23 @@ def _serve(db: str, key_file: Path, ep: str, log: Path) -> subprocess.Popen[byte
     return proc
 
 
+def _assert_stored_once(db: str, keyring: Keyring, events: list[PlateEvent], log: Path) -> None:
+    """Every event arrives, and replays of what was in flight add no row."""
+    done = _wait(lambda: len(_reads(db, keyring) or []) >= len(events))
+    assert done, (len(_reads(db, keyring) or []), log.read_text())
+    time.sleep(1.0)
+    ids = _reads(db, keyring) or []
+    assert len(ids) == len(events) and set(ids) == {e.event_id for e in events}
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_bridge_process_killed_mid_stream_loses_nothing(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path, key_file: Path, keyring: Keyring
@@ -135,17 +152,9 @@ def test_bridge_process_killed_mid_stream_loses_nothing(
             time.sleep(0.5)
             proc = _serve(db, key_file, ep, log)
             sender.join(30)
-            done = _wait(lambda: len(_reads(db, keyring) or []) >= len(events))
-            assert done, (len(_reads(db, keyring) or []), log.read_text())
-            time.sleep(1.0)  # replays of what was in flight must not add rows
-            ids = _reads(db, keyring) or []
-            assert len(ids) == len(events) and set(ids) == {e.event_id for e in events}
+            _assert_stored_once(db, keyring, events, log)
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            _stop(proc)
 
 
 def test_disk_full_under_sqlite_holds_events_and_recovers(
@@ -179,15 +188,8 @@ def test_disk_full_under_sqlite_holds_events_and_recovers(
             held = len(_reads(db, keyring) or [])
             assert held < len(events) and proc.poll() is None
             resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (unlimited, unlimited))  # room again
-            assert _wait(lambda: len(_reads(db, keyring) or []) >= len(events)), log.read_text()
-            time.sleep(1.0)
-            ids = _reads(db, keyring) or []
-            assert len(ids) == len(events) and set(ids) == {e.event_id for e in events}
+            _assert_stored_once(db, keyring, events, log)
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            _stop(proc)
     with sqlite3.connect(db_path) as c:
         assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
