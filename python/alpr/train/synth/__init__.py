@@ -26,6 +26,7 @@ import numpy as np
 from alpr.train.synth._draw import FontsMissingError, SynthPlate, _label, find_fonts
 from alpr.train.synth.cn import CN_CHARSET, _render_cn_plate, random_cn_text
 from alpr.train.synth.latin import _render_br, _render_eu, _render_us, random_text
+from alpr.train.synth.us_styles import pick_us_style, state_text
 
 __all__ = [
     "CN_CHARSET",
@@ -40,6 +41,10 @@ __all__ = [
 
 REGIONS: tuple[str, ...] = ("US", "EU", "BR", "CN")
 """Regions :func:`render_plate` accepts (``None`` picks one at random)."""
+
+_STATE_STYLE_SHARE = 0.6
+"""Share of random US plates drawn in a state's own formats, name and colours (the rest mix random
+formats, names and colours, as vanity and specialty plates do)."""
 
 
 def render_plate(
@@ -75,14 +80,19 @@ def render_plate(
         raise ValueError(f"region: expected one of {REGIONS} or None, got {region!r}")
     if reg == "CN":
         return _render_cn_plate(rng, text, fonts, two_line)
-    shown = random_text(rng, reg) if text is None else text.upper()
+    style = None
+    if reg == "US" and text is None and rng.random() < _STATE_STYLE_SHARE:
+        style = pick_us_style(rng)
+        shown = state_text(rng, style)
+    else:
+        shown = random_text(rng, reg) if text is None else text.upper()
     label = _label(shown)
     if not label:
         raise ValueError(f"text: expected at least one letter or digit, got {text!r}")
     if two_line is None:
         two_line = bool(rng.random() < 0.15)
     if reg == "US":
-        img, layout = _render_us(rng, shown, two_line, fonts), "us"
+        img, layout = _render_us(rng, shown, two_line, fonts, style), "us" if style is None else style.code
     elif reg == "EU":
         img, layout = _render_eu(rng, shown, two_line, fonts), "eu"
     else:

@@ -18,6 +18,7 @@ from alpr.train.synth._draw import (
     _sticker,
 )
 from alpr.train.synth.cn import random_cn_text
+from alpr.train.synth.us_styles import UsStyle
 
 _US_PATTERNS = (
     "LLL9999", "LLL-9999", "9LLL999", "999-LLL", "LLL-999", "99L999", "L99-LLL", "9LL-L99",
@@ -138,28 +139,38 @@ def _dealer_frame(img: Image.Image, rng: np.random.Generator, font_path: str) ->
         _small_text(draw, name, font_path, (w // 2, h - bottom // 2), int(bottom * 0.7), ink)
 
 
-def _render_us(rng: np.random.Generator, shown: str, two_line: bool, fonts: _Fonts) -> Image.Image:
+def _render_us(
+    rng: np.random.Generator, shown: str, two_line: bool, fonts: _Fonts, style: UsStyle | None = None
+) -> Image.Image:
     w, h = (200, 160) if two_line else (300, 150)
-    light = rng.random() < 0.8
-    bg = _colour(rng, (245, 245, 240) if light else tuple(int(c) for c in rng.integers(0, 256, 3)), 12)
-    if light:
-        fg = _colour(rng, [(20, 30, 110), (15, 15, 15), (150, 20, 20), (10, 80, 30)][rng.integers(4)], 20)
+    if style is not None:  # a state's own colours, name and slogan
+        bg, fg = _colour(rng, style.bg, 12), _colour(rng, style.fg, 15)
+        light = sum(bg) > 450
     else:
-        fg = (20, 20, 20) if sum(bg) > 380 else (240, 240, 240)
+        light = rng.random() < 0.8
+        bg = _colour(rng, (245, 245, 240) if light else tuple(int(c) for c in rng.integers(0, 256, 3)), 12)
+        if light:
+            fg = _colour(rng, [(20, 30, 110), (15, 15, 15), (150, 20, 20), (10, 80, 30)][rng.integers(4)], 20)
+        else:
+            fg = (20, 20, 20) if sum(bg) > 380 else (240, 240, 240)
     img = Image.new("RGB", (w, h), bg)
     if light and rng.random() < 0.45:
         _us_background(img, rng)
     draw = ImageDraw.Draw(img)
-    if rng.random() < 0.5:  # coloured bands (NY/PA style)
-        band = _colour(rng, tuple(int(c) for c in rng.integers(0, 256, 3)), 0)
+    band_colour = None if style is None else style.band
+    if band_colour is not None or (style is None and rng.random() < 0.5):  # coloured bands (NY/PA style)
+        band = _colour(rng, band_colour or tuple(int(c) for c in rng.integers(0, 256, 3)), 10)
         draw.rectangle((0, 0, w, int(h * rng.uniform(0.1, 0.2))), fill=band)
         if rng.random() < 0.5:
             draw.rectangle((0, int(h * rng.uniform(0.82, 0.9)), w, h), fill=band)
     small_font = fonts.highway[rng.integers(len(fonts.highway))]
-    state = _US_STATES[rng.integers(len(_US_STATES))]
-    top_fill = fg if rng.random() < 0.5 else _colour(rng, (40, 40, 140), 40)
+    if style is not None:
+        state, slogan, top_fill = style.name, style.slogan, _colour(rng, style.accent, 15)
+    else:
+        state = _US_STATES[rng.integers(len(_US_STATES))]
+        slogan = _US_SLOGANS[rng.integers(len(_US_SLOGANS))]
+        top_fill = fg if rng.random() < 0.5 else _colour(rng, (40, 40, 140), 40)
     _small_text(draw, state, small_font, (w // 2, int(h * 0.12)), int(h * rng.uniform(0.11, 0.17)), top_fill)
-    slogan = _US_SLOGANS[rng.integers(len(_US_SLOGANS))]
     _small_text(draw, slogan, small_font, (w // 2, int(h * 0.89)), int(h * rng.uniform(0.08, 0.12)), top_fill)
     choices = fonts.highway + fonts.extra
     font = choices[rng.integers(len(choices))] if rng.random() < 0.85 else fonts.din[0]
