@@ -1,5 +1,5 @@
 """Chaos while events flow: PostgreSQL killed mid-stream, the bridge process SIGKILLed mid-stream, the
-disk full under SQLite.
+disk full under SQLite (a file-size limit, and a real small tmpfs filled to the last byte).
 
 The guarantee under test (README, "Delivery guarantee"): every event a publisher accepted is stored,
 at least once on the wire and exactly once in the store (the store is idempotent by ``event_id`` and the
@@ -188,6 +188,75 @@ def test_disk_full_under_sqlite_holds_events_and_recovers(
             held = len(_reads(db, keyring) or [])
             assert held < len(events) and proc.poll() is None
             resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (unlimited, unlimited))  # room again
+            _assert_stored_once(db, keyring, events, log)
+        finally:
+            _stop(proc)
+    with sqlite3.connect(db_path) as c:
+        assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Any:
+    """A real 8 MiB tmpfs (needs root, as in CI; skipped where mounting is not allowed)."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m,mode=0700", "tmpfs", str(mnt)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def _fill(path: Path) -> None:
+    """Write ``path`` until the file system is full."""
+    block = b"\0" * 65536
+    with path.open("wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(block)
+        except OSError:
+            pass
+
+
+def test_real_small_disk_filled_under_sqlite_holds_events_and_recovers(
+    small_disk: Path, tmp_path: Path, key_file: Path, keyring: Keyring
+) -> None:
+    """The same on a real file system: the database sits on an 8 MiB tmpfs that another file fills to
+    the last byte while events with crops keep arriving. The bridge stays up and reports the failure,
+    acknowledges nothing it could not store; once the filler is deleted every event is stored once and
+    the database passes an integrity check."""
+    import sqlite3
+
+    import cv2
+    import numpy as np
+
+    noise = np.random.default_rng(0).integers(0, 256, (160, 160, 3), dtype=np.uint8)
+    ok, enc = cv2.imencode(".jpg", noise, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    assert ok
+    crop = enc.tobytes()  # ~50 KB that does not compress: the store must grow to hold it
+    db_path = small_disk / "full.db"
+    db = f"sqlite:///{db_path}"
+    ep = f"tcp://127.0.0.1:{free_port_pair()}"
+    events = [_event(i) for i in range(140)]
+    log = tmp_path / "serve.log"
+    filler = small_disk / "filler"
+    with Publisher(ep, outbox=tmp_path / "outbox.db") as pub:
+        proc = _serve(db, key_file, ep, log)
+        try:
+            for e in events[:20]:
+                pub.publish(e, crop)
+            assert _wait(lambda: len(_reads(db, keyring) or []) == 20), log.read_text()
+            _fill(filler)  # disk full
+            for e in events[20:]:
+                pub.publish(e, crop)
+            assert _wait(lambda: "store write failed" in log.read_text(), 60), log.read_text()
+            held = len(_reads(db, keyring) or [])
+            assert held < len(events) and proc.poll() is None
+            filler.unlink()  # room again
             _assert_stored_once(db, keyring, events, log)
         finally:
             _stop(proc)
