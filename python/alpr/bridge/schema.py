@@ -6,6 +6,8 @@ HMAC blind index. Nothing else in the schema carries plate text.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -49,17 +51,42 @@ metadata = MetaData()
 # BIGINT autoincrement on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.
 PK = BigInteger().with_variant(Integer(), "sqlite")
 
+
+def _pk() -> Column[int]:
+    """The surrogate key every table but ``crops`` has."""
+    return Column("id", PK, primary_key=True, autoincrement=True)
+
+
+def _sealed_plate() -> tuple[Column[Any], ...]:
+    """A plate as the store keeps it: AES-GCM ciphertext, its blind index and the key id."""
+    return (
+        Column("plate_ct", LargeBinary, nullable=False),
+        Column("plate_bidx", String(32), nullable=False),
+        Column("key_id", String(64), nullable=False),
+    )
+
+
+def _queued_message() -> tuple[Column[Any], ...]:
+    """A message for one sink (MQTT, a webhook): the outbox row, and its dead letter once given up on."""
+    return (
+        _pk(),
+        Column("sink", String(64), nullable=False),
+        Column("topic", String(256), nullable=False),
+        Column("payload_ct", LargeBinary, nullable=False),
+        Column("key_id", String(64), nullable=False),
+        Column("plate_bidx", String(32), nullable=True),  # the plate it names, for erasure
+    )
+
+
 reads = Table(
     "reads",
     metadata,
-    Column("id", PK, primary_key=True, autoincrement=True),
+    _pk(),
     Column("event_id", String(64), nullable=False, unique=True),
     Column("camera", String(128), nullable=False),
     Column("ts", String(40), nullable=False),
     Column("ts_ms", BigInteger, nullable=False),
-    Column("plate_ct", LargeBinary, nullable=False),
-    Column("plate_bidx", String(32), nullable=False),
-    Column("key_id", String(64), nullable=False),
+    *_sealed_plate(),
     Column("confidence", Float, nullable=False),
     Column("extra", Text, nullable=False),
     Column("has_crop", Boolean, nullable=False),
@@ -82,12 +109,7 @@ crops = Table(
 outbox = Table(
     "outbox",
     metadata,
-    Column("id", PK, primary_key=True, autoincrement=True),
-    Column("sink", String(64), nullable=False),
-    Column("topic", String(256), nullable=False),
-    Column("payload_ct", LargeBinary, nullable=False),
-    Column("key_id", String(64), nullable=False),
-    Column("plate_bidx", String(32), nullable=True),
+    *_queued_message(),
     Column("retain", Boolean, nullable=False),
     Column("created_ms", BigInteger, nullable=False),
     Column("attempts", Integer, nullable=False),
@@ -101,7 +123,7 @@ outbox = Table(
 watchlist = Table(
     "watchlist",
     metadata,
-    Column("id", PK, primary_key=True, autoincrement=True),
+    _pk(),
     Column("kind", String(16), nullable=False),
     Column("pattern_ct", LargeBinary, nullable=False),
     Column("pattern_bidx", String(32), nullable=True),
@@ -121,15 +143,13 @@ watchlist = Table(
 alerts = Table(
     "alerts",
     metadata,
-    Column("id", PK, primary_key=True, autoincrement=True),
+    _pk(),
     Column("event_id", String(64), nullable=False),
     Column("watchlist_id", BigInteger, nullable=False),
     Column("camera", String(128), nullable=False),
     Column("ts", String(40), nullable=False),
     Column("ts_ms", BigInteger, nullable=False),
-    Column("plate_ct", LargeBinary, nullable=False),
-    Column("plate_bidx", String(32), nullable=False),
-    Column("key_id", String(64), nullable=False),
+    *_sealed_plate(),
     Column("kind", String(16), nullable=False),
     Column("reason", String(256), nullable=False),
     Column("distance", Float, nullable=False),
@@ -143,7 +163,7 @@ alerts = Table(
 tokens = Table(
     "tokens",
     metadata,
-    Column("id", PK, primary_key=True, autoincrement=True),
+    _pk(),
     Column("name", String(128), nullable=False),
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("role", String(16), nullable=False),
@@ -155,7 +175,7 @@ tokens = Table(
 audit = Table(
     "audit",
     metadata,
-    Column("id", PK, primary_key=True, autoincrement=True),
+    _pk(),
     Column("ts_ms", BigInteger, nullable=False),
     Column("token_id", BigInteger, nullable=True),
     Column("action", String(64), nullable=False),
@@ -174,12 +194,7 @@ audit = Table(
 dead_letters = Table(
     "dead_letters",
     metadata,
-    Column("id", PK, primary_key=True, autoincrement=True),
-    Column("sink", String(64), nullable=False),
-    Column("topic", String(256), nullable=False),
-    Column("payload_ct", LargeBinary, nullable=False),
-    Column("key_id", String(64), nullable=False),
-    Column("plate_bidx", String(32), nullable=True),
+    *_queued_message(),
     Column("created_ms", BigInteger, nullable=False),
     Column("failed_ms", BigInteger, nullable=False),
     Column("attempts", Integer, nullable=False),
@@ -199,7 +214,7 @@ cursors = Table(
 users = Table(
     "users",
     metadata,
-    Column("id", PK, primary_key=True, autoincrement=True),
+    _pk(),
     Column("name", String(64), nullable=False, unique=True),
     Column("pw_hash", String(256), nullable=False),
     Column("role", String(16), nullable=False),
@@ -264,12 +279,10 @@ sites = Table(
 parking_sessions = Table(
     "parking_sessions",
     metadata,
-    Column("id", PK, primary_key=True, autoincrement=True),
+    _pk(),
     Column("site", String(64), nullable=False),
     Column("state", String(8), nullable=False),  # open | closed
-    Column("plate_ct", LargeBinary, nullable=False),
-    Column("plate_bidx", String(32), nullable=False),
-    Column("key_id", String(64), nullable=False),
+    *_sealed_plate(),
     Column("entry_event_id", String(64), nullable=False, unique=True),
     Column("entry_camera", String(128), nullable=False),
     Column("entry_ms", BigInteger, nullable=False),
@@ -290,7 +303,7 @@ parking_sessions = Table(
 permits = Table(
     "permits",
     metadata,
-    Column("id", PK, primary_key=True, autoincrement=True),
+    _pk(),
     Column("plate_ct", LargeBinary, nullable=False),
     Column("plate_bidx", String(32), nullable=False),
     Column("name_ct", LargeBinary, nullable=False),
@@ -305,16 +318,14 @@ permits = Table(
 anomalies = Table(
     "anomalies",
     metadata,
-    Column("id", PK, primary_key=True, autoincrement=True),
+    _pk(),
     Column("kind", String(16), nullable=False),  # overstay | no_entry
     Column("site", String(64), nullable=False),
     Column("camera", String(128), nullable=False),
     Column("event_id", String(64), nullable=False),
     Column("session_id", BigInteger, nullable=True),
     Column("ts_ms", BigInteger, nullable=False),
-    Column("plate_ct", LargeBinary, nullable=False),
-    Column("plate_bidx", String(32), nullable=False),
-    Column("key_id", String(64), nullable=False),
+    *_sealed_plate(),
     Column("created_ms", BigInteger, nullable=False),
     Index("ix_anomalies_site_ts", "site", "ts_ms"),
     Index("ix_anomalies_plate_bidx", "plate_bidx"),
@@ -323,10 +334,8 @@ anomalies = Table(
 journeys = Table(
     "journeys",
     metadata,
-    Column("id", PK, primary_key=True, autoincrement=True),
-    Column("plate_ct", LargeBinary, nullable=False),
-    Column("plate_bidx", String(32), nullable=False),
-    Column("key_id", String(64), nullable=False),
+    _pk(),
+    *_sealed_plate(),
     Column("from_camera", String(128), nullable=False),
     Column("to_camera", String(128), nullable=False),
     Column("from_ms", BigInteger, nullable=False),
@@ -351,7 +360,7 @@ settings = Table(
 auth_failures = Table(
     "auth_failures",
     metadata,
-    Column("id", PK, primary_key=True, autoincrement=True),
+    _pk(),
     Column("scope", String(16), nullable=False),
     Column("key", String(64), nullable=False),
     Column("ts_ms", BigInteger, nullable=False),
