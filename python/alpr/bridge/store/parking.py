@@ -406,6 +406,7 @@ class ParkingMixin(SitesMixin, OutboxMixin):
         return int(conn.execute(q).scalar() or 0)
 
     def occupancy(self, site: str) -> dict[str, Any]:
+        """The occupancy of ``site``: open sessions, capacity and free spaces, overstays, and the time."""
         c = S.parking_sessions.c
         with self.engine.connect() as conn:
             n = self._count_open(conn, site)
@@ -460,8 +461,10 @@ class ParkingMixin(SitesMixin, OutboxMixin):
         limit: int = 100,
         before_id: int | None = None,
     ) -> tuple[list[dict[str, Any]], int | None]:
-        """Sessions newest first (by id); ``since``/``until`` bound the entry time. ``cameras`` is the
-        caller's scope: a session is visible when its entry and (if any) exit camera are."""
+        """Sessions newest first (by id); ``since``/``until`` bound the entry time.
+
+        ``cameras`` is the caller's scope: a session is visible when its entry and (if any) exit camera are.
+        """
         c = S.parking_sessions.c
         conds = window(c.entry_ms, since_ms, until_ms, cameras=cameras, in_=c.entry_camera)
         if cameras is not None:
@@ -477,6 +480,7 @@ class ParkingMixin(SitesMixin, OutboxMixin):
         return [self._session_dict(r) for r in rows], nxt
 
     def get_session(self, session_id: int) -> dict[str, Any] | None:
+        """Parking session ``session_id`` as a dict, or None."""
         with self.engine.connect() as conn:
             r = conn.execute(
                 sa.select(S.parking_sessions).where(S.parking_sessions.c.id == session_id)
@@ -495,6 +499,10 @@ class ParkingMixin(SitesMixin, OutboxMixin):
         before_id: int | None = None,
         plate_bidx: str | None = None,
     ) -> tuple[list[dict[str, Any]], int | None]:
+        """Anomalies (no entry, overstay) newest first, filtered like :meth:`query_sessions`.
+
+        ``since``/``until`` bound the anomaly's read time; a scoped caller sees those of its ``cameras``.
+        """
         c = S.anomalies.c
         conds = window(c.ts_ms, since_ms, until_ms, cameras=cameras, in_=c.camera)
         for col, val in ((c.site, site), (c.kind, kind), (c.plate_bidx, plate_bidx)):
