@@ -38,7 +38,7 @@ class ReadsMixin(OutboxMixin):
         d["has_crop"] = bool(r.has_crop)
         return d
 
-    def query_reads(
+    def query_reads(  # noqa: PLR0913 (keyword-only query filters of the API)
         self,
         *,
         plate: str | None = None,
