@@ -13,10 +13,12 @@ _COMPANIONS = ("", "-wal", "-shm", "-journal")
 
 
 def private_sqlite_file(path: str | os.PathLike[str]) -> None:
-    """Create the SQLite file ``path`` as 0600 if it is missing, and take the group and other bits off
-    an existing one and its ``-wal`` / ``-shm`` / ``-journal`` (SQLite gives those the mode of the
-    database file, so a private database keeps them private too). A file this user does not own is
-    left as it is."""
+    """Create the SQLite file ``path`` as 0600, or make an existing one private.
+
+    For an existing file, the group and other bits are taken off it and its ``-wal`` / ``-shm`` / ``-journal``
+    (SQLite gives those the mode of the database file, so a private database keeps them private too). A file
+    this user does not own is left as it is.
+    """
     p = Path(path)
     fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o600)
     os.close(fd)

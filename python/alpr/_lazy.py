@@ -21,8 +21,11 @@ def lazy_getattr(package: str, exports: Mapping[str, str]) -> Callable[[str], An
 
 
 def by_module(package: str, modules: Mapping[str, str]) -> dict[str, str]:
-    """The ``exports`` of :func:`lazy_getattr` (name -> defining module) from the names each module
-    defines, separated by spaces; a module starting with ``.`` is inside ``package``."""
+    """Build the ``exports`` of :func:`lazy_getattr` (name -> defining module).
+
+    ``modules`` maps each module to the names it defines, separated by spaces; a module starting with ``.`` is
+    inside ``package``.
+    """
     return {
         name: package + mod if mod.startswith(".") else mod
         for mod, names in modules.items()

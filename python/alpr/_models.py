@@ -118,8 +118,11 @@ class ModelEntry(BaseModel):
 
 
 def variant_entries(folder: Path, names: dict[str, str]) -> dict[str, dict[str, str | None]]:
-    """Manifest ``variants`` for files in ``folder``: ``{name: {"file": ..., "sha256": ...}}`` (the sha256
-    is None for a file that is not there yet)."""
+    """Manifest ``variants`` for files in ``folder``.
+
+    The result is ``{name: {"file": ..., "sha256": ...}}``; the sha256 is None for a file that is not there
+    yet.
+    """
     from alpr.engines.base import file_sha256
 
     return {
@@ -137,10 +140,11 @@ def verify_sha(path: Path, expected: str | None) -> None:
 
 
 def default_variant(entry: ModelEntry, engine: EngineConfig | None) -> str | None:
-    """The variant to load when the config names none: ``"int8"`` for ONNX Runtime on the CPU of an ARM
-    machine (Raspberry Pi class, Jetson CPU), where the int8 convolution kernels pay; else ``None`` (the
-    FP32 file). On x86 the INT8 files are no faster than FP32 (``benches/RESULTS.md``), and TensorRT,
-    OpenVINO and GPU providers do their own precision, so they get the FP32 file.
+    """The variant to load when the config names none (``None``: the FP32 file).
+
+    ``"int8"`` for ONNX Runtime on the CPU of an ARM machine (Raspberry Pi class, Jetson CPU), where the int8
+    convolution kernels pay. On x86 the INT8 files are no faster than FP32 (``benches/RESULTS.md``), and
+    TensorRT, OpenVINO and GPU providers do their own precision, so they get the FP32 file.
     """
     cpu_ort = engine is None or (
         engine.backend == "onnxruntime" and engine.providers in (None, ["CPUExecutionProvider"])

@@ -26,7 +26,7 @@ class Interrupted(Exception):
     """The stop event was set during a wait between attempts."""
 
 
-def call_with_retries(
+def call_with_retries(  # noqa: PLR0913 (keyword-only retry policy; both callers name every option)
     fn: Callable[[], T],
     *,
     on: type[BaseException] | tuple[type[BaseException], ...],
@@ -40,8 +40,17 @@ def call_with_retries(
     """Call ``fn`` until it returns; retry on ``on`` after ``first`` s doubling to ``most`` s.
 
     Args:
+        fn: the call to make (no arguments).
+        on: the exception type(s) that trigger a retry; any other error propagates at once.
+        stop_event: set it to end a wait early (raises :class:`Interrupted`).
+        first: the first wait, in seconds.
+        most: the longest wait, in seconds.
         attempts: give up after this many calls (None: never) and re-raise the last error.
         log: called before each wait as ``log(what, error, seconds, exc_info=error)``.
+        what: the name of the operation, passed to ``log``.
+
+    Returns:
+        What ``fn`` returned.
 
     Raises:
         Interrupted: ``stop_event`` was set while waiting.

@@ -28,9 +28,11 @@ __all__ = [
 
 
 def calibration_batches(cfg: EngineConfig | None, to_tensor: Any) -> Iterator[np.ndarray] | None:
-    """TensorRT INT8 calibration batches from ``cfg.calibration_images`` (``None`` unless the config asks
-    for TensorRT INT8 with images): ``to_tensor(list of BGR frames)`` for every 8 images, at most
-    ``cfg.calibration_batches`` batches."""
+    """TensorRT INT8 calibration batches from ``cfg.calibration_images``.
+
+    ``None`` unless the config asks for TensorRT INT8 with images; else ``to_tensor(list of BGR frames)`` for
+    every 8 images, at most ``cfg.calibration_batches`` batches.
+    """
     if cfg is None or cfg.backend != "tensorrt" or cfg.precision != "int8" or cfg.calibration_images is None:
         return None
     from alpr.sources import expand_images, read_image
@@ -59,7 +61,7 @@ class Detector:
         pad_value: Letterbox padding value.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 (keyword-only decoding options of DetectorConfig)
         self,
         engine: Engine,
         *,
@@ -219,8 +221,9 @@ def concat_detections(parts: Sequence[ops.Detections]) -> ops.Detections:
 
 
 def merge_fragments(det: ops.Detections, contain: float = 0.6, same_line: float = 0.6) -> ops.Detections:
-    """Merge detections that are pieces of one plate (a plate that fills the frame tends to come out
-    as a whole box plus fragments, or as two halves).
+    """Merge detections that are pieces of one plate.
+
+    A plate that fills the frame tends to come out as a whole box plus fragments, or as two halves.
 
     * A box whose area lies ``contain`` or more inside a larger box is dropped; the larger box takes the
       higher of the two scores.
@@ -277,9 +280,11 @@ def merge_fragments(det: ops.Detections, contain: float = 0.6, same_line: float 
 
 
 def is_closeup(frame: np.ndarray, det: ops.Detections, share: float = 0.4, small_frame: int = 640) -> bool:
-    """Whether ``frame`` looks like a close-up (a plate covering a large part of it), where the
-    detector is out of its training scale: a box wider or taller than ``share`` of the frame, or no
-    plate at all in a frame no larger than ``small_frame`` px (a user-cropped photo)."""
+    """Whether ``frame`` looks like a close-up, where the detector is out of its training scale.
+
+    A close-up: a box wider or taller than ``share`` of the frame, or no plate at all in a frame no larger
+    than ``small_frame`` px (a user-cropped photo).
+    """
     h, w = frame.shape[:2]
     if len(det) == 0:
         return bool(max(h, w) <= small_frame)
@@ -290,9 +295,11 @@ def is_closeup(frame: np.ndarray, det: ops.Detections, share: float = 0.4, small
 def zoom_out(
     frame: np.ndarray, factor: float, pad_value: int = 114
 ) -> tuple[np.ndarray, tuple[float, float]]:
-    """``frame`` shrunk by ``factor`` and centred on a ``pad_value`` canvas of the frame's own size,
-    so that a close-up plate appears at the scale the detector was trained on. Returns the canvas and
-    the offset ``(x, y)`` of the shrunk frame; canvas px ``p`` maps back to ``(p - offset) * factor``."""
+    """Shrink ``frame`` by ``factor`` onto a ``pad_value`` canvas of the frame's own size, centred.
+
+    A close-up plate then appears at the scale the detector was trained on. Returns the canvas and the offset
+    ``(x, y)`` of the shrunk frame; canvas px ``p`` maps back to ``(p - offset) * factor``.
+    """
     import cv2
 
     h, w = frame.shape[:2]

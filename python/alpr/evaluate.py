@@ -122,18 +122,20 @@ class RegionScore:
 
     @property
     def detection_rate(self) -> float:
-        """found / plates."""
+        """Share of ground-truth plates found (found / plates)."""
         return self.found / self.plates if self.plates else 0.0
 
     @property
     def extra_per_image(self) -> float:
-        """Reads that overlap no ground-truth plate (IoU <= 0.4), per image: phantom plates, or plates
-        the ground truth does not list."""
+        """Reads that overlap no ground-truth plate (IoU <= 0.4), per image.
+
+        These are phantom plates, or plates the ground truth does not list.
+        """
         return self.extra / self.images if self.images else 0.0
 
     @property
     def read_rate(self) -> float:
-        """read / plates (end-to-end top-1)."""
+        """Share of plates read exactly (read / plates, end-to-end top-1)."""
         return self.read / self.plates if self.plates else 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -173,8 +175,11 @@ def _score_samples(
     desc: str,
     progress: bool,
 ) -> dict[str, RegionScore]:
-    """Shared loop of the evaluations: count images and plates per region, read each image (an
-    unreadable one scores no plate), let ``score`` fill in the rest, and add the ``"all"`` total."""
+    """Shared loop of the evaluations.
+
+    Counts images and plates per region, reads each image (an unreadable one scores no plate), lets ``score``
+    fill in the rest, and adds the ``"all"`` total.
+    """
     from alpr.sources import read_image
 
     scores: dict[str, RegionScore] = {}
@@ -258,8 +263,10 @@ def evaluate_ocr(
 
 
 def format_table(scores: dict[str, RegionScore]) -> str:
-    """A plain-text table: region, images, plates, detection rate, top-1 read rate, extra reads per
-    image, median ms."""
+    """Format ``scores`` as a plain-text table.
+
+    Columns: region, images, plates, detection rate, top-1 read rate, extra reads per image, median ms.
+    """
     rows = [f"{'region':<8}{'images':>8}{'plates':>8}{'det':>8}{'top-1':>8}{'extra':>8}{'ms/img':>9}"]
     for name, sc in scores.items():
         d = sc.to_dict()

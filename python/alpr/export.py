@@ -54,8 +54,11 @@ class ExportedEngine:
 
 
 def _model_and_tensor(kind: str, config: PipelineConfig) -> tuple[Path, Callable[[list[np.ndarray]], Any]]:
-    """The FP32 ONNX file of ``kind`` and its run-time preprocessing (frames -> float32 NCHW batch),
-    taken from the CPU stage built from the same config, so calibration sees what inference sees."""
+    """The FP32 ONNX file of ``kind`` and its run-time preprocessing (frames -> float32 NCHW batch).
+
+    The preprocessing is taken from the CPU stage built from the same config, so calibration sees what
+    inference sees.
+    """
     from alpr import ops
     from alpr._models import bundled
 
@@ -83,7 +86,7 @@ def _model_and_tensor(kind: str, config: PipelineConfig) -> tuple[Path, Callable
     return Path(path), crops
 
 
-def export_tensorrt(
+def export_tensorrt(  # noqa: PLR0913 (keyword-only options of `alpr export`)
     *,
     models: Sequence[str] = MODELS,
     precision: str = "fp16",

@@ -119,7 +119,7 @@ def parse_spec(spec: str) -> JetsonSpec:
 
 
 def _quote(value: str) -> str:
-    """A value for ``gst_parse_launch``: quoted, with ``\\`` and ``"`` escaped."""
+    r"""A value for ``gst_parse_launch``: quoted, with ``\`` and ``"`` escaped."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 

@@ -151,7 +151,7 @@ def letterbox_batch(
     )
 
 
-def letterbox_raw(
+def letterbox_raw(  # noqa: PLR0913 (keyword-only options of the native kernel)
     data: _Buffer,
     width: int,
     height: int,
@@ -265,7 +265,7 @@ def _channels(v: float | tuple[float, ...] | list[float], name: str) -> list[flo
     return vals
 
 
-def crop_plates(
+def crop_plates(  # noqa: PLR0913 (keyword-only crop and normalisation options of the native kernel)
     frame: npt.NDArray[np.uint8],
     boxes: npt.NDArray[np.float32] | None = None,
     *,
@@ -395,15 +395,24 @@ class LetterboxMapping(Protocol):
     """What :func:`postprocess_yolo` reads from a ``LetterboxInfo``: ``frame = (tensor - pad) / scale``."""
 
     @property
-    def scale(self) -> float: ...
+    def scale(self) -> float:
+        """The resize gain: tensor px per frame px."""
+
     @property
-    def pad_x(self) -> float: ...
+    def pad_x(self) -> float:
+        """Left padding of the tensor, in tensor px."""
+
     @property
-    def pad_y(self) -> float: ...
+    def pad_y(self) -> float:
+        """Top padding of the tensor, in tensor px."""
+
     @property
-    def src_width(self) -> int: ...
+    def src_width(self) -> int:
+        """Width of the source frame (boxes are clipped to it)."""
+
     @property
-    def src_height(self) -> int: ...
+    def src_height(self) -> int:
+        """Height of the source frame (boxes are clipped to it)."""
 
 
 def decode_yolo(
@@ -438,7 +447,7 @@ def decode_yolo(
     return Detections(boxes, scores, class_ids, keypoints)
 
 
-def postprocess_yolo(
+def postprocess_yolo(  # noqa: PLR0913 (keyword-only decode / NMS options of the native kernel)
     output: npt.NDArray[np.float32] | npt.NDArray[np.float16],
     info: LetterboxMapping | None = None,
     *,
@@ -533,10 +542,10 @@ def ctc_decode_constrained(
     beam_width: int = 10,
     logits: bool = False,
 ) -> list[tuple[str, npt.NDArray[np.float32], int]]:
-    """Beam search restricted, inside the search, to texts matching one of ``patterns``.
+    r"""Beam search restricted, inside the search, to texts matching one of ``patterns``.
 
     Pattern syntax: ``L`` a letter A-Z, ``9`` a digit, ``*`` a letter or digit, ``[...]`` a
-    character class (ranges allowed, e.g. ``[A-HJ-NP-Z]``), ``\\X`` the literal X, any other
+    character class (ranges allowed, e.g. ``[A-HJ-NP-Z]``), ``\X`` the literal X, any other
     character itself. Each position matches one character; at most 64 patterns.
 
     Args:

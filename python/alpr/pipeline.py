@@ -76,8 +76,11 @@ def check_frame(frame: Any, what: str = "frame") -> np.ndarray:
 
 
 def _verifier_model(cfg: PipelineConfig) -> dict[str, Any] | None:
-    """The logistic verifier of the bundled models (manifest ``verifier`` entry), used only with the
-    bundled OCR (its weights are fitted to that model's confidences) and when ``verify.model`` is on."""
+    """The logistic verifier of the bundled models (manifest ``verifier`` entry), or None.
+
+    Used only with the bundled OCR (its weights are fitted to that model's confidences) and when
+    ``verify.model`` is on.
+    """
     if not cfg.verify.use_model or cfg.ocr.model is not None or cfg.ocr.format != "ctc":
         return None
     try:
@@ -92,9 +95,11 @@ _UNSURE = 0.8
 
 
 def _settle_confusables(regions: RegionSet, text: str, confs: np.ndarray) -> tuple[str, str | None]:
-    """Format-aware re-ranking for recognizers without constrained decoding (and the CTC's fallback):
-    swap at most two confusable characters so that the read fits a format, and only where the model
-    itself was unsure of them; otherwise the read is returned unchanged (never forced into a format)."""
+    """Format-aware re-ranking for recognizers without constrained decoding (and the CTC's fallback).
+
+    Swaps at most two confusable characters so that the read fits a format, and only where the model itself
+    was unsure of them; otherwise the read is returned unchanged (never forced into a format).
+    """
     fixed, fmt = regions.resolve(text)
     if fmt is None or len(fixed) != len(text) or len(confs) != len(text):
         return text, None

@@ -58,9 +58,15 @@ class Recognizer(Protocol):
         boxes: Sequence[np.ndarray],
         corners: Sequence[np.ndarray | None],
         regions: RegionSet | None,
-    ) -> list[list[OcrResult]]: ...
+    ) -> list[list[OcrResult]]:
+        """Read the plates in ``boxes`` (with ``corners`` where the detector gave them) of each frame.
 
-    def close(self) -> None: ...
+        Returns one list of :class:`OcrResult` per frame, one result per box; ``regions`` (when given)
+        supplies the plate formats for decoding.
+        """
+
+    def close(self) -> None:
+        """Release the engine."""
 
 
 def _check_classes(engine: Engine, expected: int, what: str) -> None:
@@ -84,9 +90,12 @@ def _check_classes(engine: Engine, expected: int, what: str) -> None:
 
 @dataclass(frozen=True)
 class CropSpec:
-    """How a recognizer wants its plate crops: the model's input size, colour, normalisation
-    ``(px / 255 - mean) / std``, layout and dtype, whether to warp by the detector's corners, and the
-    margin added around a detector box (a share of its width / height)."""
+    """How a recognizer wants its plate crops.
+
+    The model's input size, colour, normalisation ``(px / 255 - mean) / std``, layout and dtype, whether to
+    warp by the detector's corners, and the margin added around a detector box (a share of its width /
+    height).
+    """
 
     height: int
     width: int
@@ -206,9 +215,11 @@ class _CropRecognizer:
 
 
 def vote(candidates: Sequence[OcrResult]) -> OcrResult:
-    """Test-time voting over reads of one plate (crops with different margins): the text read most
-    often wins; ties go to the text with the highest mean log character confidence. Returns that text's
-    most confident read."""
+    """Test-time voting over reads of one plate (crops with different margins).
+
+    The text read most often wins; ties go to the text with the highest mean log character confidence. Returns
+    that text's most confident read.
+    """
     by_text: dict[str, list[OcrResult]] = {}
     for cand in candidates:
         by_text.setdefault(cand[0], []).append(cand)
@@ -246,7 +257,7 @@ class CtcRecognizer(_CropRecognizer):
     settles the confusable characters where a format decides.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 (keyword-only decoding options of OcrConfig)
         self,
         engine: Engine,
         charset: str,
@@ -367,8 +378,14 @@ class PpOcrRecognizer(_CropRecognizer):
 
     @classmethod
     def from_config(cls, cfg: OcrConfig, engine_cfg: EngineConfig | None) -> PpOcrRecognizer:
-        """Needs ``cfg.model``; the dictionary comes from ``cfg.dict_path`` or, when that is unset, from
-        the model's ``character`` metadata (as in the ONNX files of the ``rapidocr`` wheel)."""
+        """A PP-OCR recognizer for ``cfg.model``.
+
+        The dictionary comes from ``cfg.dict_path`` or, when that is unset, from the model's ``character``
+        metadata (as in the ONNX files of the ``rapidocr`` wheel).
+
+        Raises:
+            ModelLoadError: ``cfg.model`` is unset, or its dictionary is missing or unreadable.
+        """
         if cfg.model is None:
             raise ModelLoadError("ocr.format = 'ppocr' needs ocr.model (and ocr.dict_path unless embedded)")
         engine = create_engine(cfg.model, engine_cfg)

@@ -19,8 +19,9 @@ __all__ = ["FrameResult", "StreamRunner"]
 
 
 class FrameResult:
-    """What :class:`StreamRunner` yields for each processed frame (``frame`` is ``None`` for the final
-    flush of a source that ended, which carries only its last events).
+    """What :class:`StreamRunner` yields for each processed frame.
+
+    ``frame`` is ``None`` for the final flush of a source that ended, which carries only its last events.
 
     Attributes:
         frame: The frame (``alpr.sources.Frame``) or ``None``.
@@ -102,8 +103,10 @@ class StreamRunner:
             return exc
 
     def _finish(self, got: list[Any], todo: list[Any], dets: Any) -> Iterator[FrameResult]:
-        """OCR + tracking for one gathered round whose detections are ``dets`` (a list, an exception,
-        or a Future of either)."""
+        """OCR + tracking for one gathered round.
+
+        ``dets`` are its detections: a list, an exception, or a Future of either.
+        """
         import logging
         from concurrent.futures import Future
 

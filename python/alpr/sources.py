@@ -1,5 +1,7 @@
-"""Frame sources: image files, folders and globs; video files; RTSP/HTTP/MJPEG cameras; USB/V4L2
-devices; GStreamer pipelines (the ``jetson:`` preset: :mod:`alpr.jetson`); frames pushed from Python.
+"""Frame sources: image files, folders and globs; video files; cameras; pushed frames.
+
+Cameras are RTSP/HTTP/MJPEG streams, USB/V4L2 devices and GStreamer pipelines (the ``jetson:`` preset:
+:mod:`alpr.jetson`); frames can also be pushed from Python.
 
 Every source decodes on its own thread so decoding overlaps inference. Files are read in full (no
 frame dropped); live sources keep only the newest frame when the consumer lags and count the drops,
@@ -308,8 +310,10 @@ class VideoSource(Source):
         return cap
 
     def _connect(self) -> Any:
-        """``_open()`` with retries: ``backoff`` doubling, ``max_retries`` (None: for ever), each failure
-        logged; None when the source is stopped while it waits."""
+        """``_open()`` with retries; None when the source is stopped while it waits.
+
+        Waits ``backoff`` doubling, at most ``max_retries`` retries (None: for ever), each failure logged.
+        """
         from alpr._retry import Interrupted, call_with_retries
 
         try:
@@ -504,8 +508,9 @@ class PushSource(Source):
 
 
 def open_source(spec: str, camera: str | None = None, *, decode_stride: int = 1) -> Source:
-    """Open a source from a command-line spec (see :class:`VideoSource`, :class:`ImageSource` and, for
-    ``jetson:...``, :class:`JetsonSource`).
+    """Open a source from a command-line spec.
+
+    See :class:`VideoSource`, :class:`ImageSource` and, for ``jetson:...``, :class:`JetsonSource`.
 
     Raises:
         SourceError: nothing usable at ``spec``.

@@ -1,5 +1,8 @@
-"""The one timestamp format of events, tracks and the store: ISO 8601 UTC with milliseconds and ``Z``
-(``2026-12-03T07:31:10.250Z``), with a four-digit year (strftime writes year 999 as ``999``)."""
+"""The one timestamp format of events, tracks and the store.
+
+ISO 8601 UTC with milliseconds and ``Z`` (``2026-12-03T07:31:10.250Z``), with a four-digit year (strftime
+writes year 999 as ``999``).
+"""
 
 from __future__ import annotations
 

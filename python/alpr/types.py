@@ -55,8 +55,10 @@ class PlateRead:
 
 
 def iou_matrix(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float32]:
-    """IoU matrix float32 ``(len(a), len(b))`` of xyxy boxes (0 where a union is empty): the one IoU of
-    the project (tracking, evaluation, training metrics and scene synthesis use it)."""
+    """IoU matrix float32 ``(len(a), len(b))`` of xyxy boxes (0 where a union is empty).
+
+    The one IoU of the project: tracking, evaluation, training metrics and scene synthesis use it.
+    """
     aa = np.asarray(a, np.float32).reshape(-1, 4)
     bb = np.asarray(b, np.float32).reshape(-1, 4)
     lt = np.maximum(aa[:, None, :2], bb[None, :, :2])
@@ -80,10 +82,12 @@ def plate_char(ch: str) -> bool:
 
 
 def normalize_plate(text: str) -> str:
-    """The one plate normaliser (reads, ground truth, search, watchlists, blind index): NFKC, upper
-    case, letters and digits of every script kept, separators and punctuation dropped. So
-    ``"ab-12 3"`` and ``"AB123"`` are one plate, while ``"MÜ AB 123"`` stays apart from ``"M AB 123"``
-    and Chinese province characters survive."""
+    """The one plate normaliser (reads, ground truth, search, watchlists, blind index).
+
+    NFKC, upper case, letters and digits of every script kept, separators and punctuation dropped. So ``"ab-12
+    3"`` and ``"AB123"`` are one plate, while ``"MÜ AB 123"`` stays apart from ``"M AB 123"`` and Chinese
+    province characters survive.
+    """
     import unicodedata
 
     return "".join(ch for ch in unicodedata.normalize("NFKC", text).upper() if plate_char(ch))

@@ -73,8 +73,11 @@ def read_features(
 
 
 class ReadVerifier:
-    """The verifier of one pipeline: :class:`~alpr.config.VerifyConfig` rules plus, when given, the
-    logistic weights and threshold (``models/manifest.json`` ``verifier`` entry)."""
+    """The verifier of one pipeline.
+
+    :class:`~alpr.config.VerifyConfig` rules plus, when given, the logistic weights and threshold
+    (``models/manifest.json`` ``verifier`` entry).
+    """
 
     def __init__(self, cfg: VerifyConfig, model: dict[str, Any] | None = None) -> None:
         self.cfg = cfg

@@ -1,5 +1,6 @@
-"""The bridge (``alpr serve``, extra ``alpr-engine[serve]``): plate events from the stream into an encrypted
-store, out to MQTT and webhooks, and served over a token-protected REST API.
+"""The bridge (``alpr serve``, extra ``alpr-engine[serve]``): plate events into an encrypted store.
+
+From the stream into the store, out to MQTT and webhooks, and served over a token-protected REST API.
 
 Modules: :mod:`~alpr.bridge.config`, :mod:`~alpr.bridge.crypto`, :mod:`~alpr.bridge.store` (one Store,
 a module per concern),

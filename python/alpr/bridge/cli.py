@@ -1,6 +1,7 @@
 """``alpr serve``, ``alpr token``, ``alpr user`` (in :mod:`.cli_users`) and ``alpr keys``.
 
-Heavy imports happen inside the commands."""
+Heavy imports happen inside the commands.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""What the bridge's commands (:mod:`.cli`, :mod:`.cli_users`) share: the store options, opening the
-store they name, and turning an error into a message and exit status 2."""
+"""What the bridge's commands (:mod:`.cli`, :mod:`.cli_users`) share.
+
+The store options, opening the store they name, and turning an error into a message and exit status 2.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ __all__ = ["command", "load", "open_store", "run", "store_options"]
 
 
 def store_options(p: argparse.ArgumentParser) -> None:
+    """Add the options that name the store (``--db``, ``--key-file``, ...) to ``p``."""
     p.add_argument("--db", help="store URL (default from --config / ALPR_DB, else sqlite:///alpr.db)")
     p.add_argument("--key-file", help="key file (default from --config / ALPR_KEY_FILE; or ALPR_KEYS)")
     p.add_argument("--config", help="bridge TOML config file")
@@ -51,8 +54,11 @@ def run(
     *,
     value_errors: bool = False,
 ) -> int:
-    """``fn(args)``; an :class:`~alpr.errors.AlprError` (and a ``ValueError`` with ``value_errors``) is
-    printed as ``alpr CMD: ...`` and gives exit status 2."""
+    """Run ``fn(args)``, turning an error into a message and exit status 2.
+
+    An :class:`~alpr.errors.AlprError` (and a ``ValueError`` with ``value_errors``) is printed as ``alpr CMD:
+    ...``.
+    """
     from alpr.errors import AlprError
 
     errors: tuple[type[Exception], ...] = (AlprError, ValueError) if value_errors else (AlprError,)

@@ -125,12 +125,14 @@ class MqttSink:
 
     # -- lifecycle
     def start(self) -> None:
+        """Connect in the background and start the network loop and the dispatcher."""
         self.client.connect_async(*self._addr, keepalive=15)
         self.client.loop_start()
         self._thread = threading.Thread(target=self._run, name="alpr-mqtt", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop the dispatcher, publish the ``offline`` status when connected, and disconnect."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)

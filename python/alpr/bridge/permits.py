@@ -58,6 +58,7 @@ class PermitHook:
         return PermitDecision(doc["allowed"], name if isinstance(name, str) else "", "hook")
 
     def __call__(self, plate: str, site: str, camera: str, ts_ms: int) -> PermitDecision | None:
+        """Ask the hook about ``plate``; None when it cannot answer (error, timeout, breaker open)."""
         body = {"plate": plate, "site": site, "camera": camera, "ts": iso_ms(ts_ms)}
         try:
             return self.breaker.call(self._ask, body)
@@ -74,4 +75,5 @@ class PermitHook:
         return str(self.breaker.current_state)
 
     def close(self) -> None:
+        """Close the HTTP client."""
         self._client.close()

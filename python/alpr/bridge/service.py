@@ -42,8 +42,10 @@ def _check_tls(config: BridgeConfig) -> None:
 
 
 def _curve_options(config: BridgeConfig) -> dict[str, Any]:
-    """``ReliableConsumer`` CurveZMQ arguments from the certificate files (loaded now: a bad file is a
-    ConfigError at start, not a silent consumer that never connects)."""
+    """``ReliableConsumer`` CurveZMQ arguments from the certificate files.
+
+    They are loaded now: a bad file is a ConfigError at start, not a silent consumer that never connects.
+    """
     if config.zmq_server_key is None:
         return {}
     from alpr.stream.keys import load_curve_keypair, load_curve_public
@@ -120,11 +122,13 @@ class Bridge:
 
     # -- ingest ----------------------------------------------------------------------------------
     def reload_watchlist(self) -> None:
+        """Reload the watchlist matcher from the store (after an API change or a hotlist import)."""
         wl = self.store.watchlist()
         with self._watch_lock:
             self._watch = wl
 
     def ingest(self, items: Sequence[Ingest]) -> IngestResult:
+        """Store ``items`` (one transaction), matching them against the current watchlist."""
         with self._watch_lock:
             watch = self._watch
         res = self.store.ingest(items, watch, self.sinks)
@@ -245,6 +249,10 @@ class Bridge:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self, *, consume: bool = True) -> None:
+        """Start the sinks and the background threads (retention, parking, hotlists, and the consumer).
+
+        ``consume=False`` leaves the stream consumer off (events then come through :meth:`ingest`).
+        """
         if self.mqtt is not None:
             self.mqtt.start()
         for wh in self.webhooks:
@@ -263,6 +271,7 @@ class Bridge:
             self._threads.append(t)
 
     def stop(self) -> None:
+        """Stop the threads and the sinks, then close the store."""
         self._stop.set()
         for t in self._threads:
             t.join(10)
@@ -276,6 +285,7 @@ class Bridge:
         self.store.close()
 
     def app(self) -> Any:
+        """The REST API application over this bridge's store."""
         from alpr.bridge.api import ApiLimits, create_app
 
         app = create_app(
@@ -289,6 +299,7 @@ class Bridge:
         return app
 
     def uvicorn_server(self) -> Any:
+        """A uvicorn server for :meth:`app` on the configured host and port."""
         import uvicorn
 
         cfg = uvicorn.Config(

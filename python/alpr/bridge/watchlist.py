@@ -106,11 +106,14 @@ class WatchEntry:
     cameras: tuple[str, ...] | None = None
 
     def active(self, now_ms: int) -> bool:
+        """Whether the entry is in force at ``now_ms`` (not expired)."""
         return self.expires_ms is None or self.expires_ms > now_ms
 
 
 @dataclass(frozen=True, slots=True)
 class Match:
+    """A watchlist hit: the entry and the edit distance of the read from it."""
+
     entry: WatchEntry
     distance: float
 

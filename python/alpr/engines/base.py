@@ -56,14 +56,25 @@ class Engine(Protocol):
     """
 
     @property
-    def inputs(self) -> list[TensorSpec]: ...
+    def inputs(self) -> list[TensorSpec]:
+        """The model's inputs, in the order the model declares them."""
 
     @property
-    def outputs(self) -> list[TensorSpec]: ...
+    def outputs(self) -> list[TensorSpec]:
+        """The model's outputs, in the order :meth:`infer` returns them."""
 
-    def infer(self, inputs: Mapping[str, np.ndarray] | np.ndarray) -> list[np.ndarray]: ...
+    def infer(self, inputs: Mapping[str, np.ndarray] | np.ndarray) -> list[np.ndarray]:
+        """Run the model on one array (single-input model) or a name -> array mapping.
 
-    def close(self) -> None: ...
+        Returns:
+            The outputs, in :attr:`outputs` order, as NumPy arrays owned by the caller.
+
+        Raises:
+            EngineError: a missing or unexpected input, or the runtime failed.
+        """
+
+    def close(self) -> None:
+        """Release the runtime's resources (sessions, device memory); the engine is unusable after."""
 
 
 def normalize_inputs(

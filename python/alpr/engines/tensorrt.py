@@ -92,8 +92,11 @@ def engine_cache_path(
 
 
 def calibration_cache_path(model_sha256: str, *, cache_dir: str | Path, trt_version: str) -> Path:
-    """Where the INT8 calibration cache of this model lives: shared by every GPU and batch limit (the
-    cache holds per-tensor scales, which depend on neither), not across TensorRT versions."""
+    """Where the INT8 calibration cache of this model lives.
+
+    It is shared by every GPU and batch limit (the cache holds per-tensor scales, which depend on neither),
+    not across TensorRT versions.
+    """
     return Path(cache_dir) / f"{model_sha256[:16]}-trt{_slug(trt_version)}-int8.calib"
 
 
@@ -287,7 +290,7 @@ def _peek(batches: Iterable[np.ndarray] | None) -> tuple[np.ndarray | None, Iter
     return first, (it if first is None else itertools.chain([first], it))
 
 
-def build_plan(
+def build_plan(  # noqa: PLR0913 (keyword-only options of the TensorRT builder)
     trt: Any,
     onnx_path: Path,
     *,
@@ -368,8 +371,10 @@ def _make_calibrator(
     cache: Path | None,
     shape: tuple[int, ...] | None,
 ) -> Any:
-    """An ``IInt8EntropyCalibrator2`` feeding ``batches`` of ``shape`` (defined here: its base class needs
-    trt); the cache is read first and written after calibrating."""
+    """An ``IInt8EntropyCalibrator2`` feeding ``batches`` of ``shape``.
+
+    Defined here because its base class needs ``trt``. The cache is read first and written after calibrating.
+    """
 
     class _Calibrator(trt.IInt8EntropyCalibrator2):  # type: ignore[misc]
         def __init__(self) -> None:

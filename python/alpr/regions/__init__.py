@@ -1,9 +1,9 @@
-"""Plate formats per region, loaded from the TOML files in this folder (or your own).
+r"""Plate formats per region, loaded from the TOML files in this folder (or your own).
 
 A region file holds ``region``, ``name`` and a list of ``[[formats]]``, each with an ``id``, a
 ``name`` and ``patterns``. Pattern syntax (shared with :func:`alpr.ops.ctc_decode_constrained`):
 ``L`` a letter A-Z, ``9`` a digit, ``*`` a letter or digit, ``[...]`` a character class (ranges
-allowed, e.g. ``[A-HJ-NP-Z]``), ``\\X`` the literal ``X``, any other character itself.
+allowed, e.g. ``[A-HJ-NP-Z]``), ``\X`` the literal ``X``, any other character itself.
 
 Adding a country: write ``my_country.toml`` like ``br.toml`` and list it in the config
 (``[regions] extra_files = ["my_country.toml"]`` and ``enabled = ["xx-myformat"]`` or the region code).
@@ -42,8 +42,10 @@ CONFUSABLES: dict[str, str] = {
 
 
 def confusable_variant(read: str, candidate: str, max_swaps: int = 2) -> bool:
-    """Whether ``candidate`` is ``read`` with at most ``max_swaps`` confusable characters swapped
-    (each changed position turns a character into its :data:`CONFUSABLES` twin); equal texts count."""
+    """Whether ``candidate`` is ``read`` with at most ``max_swaps`` confusable characters swapped.
+
+    Each changed position turns a character into its :data:`CONFUSABLES` twin; equal texts count.
+    """
     if len(read) != len(candidate):
         return False
     swaps = 0
@@ -56,15 +58,15 @@ def confusable_variant(read: str, candidate: str, max_swaps: int = 2) -> bool:
 
 
 def parse_pattern(pattern: str) -> list[frozenset[str]]:
-    """Split a pattern into the set of characters allowed at each position.
+    r"""Split a pattern into the set of characters allowed at each position.
 
     The parsing is the native decoder's own (``alpr._native.parse_pattern``), so the format matcher
     and constrained decoding can never disagree on a pattern: ``L`` letter, ``9`` digit, ``*`` either,
-    ``[...]`` a class with ranges (``\\X`` inside is a literal X, so ``[A\\-Z]`` is A, - or Z), ``\\X`` a
+    ``[...]`` a class with ranges (``\X`` inside is a literal X, so ``[A\-Z]`` is A, - or Z), ``\X`` a
     literal, anything else itself.
 
     Raises:
-        ConfigError: unterminated ``[`` class, dangling ``\\``, a reversed range, an empty class or
+        ConfigError: unterminated ``[`` class, dangling ``\``, a reversed range, an empty class or
             pattern.
     """
     from alpr import _native

@@ -18,6 +18,14 @@ from alpr.stream.subscriber import StreamMessage, subscribe
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``python -m alpr.stream``: print the events of a stream as JSON lines.
+
+    Args:
+        argv: the command line without the program name; default ``sys.argv[1:]``.
+
+    Returns:
+        The exit status.
+    """
     ap = argparse.ArgumentParser(
         prog="python -m alpr.stream", description="Print plate events from a stream as JSON lines."
     )

@@ -71,7 +71,7 @@ class ReliableConsumer:
                 consumer.ack(msg)
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 (keyword-only socket options, documented under Args)
         self,
         endpoints: str | Sequence[str],
         *,

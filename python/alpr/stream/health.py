@@ -60,8 +60,11 @@ class HealthState:
         reads: list[Any] | None = None,
         events: int = 0,
     ) -> None:
-        """Record one run-loop result of ``camera``: a frame processed, its plate ``reads`` (with
-        ``.text``), events."""
+        """Record one run-loop result of ``camera``.
+
+        ``frame``: whether a frame was processed; ``reads``: its plates (objects with ``.text``); ``events``:
+        how many events it emitted.
+        """
         now = self._clock()
         with self._lock:
             if frame:
@@ -99,8 +102,11 @@ class HealthState:
         return doc
 
     def cameras(self, now: float | None = None) -> dict[str, dict[str, Any]]:
-        """Per camera: ``fps`` (frames processed over the last ``window`` seconds), ``frames`` read and
-        ``dropped`` by its source; what ``alpr run`` hands to the publisher's heartbeats."""
+        """Per camera: ``fps``, ``frames`` read and ``dropped`` by its source.
+
+        ``fps`` counts the frames processed over the last ``window`` seconds. This is what ``alpr run`` hands
+        to the publisher's heartbeats.
+        """
         now = self._clock() if now is None else now
         with self._lock:
             self._trim(now)

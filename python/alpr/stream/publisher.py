@@ -92,7 +92,7 @@ class Publisher:
     Thread-safe: ``publish`` may be called from several threads.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 (keyword-only socket and outbox options, documented under Args)
         self,
         endpoint: str,
         *,
@@ -153,8 +153,10 @@ class Publisher:
     def report_health(
         self, camera: str, *, fps: float | None = None, frames: int | None = None, dropped: int | None = None
     ) -> None:
-        """Set a camera's health numbers; every following heartbeat carries them (``"cameras"``), so
-        consumers learn FPS, frames read and frames dropped per camera, and when each was last up."""
+        """Set a camera's health numbers; every following heartbeat carries them (``"cameras"``).
+
+        So consumers learn FPS, frames read and frames dropped per camera, and when each was last up.
+        """
         h: dict[str, float | int] = {}
         if fps is not None:
             h["fps"] = round(float(fps), 2)
@@ -172,6 +174,7 @@ class Publisher:
 
     @property
     def outbox(self) -> Outbox:
+        """The outbox this publisher stores events in before sending them (and replays from)."""
         return self._outbox
 
     def publish(self, event: PlateEvent, crop_jpeg: bytes | None = None) -> int:

@@ -1,5 +1,6 @@
-"""The simple consumer ``subscribe`` (live only) and what every consumer shares: the received
-message, the counters, decoding and socket set-up.
+"""The simple live-only consumer ``subscribe``, and what every consumer shares.
+
+That is the received message, the counters, decoding and socket set-up.
 
 ``subscribe`` is for dashboards and scripts: it yields what the PUB socket delivers and counts gaps,
 but cannot recover them. A store uses ``alpr.stream.consumer.ReliableConsumer`` (replay, acks).
@@ -106,14 +107,17 @@ def subscribe(
     idle_timeout: float | None = None,
     stats: ConsumerStats | None = None,
 ) -> Iterator[StreamMessage]:
-    """Yield live events from one or more publishers (no replay: events sent while nobody listened,
-    or dropped at a high-water mark, are missed; they are counted in ``stats.gaps``).
+    """Yield live events from one or more publishers (no replay).
+
+    Events sent while nobody listened, or dropped at a high-water mark, are missed; they are counted in
+    ``stats.gaps``.
 
     Args:
         endpoints: PUB endpoint(s) to connect to.
         topics: cameras to receive (exact names); empty for all.
         curve_server_key: the publisher's Z85 public key when it uses CurveZMQ.
         curve_keypair: this client's ``(public, secret)`` Z85 keys; default a fresh pair.
+        hwm: receive high-water mark (messages queued before ZeroMQ drops).
         idle_timeout: stop after this many seconds without a message; None waits forever.
         stats: counters to update (malformed messages are logged, counted and skipped).
     """

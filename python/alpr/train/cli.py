@@ -28,8 +28,11 @@ __all__ = ["add_parsers", "main"]
 
 
 def add_parsers(subparsers: Any) -> None:
-    """Register ``train`` (``ocr``, ``detector``, ``pseudo-label``, ``verifier``) and ``export``
-    (``ocr``, ``detector``, ``tensorrt``)."""
+    """Register the ``train`` and ``export`` subcommands.
+
+    ``train``: ``ocr``, ``detector``, ``pseudo-label``, ``verifier``; ``export``: ``ocr``, ``detector``,
+    ``tensorrt``.
+    """
     train = subparsers.add_parser("train", help="train a model (needs alpr-engine[train])")
     tsub = train.add_subparsers(dest="model", required=True)
     _add_train_ocr(tsub)

@@ -1,5 +1,7 @@
-"""Metrics. Detection: COCO-style AP (101-point interpolation) at IoU 0.5 and 0.5:0.95, precision/recall
-at an operating threshold, the OpenALPR "plate found" criterion.
+"""Metrics of the detector and the OCR.
+
+Detection: COCO-style AP (101-point interpolation) at IoU 0.5 and 0.5:0.95, precision/recall at an operating
+threshold, the OpenALPR "plate found" criterion.
 
 Pure NumPy apart from the plots (matplotlib); running a torch detector is in
 :mod:`alpr.train.detector.validate`.
@@ -143,9 +145,11 @@ def detection_stats(
 def map50_in_height_range(
     preds: Sequence[Prediction], gts: Sequence[F32], lo: float, hi: float = float("inf")
 ) -> tuple[float, int]:
-    """AP@0.5 over the ground-truth boxes whose height is in ``[lo, hi)`` px (COCO's area ranges, by
-    height): boxes outside the range are ignored - a detection that matches one, or that is itself
-    outside the range and matches nothing, counts neither as a hit nor as a false alarm.
+    """AP@0.5 over the ground-truth boxes whose height is in ``[lo, hi)`` px.
+
+    These are COCO's area ranges, by height. Boxes outside the range are ignored: a detection that matches
+    one, or that is itself outside the range and matches nothing, counts neither as a hit nor as a false
+    alarm.
 
     Returns:
         ``(ap, number of ground-truth boxes in the range)``; ap is NaN when there are none.

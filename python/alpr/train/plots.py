@@ -75,8 +75,11 @@ def plot_losses(
 
 
 def char_confusions(preds: Sequence[str], truths: Sequence[str], charset: str) -> np.ndarray:
-    """Character confusion counts int64 ``(K+1, K+1)``, rows = truth, columns = read; index K = a
-    missing / extra character. Pairs come from a Levenshtein alignment of each read with its truth."""
+    """Character confusion counts int64 ``(K+1, K+1)``: rows = truth, columns = read.
+
+    Index K is a missing / extra character. Pairs come from a Levenshtein alignment of each read with its
+    truth.
+    """
     k = len(charset)
     index = {c: i for i, c in enumerate(charset)}
     m = np.zeros((k + 1, k + 1), dtype=np.int64)

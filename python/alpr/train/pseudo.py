@@ -1,4 +1,4 @@
-"""Pseudo-labelling: read unlabelled plate crops with a teacher recognizer, keep only the sure reads.
+r"""Pseudo-labelling: read unlabelled plate crops with a teacher recognizer, keep only the sure reads.
 
 The curated data has text for Brazilian plates and a few others, but thousands of plates without text:
 ``ocr/unlabeled/eu`` (EU crops) and every box of the detector set. A teacher reads them; a read is kept
@@ -16,7 +16,7 @@ that knows nothing about plates - which is why the agreement, confidence and for
 
 ::
 
-    alpr train pseudo-label --crops DATA/ocr/unlabeled --detect DATA/detect \\
+    alpr train pseudo-label --crops DATA/ocr/unlabeled --detect DATA/detect \
         --exclude-sources qanastek,yoavmai --out runs/pseudo
 
 ``--check LABELS.tsv`` measures the filter on crops whose text is known instead (how many are kept and
@@ -83,8 +83,10 @@ class PseudoLabel:
 
 
 def folder_candidates(root: str | os.PathLike[str]) -> list[Candidate]:
-    """Crops listed by a ``manifest.tsv`` (``path, region, source, licence, ...``, paths relative to it),
-    as in ``ocr/unlabeled``; without a manifest, every image under ``root``."""
+    """Crops listed by a ``manifest.tsv``, as in ``ocr/unlabeled``; else every image under ``root``.
+
+    The manifest's columns are ``path, region, source, licence, ...``, paths relative to it.
+    """
     base = Path(root)
     manifest = base / "manifest.tsv"
     out: list[Candidate] = []
@@ -118,9 +120,11 @@ def detect_candidates(
     min_height: float = 12.0,
     splits: Sequence[str] = ("train", "valid"),
 ) -> list[Candidate]:
-    """Every plate box of a YOLO detector set with a ``manifest.csv`` (``source, image, width, height,
-    split, licence``; read by :func:`~alpr.train.datasets.read_yolo_manifest`) at least ``min_height``
-    px tall. A row without a split counts as ``train``."""
+    """Every plate box at least ``min_height`` px tall of a YOLO detector set with a ``manifest.csv``.
+
+    The manifest (``source, image, width, height, split, licence``) is read by
+    :func:`~alpr.train.datasets.read_yolo_manifest`. A row without a split counts as ``train``.
+    """
     from alpr.train.datasets import read_yolo_manifest
 
     out: list[Candidate] = []
@@ -142,8 +146,10 @@ def _key(source: str, stem: str) -> str:
 
 
 def _crop(image: np.ndarray, box: tuple[float, float, float, float] | None, pad: float) -> np.ndarray:
-    """The plate with a margin of ``pad`` x its size on each side (clipped); for a whole-image crop,
-    a negative ``pad`` trims instead."""
+    """The plate with a margin of ``pad`` x its size on each side (clipped).
+
+    For a whole-image crop, a negative ``pad`` trims instead.
+    """
     ih, iw = image.shape[:2]
     x0, y0, x1, y1 = (0.0, 0.0, float(iw), float(ih)) if box is None else box
     bw, bh = x1 - x0, y1 - y0
@@ -156,8 +162,10 @@ Reader = Callable[[Sequence[np.ndarray]], list[tuple[str, np.ndarray]]]
 
 
 def ppocr_reader(model: str | os.PathLike[str] | None = None) -> Reader:
-    """A PP-OCR recognizer (default: the ``rapidocr`` wheel's) as a reader of BGR crops -> (text, confs),
-    text upper-case letters and digits only."""
+    """A PP-OCR recognizer (default: the ``rapidocr`` wheel's) as a reader of BGR crops.
+
+    The reader maps a crop to ``(text, confs)``, text upper-case letters and digits only.
+    """
     from alpr.config import OcrConfig
     from alpr.pipeline import PpOcrRecognizer
 
@@ -174,8 +182,11 @@ def ppocr_reader(model: str | os.PathLike[str] | None = None) -> Reader:
 
 
 def alpr_reader(model: str | os.PathLike[str] | None = None) -> Reader:
-    """The project's own CTC OCR (default: the bundled model) as a reader of BGR crops -> (text, confs),
-    read freely (no plate formats): the second, independent teacher of :func:`label_candidates`."""
+    """The project's own CTC OCR (default: the bundled model) as a reader of BGR crops.
+
+    The reader maps a crop to ``(text, confs)``, read freely (no plate formats): the second, independent
+    teacher of :func:`label_candidates`.
+    """
     from alpr.config import OcrConfig
     from alpr.recognizers import CtcRecognizer
 
@@ -185,7 +196,7 @@ def alpr_reader(model: str | os.PathLike[str] | None = None) -> Reader:
     return _whole_crop_reader(rec)
 
 
-def label_candidates(
+def label_candidates(  # noqa: PLR0913 (keyword-only teacher and filter options)
     candidates: Sequence[Candidate],
     reader: Reader,
     *,
@@ -196,13 +207,16 @@ def label_candidates(
     second: Reader | None = None,
     agree_conf: float = 0.5,
 ) -> Iterator[tuple[Candidate, np.ndarray, PseudoLabel | None]]:
-    """Read every candidate twice (margins 8 % and 3 %, or the crop as given and trimmed 3 %); yield
-    ``(candidate, the 8 % crop, kept label or None)``. Unreadable images are skipped.
+    """Read every candidate twice; yield ``(candidate, the 8 % crop, kept label or None)``.
+
+    The two reads use margins 8 % and 3 %, or the crop as given and trimmed 3 %. Unreadable images are
+    skipped.
 
     A read is kept when the teacher reads both crops alike with every character at ``min_char_conf`` or
     more, or - with a ``second`` teacher (e.g. :func:`alpr_reader`) - when the two teachers, which share
     neither training data nor architecture, read the 8 % crop alike with every character at
-    ``agree_conf`` or more. Either way the text must fit a plate format."""
+    ``agree_conf`` or more. Either way the text must fit a plate format.
+    """
     from alpr.regions import RegionSet
     from alpr.train.common import progress as bar
 
@@ -265,7 +279,7 @@ def _region_of(label: PseudoLabel) -> str:
     return label.candidate.region or label.format_id.split("-")[0].upper()
 
 
-def run(
+def run(  # noqa: PLR0913 (keyword-only options of `alpr train pseudo-label`)
     *,
     crops: Sequence[str],
     detect: Sequence[str],
@@ -282,7 +296,8 @@ def run(
     """Label every candidate, write ``out/crops/*.jpg`` and ``out/labels.tsv``; returns counts.
 
     About ``valid_share`` of the texts go to the ``valid`` split (by sha1 of the text, so every crop of
-    one plate sits in one split, as in the shared ``ocr/labels.tsv``)."""
+    one plate sits in one split, as in the shared ``ocr/labels.tsv``).
+    """
     cands: list[Candidate] = []
     for d in crops:
         cands += [c for c in folder_candidates(d) if c.source not in exclude_sources]
@@ -331,8 +346,10 @@ def check(
     exclude_sources: Sequence[str] = (),
     second_teacher: str | None = None,
 ) -> list[dict[str, float]]:
-    """The filter on labelled crops: per threshold, the share kept and the share of kept labels that are
-    right. The crops are read as whole-image candidates (as ``ocr/unlabeled`` crops are)."""
+    """The filter on labelled crops: per threshold, the share kept and the share of those right.
+
+    The crops are read as whole-image candidates (as ``ocr/unlabeled`` crops are).
+    """
     from alpr.train.ocr.data import read_label_tsv
 
     rows = [r for r in read_label_tsv(labels) if r.source not in exclude_sources and not r.synthetic]

@@ -1,4 +1,4 @@
-"""Training the read verifier: a logistic model over read features that tells plates from phantoms.
+r"""Training the read verifier: a logistic model over read features that tells plates from phantoms.
 
 Positives are the reads of the pipeline (verifier off) that overlap a labelled plate of the detector
 set; negatives are every read on plate-free frames - as they are and with a camera overlay drawn on
@@ -10,7 +10,7 @@ one that keeps ``recall`` of the positives of the validation split.
 
 ::
 
-    alpr train verifier --detect DATA/detect --negatives DATA/negatives \\
+    alpr train verifier --detect DATA/detect --negatives DATA/negatives \
         --exclude-sources qanastek,yoavmai --out runs/verifier [--manifest models/manifest.json]
 """
 
@@ -46,8 +46,11 @@ def _timestamp(rng: np.random.Generator) -> str:
 
 
 def draw_overlay(rng: np.random.Generator, image: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """A copy of ``image`` (BGR) with a camera overlay line (timestamp, caption or counter) drawn in a
-    corner or along an edge, as surveillance cameras and dash cams do; returns it and the overlay box."""
+    """A copy of ``image`` (BGR) with a camera overlay line; returns it and the overlay box.
+
+    The line (timestamp, caption or counter) is drawn in a corner or along an edge, as surveillance cameras
+    and dash cams do.
+    """
     h, w = image.shape[:2]
     kind = rng.random()
     if kind < 0.6:
@@ -136,8 +139,10 @@ def collect(
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, *, l2: float = 1e-2, iters: int = 50) -> np.ndarray:
-    """L2-regularised logistic regression by Newton's method (IRLS); ``x`` includes the bias column.
-    Classes are weighted to balance. Returns the weights."""
+    """L2-regularised logistic regression by Newton's method (IRLS); returns the weights.
+
+    ``x`` includes the bias column. Classes are weighted to balance.
+    """
     w = np.zeros(x.shape[1])
     pos = max(1, int(y.sum()))
     neg = max(1, len(y) - pos)
@@ -165,8 +170,10 @@ def run(
     manifest: str | os.PathLike[str] | None = None,
     max_images: int = 0,
 ) -> dict[str, Any]:
-    """Collect, fit on ``train``, pick the threshold on ``valid``; write ``out/verifier.json`` (and the
-    manifest's ``verifier`` entry). Returns the report."""
+    """Collect, fit on ``train``, pick the threshold on ``valid``; returns the report.
+
+    Writes ``out/verifier.json`` (and the manifest's ``verifier`` entry).
+    """
     import alpr
     from alpr.config import load_config
     from alpr.train import common

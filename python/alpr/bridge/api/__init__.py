@@ -1,5 +1,6 @@
-"""REST API (FastAPI). Every API route, the OpenAPI document included, needs a bearer token; only
-the static operator page (``/``, ``/dashboard.js``, ``/dashboard.css``, which hold no data) does not.
+"""REST API (FastAPI): every API route, the OpenAPI document included, needs a bearer token.
+
+Only the static operator page (``/``, ``/dashboard.js``, ``/dashboard.css``, which hold no data) does not.
 
 Browsers sign in at ``/auth/login`` (:mod:`.session`) and then call the same routes with a session
 cookie (state-changing calls also send ``X-CSRF-Token``); every other client uses a bearer token.
@@ -138,8 +139,10 @@ def create_app(
 
 
 def _static_assets(app: FastAPI) -> None:
-    """The operator dashboard (:mod:`alpr.bridge.web`): static files that hold no data, the only
-    routes served without credentials besides ``/auth/login``."""
+    """The operator dashboard (:mod:`alpr.bridge.web`): static files that hold no data.
+
+    These are the only routes served without credentials besides ``/auth/login``.
+    """
     from alpr.bridge.web import mount
 
     mount(app)

@@ -18,6 +18,8 @@ RoleName = Literal["viewer", "operator", "admin"]
 
 
 class UserIn(BaseModel):
+    """A new dashboard account: name, role and password (at least 8 characters)."""
+
     name: str = Field(pattern=USERNAME.pattern)
     role: RoleName
     password: str = Field(min_length=8, max_length=1024)
@@ -25,6 +27,8 @@ class UserIn(BaseModel):
 
 
 class UserPatch(BaseModel):
+    """Changes to an account; a field left out stays as it is."""
+
     role: RoleName | None = None
     password: str | None = Field(default=None, min_length=8, max_length=1024)
     disabled: bool | None = None
@@ -33,6 +37,8 @@ class UserPatch(BaseModel):
 
 
 class TokenIn(BaseModel):
+    """A new API token: its role, a label, and the cameras it is limited to (null: all)."""
+
     role: RoleName
     name: str = Field(default="", max_length=128, pattern=r"^[^\x00-\x1f\x7f]*$")
     cameras: Cameras = Field(default=None, max_length=256)
@@ -40,11 +46,13 @@ class TokenIn(BaseModel):
 
 @router.get("/users")
 def users(_t: Admin, store: StoreDep) -> dict[str, Any]:
+    """List the dashboard accounts."""
     return {"items": store.list_users()}
 
 
 @router.post("/users", status_code=201)
 def create_user(t: Admin, store: StoreDep, body: UserIn) -> dict[str, Any]:
+    """Create a dashboard account."""
     try:
         store.create_user(body.name, body.role, body.password, cameras=body.cameras)
     except ConfigError as exc:
@@ -55,6 +63,7 @@ def create_user(t: Admin, store: StoreDep, body: UserIn) -> dict[str, Any]:
 
 @router.patch("/users/{name}")
 def patch_user(t: Admin, store: StoreDep, name: UserName, body: UserPatch) -> dict[str, Any]:
+    """Change an account; an admin cannot disable or demote the account they are signed in with."""
     if t.id < 0 and t.name == name and (body.disabled or (body.role and body.role != "admin")):
         raise HTTPException(409, "an admin cannot disable or demote the account they are signed in with")
     cams: Any = None if body.all_cameras else (body.cameras if body.cameras is not None else False)
@@ -75,11 +84,13 @@ def patch_user(t: Admin, store: StoreDep, name: UserName, body: UserPatch) -> di
 
 @router.get("/tokens")
 def tokens(_t: Admin, store: StoreDep) -> dict[str, Any]:
+    """List the API tokens (never their secrets)."""
     return {"items": store.list_tokens()}
 
 
 @router.post("/tokens", status_code=201)
 def create_token(t: Admin, store: StoreDep, body: TokenIn) -> dict[str, Any]:
+    """Create an API token; the secret is returned this once."""
     token = store.create_token(body.role, cameras=body.cameras, name=body.name)
     info = store.verify_token(token)
     store.audit(t.id, "tokens.create", {"id": info.id if info else None, "role": body.role}, 1)
@@ -88,6 +99,7 @@ def create_token(t: Admin, store: StoreDep, body: TokenIn) -> dict[str, Any]:
 
 @router.delete("/tokens/{token_id}", status_code=204, response_class=Response)
 def revoke_token(t: Admin, store: StoreDep, token_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Response:
+    """Revoke an API token (not the one this request uses)."""
     if token_id == t.id:
         raise HTTPException(409, "cannot revoke the token this request uses")
     if not store.revoke_token(token_id):

@@ -15,6 +15,8 @@ AlertId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class Ack(BaseModel):
+    """An alert's acknowledgement: who acknowledged it, when, and whether this request did."""
+
     id: int
     acknowledged: bool
     acknowledged_by: str
@@ -28,6 +30,7 @@ def actor(t: TokenInfo) -> str:
 
 @router.post("/alerts/{alert_id}/ack", response_model=Ack)
 def ack(t: Operator, store: StoreDep, alert_id: AlertId) -> Ack:
+    """Acknowledge an alert (idempotent: the first acknowledgement stays)."""
     cam = store.alert_camera(alert_id)
     if cam is None or not t.sees(cam):
         raise HTTPException(404, f"no alert {alert_id}")

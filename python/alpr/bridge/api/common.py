@@ -1,6 +1,8 @@
-"""What every route module shares: path prefix, field patterns, the store and auth dependencies,
-time and cursor parsing. The app's state carries the store and the callbacks (``create_app`` sets them),
-so routers are plain module-level ``APIRouter`` objects."""
+"""What every route module shares: path prefix, field patterns, dependencies, parsing.
+
+The dependencies are the store and auth; parsing covers time and cursors. The app's state carries the store
+and the callbacks (``create_app`` sets them), so routers are plain module-level ``APIRouter`` objects.
+"""
 
 # No `from __future__ import annotations`: FastAPI must see the real dependency types.
 
@@ -23,6 +25,7 @@ _bearer = HTTPBearer(auto_error=False, description="alpr token (`alpr token crea
 
 
 def get_store(request: Request) -> Store:
+    """The app's store (a FastAPI dependency)."""
     store: Store = request.app.state.store
     return store
 
@@ -36,9 +39,11 @@ _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def need(role: Role) -> Callable[..., TokenInfo]:
-    """A dependency that admits a valid bearer token, or a dashboard session cookie (whose
-    state-changing requests must carry the session's CSRF token in ``X-CSRF-Token``), holding at
-    least ``role``. A request with an ``Authorization`` header is judged by it alone.
+    """A dependency that admits a caller holding at least ``role``.
+
+    The caller shows a valid bearer token, or a dashboard session cookie (whose state-changing requests must
+    carry the session's CSRF token in ``X-CSRF-Token``). A request with an ``Authorization`` header is judged
+    by it alone.
 
     Wrong bearer tokens are counted per client address
     (:class:`~alpr.bridge.api.hardening.AuthGuard`): too many lock the address out (429) and are audited.
@@ -110,6 +115,7 @@ def state(request: Request, name: str) -> Any:
 
 
 def parse_ms(dt: datetime | None, name: str) -> int | None:
+    """Unix milliseconds of query parameter ``name`` (None stays None); a naive time is UTC."""
     if dt is None:
         return None
     try:
@@ -121,6 +127,7 @@ def parse_ms(dt: datetime | None, name: str) -> int | None:
 
 
 def parse_cursor(cursor: str | None) -> int | None:
+    """The ``before_id`` of a ``cursor`` query parameter (None stays None); 422 when malformed."""
     if cursor is None:
         return None
     if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 18:
@@ -135,8 +142,10 @@ Cursor = Annotated[str | None, Query(max_length=40)]
 def page_args(
     since: datetime | None, until: datetime | None, limit: int, cursor: str | None
 ) -> dict[str, Any]:
-    """A listing's time window and paging as store arguments (``since_ms``, ``until_ms``, ``limit``,
-    ``before_id``)."""
+    """A listing's time window and paging as store arguments.
+
+    That is ``since_ms``, ``until_ms``, ``limit`` and ``before_id``.
+    """
     return {
         "since_ms": parse_ms(since, "since"),
         "until_ms": parse_ms(until, "until"),
@@ -151,9 +160,11 @@ def next_cursor(nxt: int | None) -> str | None:
 
 
 def paging(what: str | None = None) -> Callable[..., dict[str, Any]]:
-    """A dependency for ``?since=&until=&limit=&cursor=``, giving :func:`page_args`; ``what`` (say
-    "entry") says in the API docs which time ``since`` and ``until`` bound. Use it as
-    ``page: Annotated[dict[str, Any], Depends(paging("entry"))]``."""
+    """A dependency for ``?since=&until=&limit=&cursor=``, giving :func:`page_args`.
+
+    ``what`` (say "entry") says in the API docs which time ``since`` and ``until`` bound. Use it as ``page:
+    Annotated[dict[str, Any], Depends(paging("entry"))]``.
+    """
 
     def dep(
         since: Annotated[
@@ -171,8 +182,10 @@ def paging(what: str | None = None) -> Callable[..., dict[str, Any]]:
 
 
 class Window:
-    """The query parameters every listing shares: camera, time window and paging (``?camera=&since=
-    &until=&limit=&cursor=``), parsed to store arguments."""
+    """The query parameters every listing shares, parsed to store arguments.
+
+    Camera, time window and paging: ``?camera=&since=&until=&limit=&cursor=``.
+    """
 
     def __init__(
         self,
@@ -188,6 +201,7 @@ class Window:
         self._page = page_args(since, until, limit, cursor)
 
     def store_args(self) -> dict[str, Any]:
+        """The store's keyword arguments: ``camera`` and the window and paging."""
         return {"camera": self.camera, **self._page}
 
 

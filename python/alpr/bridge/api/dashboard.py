@@ -1,5 +1,7 @@
-"""What the dashboard's views need beyond the core routes: camera health, chart data, a CSV export
-of reads and a CSV import of watchlist entries (hotlists)."""
+"""What the dashboard's views need beyond the core routes.
+
+Camera health, chart data, a CSV export of reads and a CSV import of watchlist entries (hotlists).
+"""
 
 # No `from __future__ import annotations`: FastAPI must see the real dependency types.
 
@@ -40,8 +42,10 @@ EXPORT_COLUMNS = (
 def camera_health(
     t: Viewer, store: StoreDep, offline_after_s: Annotated[float, Query(gt=0, le=86_400)] = 15.0
 ) -> dict[str, Any]:
-    """Per camera: FPS, frames, dropped (from the stream heartbeats), last heartbeat, last read and
-    online (a heartbeat within ``offline_after_s``)."""
+    """Per camera: FPS, frames, dropped (from the stream heartbeats), last heartbeat, last read, online.
+
+    Online means a heartbeat within ``offline_after_s``.
+    """
     return {"items": store.camera_health(t.cameras, offline_after_ms=int(offline_after_s * 1000))}
 
 
@@ -63,7 +67,7 @@ def _safe_cell(v: Any) -> str:
 
 
 @router.get("/reads.csv", response_class=StreamingResponse, responses={200: {"content": {"text/csv": {}}}})
-def export_reads(
+def export_reads(  # noqa: PLR0913 (each is a query parameter of GET /reads.csv)
     request: Request,
     t: Viewer,
     store: StoreDep,
@@ -174,8 +178,11 @@ def _parse_import(raw: bytes, scope: Any) -> tuple[list[dict[str, Any]], list[di
     },
 )
 async def import_watch(request: Request, t: Operator, store: StoreDep) -> Any:
-    """Import watchlist entries from CSV (header ``pattern,kind,reason,max_distance,expires,cameras``;
-    cameras separated by ``;``). All rows or none: any bad row answers 422 with every error by line."""
+    """Import watchlist entries from CSV, all rows or none.
+
+    The header is ``pattern,kind,reason,max_distance,expires,cameras``, cameras separated by ``;``. Any bad
+    row answers 422 with every error by line.
+    """
     raw = b""
     async for chunk in request.stream():
         raw += chunk

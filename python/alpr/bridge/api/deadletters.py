@@ -23,6 +23,7 @@ def dead_letters(
     sink: Annotated[str | None, Query(max_length=64, pattern=r"^[\w:.-]+$")] = None,
     limit: Limit = 100,
 ) -> dict[str, Any]:
+    """List dead letters (of ``sink`` when given), newest first."""
     items = store.dead_letters(sink=sink, limit=limit)
     store.audit(t.id, "dead_letters.list", {"sink": sink}, len(items))
     return {"items": items, "counts": store.dead_letter_counts()}
@@ -30,11 +31,13 @@ def dead_letters(
 
 @router.post("/dead-letters/{letter_id}/retry", status_code=204)
 def retry(t: Admin, store: StoreDep, letter_id: LetterId) -> Response:
+    """Put a dead letter back in its sink's outbox."""
     return _done(t, store, "retry", letter_id, store.dead_letter_retry(letter_id))
 
 
 @router.delete("/dead-letters/{letter_id}", status_code=204)
 def drop(t: Admin, store: StoreDep, letter_id: LetterId) -> Response:
+    """Drop a dead letter."""
     return _done(t, store, "delete", letter_id, store.dead_letter_delete(letter_id))
 
 

@@ -1,5 +1,7 @@
-"""What holds hostile clients off: security headers, a bearer-token guessing limit, a cap on concurrent
-fuzzy searches, and validation errors that do not echo what was sent.
+"""What holds hostile clients off.
+
+Security headers, a bearer-token guessing limit, a cap on concurrent fuzzy searches, and validation errors
+that do not echo what was sent.
 
 The request body limit itself is FastAPI's own (``FastAPI(max_body_size=...)``, Starlette's
 ``RequestBodyLimitMiddleware``): it answers 413 from the ``Content-Length`` header before the body is
@@ -74,13 +76,16 @@ HSTS = (b"strict-transport-security", b"max-age=31536000")
 
 
 class SecurityHeaders:
-    """Pure ASGI middleware: the headers above on every reply (a route's own value wins, e.g. the
-    operator page's CSP), and HSTS when the request came over TLS."""
+    """Pure ASGI middleware: the headers above on every reply, and HSTS over TLS.
+
+    A route's own value wins, e.g. the operator page's CSP.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on, adding the security headers to its reply."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -98,13 +103,16 @@ class SecurityHeaders:
 
 
 def client_ip(request: Request) -> str:
+    """The client's address, or ``"unknown"``."""
     return request.client.host if request.client is not None else "unknown"
 
 
 class AuthGuard:
-    """Failed bearer tokens per client address; a lockout after too many. Counted in the store's
-    ``auth_failures`` table (scope ``token``; a lockout is a ``token_lock`` row stamped with its end),
-    so bridges sharing one store lock an address out together. Keys are hashes of the address."""
+    """Failed bearer tokens per client address; a lockout after too many.
+
+    Counted in the store's ``auth_failures`` table (scope ``token``; a lockout is a ``token_lock`` row stamped
+    with its end), so bridges sharing one store lock an address out together. Keys are hashes of the address.
+    """
 
     def __init__(self, limits: ApiLimits, store: Store) -> None:
         self.limits = limits
@@ -185,8 +193,10 @@ def _short(value: Any) -> Any:
 
 
 async def validation_error_handler(_request: Request, exc: Exception) -> JSONResponse:
-    """422 like FastAPI's, but with each ``input`` (and ``ctx`` value) cut short: a 50 MB body that
-    fails validation must not come back as a 50 MB reply."""
+    """422 like FastAPI's, but with each ``input`` (and ``ctx`` value) cut short.
+
+    A 50 MB body that fails validation must not come back as a 50 MB reply.
+    """
     if not isinstance(exc, RequestValidationError):  # pragma: no cover - registered for that type only
         raise exc
     out = []

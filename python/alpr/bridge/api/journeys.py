@@ -23,6 +23,7 @@ def journeys(
     page: Annotated[dict[str, Any], Depends(paging("departure"))],
     plate: Annotated[str | None, Query(pattern=PLATE)] = None,
 ) -> JourneysPage:
+    """List journeys (a plate read at one camera, then at another), newest first."""
     items, nxt = store.query_journeys(plate=plate, cameras=t.cameras, **page)
     if plate is not None:
         store.audit(t.id, "journeys.search", {"plate": plate}, len(items))
@@ -36,6 +37,7 @@ def matrix(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> OdMatrix:
+    """Origin-destination matrix: journeys per hour of departure and camera pair."""
     cells = store.od_matrix(
         cameras=t.cameras, since_ms=parse_ms(since, "since"), until_ms=parse_ms(until, "until")
     )

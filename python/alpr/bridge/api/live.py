@@ -69,6 +69,7 @@ async def _events(
     include_in_schema=False,
 )
 def live(request: Request, t: Viewer, store: StoreDep) -> StreamingResponse:
+    """Server-sent events of new reads and alerts; ``Last-Event-ID`` resumes after a reconnect."""
     marks = _marks(request.headers.get("last-event-id")) or store.live_marks()
     store.audit(t.id, "live.open", {}, 0)
     return StreamingResponse(

@@ -9,6 +9,8 @@ from alpr.bridge.api.common import PLATE, TEXT
 
 
 class Read(BaseModel):
+    """A stored plate read."""
+
     event_id: str
     camera: str
     ts: str
@@ -27,11 +29,15 @@ class Read(BaseModel):
 
 
 class ReadsPage(BaseModel):
+    """One page of reads, newest first."""
+
     items: list[Read]
     next: str | None = Field(description="pass as `cursor` for the next (older) page; null at the end")
 
 
 class Alert(BaseModel):
+    """A watchlist hit and its acknowledgement state."""
+
     id: int
     event_id: str
     watchlist_id: int
@@ -47,11 +53,15 @@ class Alert(BaseModel):
 
 
 class AlertsPage(BaseModel):
+    """One page of alerts, newest first."""
+
     items: list[Alert]
     next: str | None
 
 
 class Camera(BaseModel):
+    """A camera that has sent reads."""
+
     camera: str
     reads: int
     last_ts: str | None = Field(description="time of the newest read; null before the first")
@@ -61,6 +71,8 @@ class Camera(BaseModel):
 
 
 class Cameras(BaseModel):
+    """The cameras that have sent reads."""
+
     items: list[Camera]
 
 
@@ -71,6 +83,8 @@ class Body(BaseModel):
 
 
 class WatchIn(Body):
+    """A new or replaced watchlist entry."""
+
     pattern: str = Field(
         min_length=1, max_length=32, pattern=PLATE, description="plate, or wildcard with * and ?"
     )
@@ -84,6 +98,8 @@ class WatchIn(Body):
 
 
 class WatchOut(BaseModel):
+    """A watchlist entry."""
+
     id: int
     pattern: str
     kind: str
@@ -94,14 +110,20 @@ class WatchOut(BaseModel):
 
 
 class WatchList(BaseModel):
+    """Watchlist entries."""
+
     items: list[WatchOut]
 
 
 class PlateRequest(Body):
+    """A plate to export or erase."""
+
     plate: str = Field(min_length=1, max_length=32, pattern=PLATE)
 
 
 class Health(BaseModel):
+    """The bridge's health."""
+
     status: str
     version: str
     mqtt_connected: bool | None

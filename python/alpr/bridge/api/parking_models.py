@@ -9,6 +9,8 @@ from alpr.bridge.api.common import CAMERA, PLATE, TEXT
 
 
 class CameraIn(BaseModel):
+    """A camera's place in a site."""
+
     site: str = Field(pattern=CAMERA, description="site the camera belongs to (an MQTT topic level)")
     role: Literal["entry", "exit", "pass"] = Field(
         description="entry reads open sessions, exit reads close them, pass reads only feed journeys"
@@ -19,6 +21,8 @@ class CameraIn(BaseModel):
 
 
 class CameraOut(BaseModel):
+    """A camera's site configuration."""
+
     camera: str
     site: str
     role: str
@@ -26,6 +30,8 @@ class CameraOut(BaseModel):
 
 
 class SiteIn(BaseModel):
+    """A site's settings."""
+
     max_stay_s: float | None = Field(
         default=None, gt=0, le=10 * 365 * 86400, description="overstay alert after this"
     )
@@ -39,6 +45,8 @@ class SiteIn(BaseModel):
 
 
 class Site(BaseModel):
+    """A site, its cameras and settings."""
+
     site: str
     cameras: list[str]
     max_stay_s: float | None
@@ -48,10 +56,14 @@ class Site(BaseModel):
 
 
 class Sites(BaseModel):
+    """The sites visible to the caller."""
+
     items: list[Site]
 
 
 class Occupancy(BaseModel):
+    """A site's occupancy."""
+
     site: str
     occupancy: int = Field(description="open sessions")
     capacity: int | None
@@ -61,6 +73,8 @@ class Occupancy(BaseModel):
 
 
 class Session(BaseModel):
+    """A parking session: entry, exit when closed, payment."""
+
     id: int
     plate: str = Field(description="the plate as read at the entry")
     site: str
@@ -81,16 +95,22 @@ class Session(BaseModel):
 
 
 class SessionsPage(BaseModel):
+    """One page of sessions, newest first."""
+
     items: list[Session]
     next: str | None = Field(description="pass as `cursor` for the next (older) page; null at the end")
 
 
 class PaidIn(BaseModel):
+    """A payment of a session."""
+
     reference: str | None = Field(default=None, max_length=128, pattern=TEXT)
     paid_at: datetime | None = Field(default=None, description="default: now")
 
 
 class Anomaly(BaseModel):
+    """A parking anomaly (overstay, or an exit with no entry)."""
+
     id: int
     kind: Literal["overstay", "no_entry"]
     site: str
@@ -102,11 +122,15 @@ class Anomaly(BaseModel):
 
 
 class AnomaliesPage(BaseModel):
+    """One page of anomalies, newest first."""
+
     items: list[Anomaly]
     next: str | None
 
 
 class PermitIn(BaseModel):
+    """A new permit (allow-list entry)."""
+
     plate: str = Field(min_length=1, max_length=32, pattern=PLATE)
     name: str = Field(default="", max_length=256, pattern=TEXT, description="holder (stored encrypted)")
     site: str | None = Field(default=None, pattern=CAMERA, description="null: every site")
@@ -115,6 +139,8 @@ class PermitIn(BaseModel):
 
 
 class Permit(BaseModel):
+    """A permit."""
+
     id: int
     plate: str
     name: str
@@ -124,10 +150,14 @@ class Permit(BaseModel):
 
 
 class Permits(BaseModel):
+    """Permits."""
+
     items: list[Permit]
 
 
 class Journey(BaseModel):
+    """A journey: a plate read at one camera, then at another."""
+
     id: int
     plate: str
     from_camera: str
@@ -140,11 +170,15 @@ class Journey(BaseModel):
 
 
 class JourneysPage(BaseModel):
+    """One page of journeys, newest first."""
+
     items: list[Journey]
     next: str | None
 
 
 class OdCell(BaseModel):
+    """Journeys of one camera pair in one hour."""
+
     hour: str = Field(description="start of the hour of departure (UTC)")
     from_camera: str
     to_camera: str
@@ -153,4 +187,6 @@ class OdCell(BaseModel):
 
 
 class OdMatrix(BaseModel):
+    """An origin-destination matrix."""
+
     items: list[OdCell]

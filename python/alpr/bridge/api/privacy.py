@@ -14,6 +14,7 @@ router = APIRouter(prefix=API)
 
 @router.post("/privacy/export")
 def export(t: Admin, store: StoreDep, body: PlateRequest) -> dict[str, Any]:
+    """Export everything stored about a plate (subject access)."""
     out = store.export_plate(body.plate)
     store.audit(t.id, "privacy.export", {"plate": body.plate}, len(out["reads"]))
     return out
@@ -21,6 +22,7 @@ def export(t: Admin, store: StoreDep, body: PlateRequest) -> dict[str, Any]:
 
 @router.post("/privacy/erase")
 def erase(t: Admin, store: StoreDep, body: PlateRequest) -> dict[str, int]:
+    """Erase everything stored about a plate."""
     out = store.erase_plate(body.plate)
     # Not the plate itself (that is what was erased): its keyed blind index, enough to show later
     # that a given plate's erasure was done.
@@ -31,4 +33,5 @@ def erase(t: Admin, store: StoreDep, body: PlateRequest) -> dict[str, int]:
 
 @router.get("/audit")
 def audit(_t: Admin, store: StoreDep, limit: Limit = 100) -> dict[str, Any]:
+    """The newest audit log entries."""
     return {"items": store.audit_log(limit)}

@@ -32,6 +32,7 @@ def reads(
     fuzzy: bool = False,
     max_distance: Annotated[float, Query(ge=0, le=4, allow_inf_nan=False)] = 1.0,
 ) -> ReadsPage:
+    """Search reads, newest first: by plate (exact, or fuzzy within ``max_distance``), camera and time."""
     query: dict[str, Any] = {
         "plate": plate,
         "fuzzy": fuzzy,
@@ -61,6 +62,7 @@ def _visible_read(store: Store, t: TokenInfo, event_id: str) -> dict[str, Any]:
 
 @router.get("/reads/{event_id}", response_model=Read)
 def read(t: Viewer, store: StoreDep, event_id: EventId) -> Read:
+    """One read."""
     d = _visible_read(store, t, event_id)
     store.audit(t.id, "reads.get", {"event_id": event_id}, 1)
     return Read(**d)
@@ -72,6 +74,7 @@ def read(t: Viewer, store: StoreDep, event_id: EventId) -> Read:
     responses={200: {"content": {"image/jpeg": {}}, "description": "the plate crop (JPEG)"}},
 )
 def crop(t: Viewer, store: StoreDep, event_id: EventId) -> Response:
+    """The JPEG crop of a read."""
     _visible_read(store, t, event_id)
     data = store.get_crop(event_id)
     if data is None:
@@ -82,6 +85,7 @@ def crop(t: Viewer, store: StoreDep, event_id: EventId) -> Response:
 
 @router.get("/cameras", response_model=Cameras)
 def cameras(t: Viewer, store: StoreDep) -> Cameras:
+    """The cameras visible to the caller, with read counts."""
     return Cameras(items=[Camera(**c) for c in store.cameras(t.cameras)])
 
 
@@ -92,10 +96,12 @@ def alerts(
     window: WindowDep,
     state: Literal["open", "acknowledged"] | None = None,
 ) -> AlertsPage:
+    """Watchlist alerts, newest first."""
     items, nxt = store.query_alerts(state=state, cameras=t.cameras, **window.store_args())
     return AlertsPage(items=[Alert(**a) for a in items], next=next_cursor(nxt))
 
 
 @router.get("/stats")
 def stats(t: Viewer, store: StoreDep) -> dict[str, Any]:
+    """Store totals visible to the caller."""
     return store.stats(t.cameras)

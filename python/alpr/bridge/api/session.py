@@ -26,9 +26,11 @@ WINDOW_S = 900.0
 
 
 class LoginLimiter:
-    """Failed sign-ins per (user, address) in a sliding window, counted in the store's
-    ``auth_failures`` table, so every bridge sharing one store (several ``alpr serve`` workers on one
-    PostgreSQL or SQLite file) enforces one limit. Keys are hashes; nothing clear is stored."""
+    """Failed sign-ins per (user, address) in a sliding window.
+
+    Counted in the store's ``auth_failures`` table, so every bridge sharing one store (several ``alpr serve``
+    workers on one PostgreSQL or SQLite file) enforces one limit. Keys are hashes; nothing clear is stored.
+    """
 
     scope = "login"
 
@@ -47,13 +49,16 @@ class LoginLimiter:
         return max(0.0, (times[-self.max_failures] + window - now) / 1000)
 
     def failed(self, user: str, ip: str) -> None:
+        """Count a failed sign-in of ``user`` from ``ip``."""
         self.store.add_failure(self.scope, failure_key(user, ip))
 
     def succeeded(self, user: str, ip: str) -> None:
+        """Forget the failed sign-ins of ``user`` from ``ip``."""
         self.store.clear_failures(self.scope, failure_key(user, ip))
 
 
 def limiter(request: Request) -> LoginLimiter:
+    """The app's sign-in limiter (created on first use)."""
     lim: LoginLimiter | None = getattr(request.app.state, "login_limiter", None)
     if lim is None:
         lim = request.app.state.login_limiter = LoginLimiter(request.app.state.store)
@@ -61,11 +66,15 @@ def limiter(request: Request) -> LoginLimiter:
 
 
 class Login(BaseModel):
+    """Sign-in credentials."""
+
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
 
 
 class Me(BaseModel):
+    """The signed-in user."""
+
     user: str
     role: str
     cameras: list[str] | None
@@ -78,6 +87,7 @@ def _ip(request: Request) -> str:
 
 @router.post("/login", response_model=Me)
 def login(request: Request, response: Response, store: StoreDep, body: Login) -> Me:
+    """Sign in: sets the session cookie; failed attempts are rate-limited."""
     lim, ip = limiter(request), _ip(request)
     wait = lim.retry_after(body.username, ip)
     if wait > 0:
@@ -112,6 +122,7 @@ def login(request: Request, response: Response, store: StoreDep, body: Login) ->
 
 @router.post("/logout", status_code=204, response_class=Response)
 def logout(request: Request, store: StoreDep) -> Response:
+    """Sign out: ends the session and clears its cookie."""
     sid = request.cookies.get(SESSION_COOKIE)
     out = Response(status_code=204)
     if sid:
@@ -130,6 +141,7 @@ def logout(request: Request, store: StoreDep) -> Response:
 
 @router.get("/me", response_model=Me)
 def me(request: Request, response: Response, store: StoreDep) -> Me:
+    """The signed-in user of this session cookie."""
     sid = request.cookies.get(SESSION_COOKIE)
     found = store.verify_session(sid) if sid else None
     if found is None:

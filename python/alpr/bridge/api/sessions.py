@@ -41,6 +41,7 @@ def sessions(
     state: Literal["open", "closed"] | None = None,
     plate: Annotated[str | None, Query(pattern=PLATE)] = None,
 ) -> SessionsPage:
+    """List parking sessions, newest first."""
     items, nxt = store.query_sessions(site=site, state=state, plate=plate, cameras=t.cameras, **page)
     if plate is not None:
         store.audit(t.id, "sessions.search", {"plate": plate, "site": site}, len(items))
@@ -56,11 +57,13 @@ def _visible_session(store: Store, t: TokenInfo, session_id: int) -> dict[str, A
 
 @router.get("/sessions/{session_id}", response_model=Session)
 def session(t: Viewer, store: StoreDep, session_id: SessionId) -> Session:
+    """One parking session."""
     return Session(**_visible_session(store, t, session_id))
 
 
 @router.post("/sessions/{session_id}/paid", response_model=Session)
 def paid(t: Operator, store: StoreDep, session_id: SessionId, body: PaidIn | None = None) -> Session:
+    """Record a payment for a session (idempotent)."""
     _visible_session(store, t, session_id)
     b = body or PaidIn()
     store.mark_paid(session_id, reference=b.reference, paid_ms=parse_ms(b.paid_at, "paid_at"))
@@ -76,5 +79,6 @@ def anomalies(
     site: Annotated[str | None, Query(pattern=CAMERA)] = None,
     kind: Literal["overstay", "no_entry"] | None = None,
 ) -> AnomaliesPage:
+    """List parking anomalies, newest first."""
     items, nxt = store.query_anomalies(site=site, kind=kind, cameras=t.cameras, **page)
     return AnomaliesPage(items=[Anomaly(**a) for a in items], next=next_cursor(nxt))

@@ -23,8 +23,10 @@ Days = Field(default=None, ge=0, le=MAX_DAYS, allow_inf_nan=False)
 
 
 class RetentionIn(BaseModel):
-    """Days each kind is kept (0 keeps forever); a field left out stays as it is, null returns it to the
-    config's value."""
+    """Days each kind is kept (0 keeps forever).
+
+    A field left out stays as it is; null returns it to the config's value.
+    """
 
     model_config = ConfigDict(extra="forbid")
     reads_days: float | None = Days

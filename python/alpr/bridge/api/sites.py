@@ -43,6 +43,7 @@ def visible_sites(store: Store, t: TokenInfo) -> dict[str, list[str]]:
 
 
 def visible_site(store: Store, t: TokenInfo, site: str) -> list[str]:
+    """The cameras of ``site``; 404 when the caller sees none of them."""
     sites = visible_sites(store, t)
     if site not in sites:
         raise HTTPException(404, f"no site {site!r} (configure a camera with PUT /cameras/{{camera}})")
@@ -51,6 +52,7 @@ def visible_site(store: Store, t: TokenInfo, site: str) -> list[str]:
 
 @router.put("/cameras/{camera}", response_model=CameraOut)
 def put_camera(t: Admin, store: StoreDep, camera: CameraName, body: CameraIn) -> CameraOut:
+    """Configure a camera's site, role and direction."""
     if not t.sees(camera):
         raise HTTPException(403, f"this token may only configure cameras {sorted(t.cameras or [])}")
     cfg = store.set_camera(camera, site=body.site, role=body.role, direction=body.direction)
@@ -60,6 +62,7 @@ def put_camera(t: Admin, store: StoreDep, camera: CameraName, body: CameraIn) ->
 
 @router.delete("/cameras/{camera}", status_code=204, response_class=Response)
 def delete_camera(t: Admin, store: StoreDep, camera: CameraName) -> Response:
+    """Drop a camera's site configuration."""
     if not t.sees(camera) or not store.delete_camera(camera):
         raise HTTPException(404, f"camera {camera!r} has no configuration")
     store.audit(t.id, "cameras.delete", {"camera": camera}, 1)
@@ -68,6 +71,7 @@ def delete_camera(t: Admin, store: StoreDep, camera: CameraName) -> Response:
 
 @router.get("/sites", response_model=Sites)
 def list_sites(t: Viewer, store: StoreDep) -> Sites:
+    """List the sites visible to the caller."""
     cfgs = store.site_configs()
     items = []
     for name, cams in sorted(visible_sites(store, t).items()):
@@ -87,6 +91,7 @@ def list_sites(t: Viewer, store: StoreDep) -> Sites:
 
 @router.put("/sites/{site}", response_model=Site)
 def put_site(t: Admin, store: StoreDep, site: SiteName, body: SiteIn) -> Site:
+    """Configure a site's settings."""
     if t.cameras is not None:
         visible_site(store, t, site)
     c = store.set_site(
@@ -109,6 +114,7 @@ def put_site(t: Admin, store: StoreDep, site: SiteName, body: SiteIn) -> Site:
 
 @router.get("/sites/{site}/occupancy", response_model=Occupancy)
 def occupancy(t: Viewer, store: StoreDep, site: SiteName) -> Occupancy:
+    """A site's occupancy."""
     visible_site(store, t, site)
     return Occupancy(**store.occupancy(site))
 
@@ -136,12 +142,14 @@ def list_permits(
     plate: Annotated[str | None, Query(pattern=PLATE)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> Permits:
+    """List local permits."""
     sites = None if t.cameras is None else list(visible_sites(store, t))
     return Permits(items=[_permit_out(p) for p in store.list_permits(plate=plate, sites=sites, limit=limit)])
 
 
 @router.post("/permits", response_model=Permit, status_code=201)
 def add_permit(t: Operator, store: StoreDep, body: PermitIn) -> Permit:
+    """Add a local permit."""
     _unscoped(t)
     try:
         pid = store.add_permit(
@@ -161,6 +169,7 @@ def add_permit(t: Operator, store: StoreDep, body: PermitIn) -> Permit:
 
 @router.delete("/permits/{permit_id}", status_code=204, response_class=Response)
 def delete_permit(t: Operator, store: StoreDep, permit_id: PermitId) -> Response:
+    """Delete a local permit."""
     _unscoped(t)
     if not store.delete_permit(permit_id):
         raise HTTPException(404, f"no permit {permit_id}")

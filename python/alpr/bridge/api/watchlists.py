@@ -1,5 +1,8 @@
-"""Watchlist management (operator role). A camera-scoped operator manages only entries limited to its
-own cameras; every change reloads the bridge's matcher and is audited."""
+"""Watchlist management (operator role).
+
+A camera-scoped operator manages only entries limited to its own cameras; every change reloads the bridge's
+matcher and is audited.
+"""
 
 # No `from __future__ import annotations`: FastAPI must see the real dependency types.
 
@@ -64,11 +67,13 @@ def _changed(request: Request) -> None:
 
 @router.get("/watchlists", response_model=WatchList)
 def list_watch(t: Operator, store: StoreDep) -> WatchList:
+    """List the watchlist entries the caller manages."""
     return WatchList(items=[_watch_out(e) for e in store.list_watch() if _owns(t, e.cameras)])
 
 
 @router.post("/watchlists", response_model=WatchOut, status_code=201)
 def add_watch(request: Request, t: Operator, store: StoreDep, body: WatchIn) -> WatchOut:
+    """Add a watchlist entry."""
     cams = _scoped(t, body)
     try:
         wid = store.add_watch(body.pattern, **_fields(body, cams))
@@ -81,11 +86,13 @@ def add_watch(request: Request, t: Operator, store: StoreDep, body: WatchIn) -> 
 
 @router.get("/watchlists/{watch_id}", response_model=WatchOut)
 def get_watch(t: Operator, store: StoreDep, watch_id: WatchId) -> WatchOut:
+    """One watchlist entry."""
     return _watch_out(_visible_watch(store, t, watch_id))
 
 
 @router.put("/watchlists/{watch_id}", response_model=WatchOut)
 def put_watch(request: Request, t: Operator, store: StoreDep, watch_id: WatchId, body: WatchIn) -> WatchOut:
+    """Replace a watchlist entry."""
     _visible_watch(store, t, watch_id)
     cams = _scoped(t, body)
     try:
@@ -101,6 +108,7 @@ def put_watch(request: Request, t: Operator, store: StoreDep, watch_id: WatchId,
 
 @router.delete("/watchlists/{watch_id}", status_code=204, response_class=Response)
 def delete_watch(request: Request, t: Operator, store: StoreDep, watch_id: WatchId) -> Response:
+    """Delete a watchlist entry."""
     _visible_watch(store, t, watch_id)
     if not store.delete_watch(watch_id):
         raise HTTPException(404, f"no watchlist entry {watch_id}")

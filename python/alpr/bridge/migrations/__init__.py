@@ -1,0 +1,1 @@
+"""Alembic migrations of the bridge store (``env.py`` and ``versions/``)."""

@@ -50,6 +50,7 @@ class AccessMixin(StoreBase):
         return token
 
     def verify_token(self, token: str) -> TokenInfo | None:
+        """The live (not revoked) token whose hash matches ``token``, or None."""
         h = self._hash_token(token)
         with self.engine.connect() as conn:
             r = conn.execute(
@@ -77,6 +78,7 @@ class AccessMixin(StoreBase):
         ]
 
     def revoke_token(self, token_id: int) -> bool:
+        """Revoke API token ``token_id``; False when there is no such token."""
         with self._begin() as conn:
             return bool(
                 conn.execute(S.tokens.update().where(S.tokens.c.id == token_id).values(revoked=True)).rowcount
@@ -104,6 +106,7 @@ class AccessMixin(StoreBase):
             )
 
     def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest ``limit`` audit log entries, newest first, with the signed-in user's name."""
         q = sa.select(S.audit, S.users.c.name.label("user")).outerjoin(
             S.users, S.users.c.id == S.audit.c.user_id
         )

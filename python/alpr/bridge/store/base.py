@@ -28,17 +28,27 @@ class EventLike(Protocol):
     """What the store needs of an :class:`alpr.stream.events.PlateEvent`."""
 
     @property
-    def event_id(self) -> str: ...
-    @property
-    def camera(self) -> str: ...
-    @property
-    def ts(self) -> str: ...
-    @property
-    def plate(self) -> str: ...
-    @property
-    def confidence(self) -> float: ...
+    def event_id(self) -> str:
+        """The event's UUID (the store's idempotency key)."""
 
-    def to_dict(self) -> dict[str, Any]: ...
+    @property
+    def camera(self) -> str:
+        """The camera that read the plate."""
+
+    @property
+    def ts(self) -> str:
+        """Capture time, ISO 8601 UTC."""
+
+    @property
+    def plate(self) -> str:
+        """The plate text as read."""
+
+    @property
+    def confidence(self) -> float:
+        """Read confidence in [0, 1]."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as a JSON-ready dict (what the store keeps, encrypted)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +72,8 @@ class Sink:
 
 @dataclass(frozen=True, slots=True)
 class OutboxRow:
+    """An outbox row claimed for delivery: id, topic, decrypted payload, MQTT retain flag, attempts."""
+
     id: int
     topic: str
     payload: bytes
@@ -71,26 +83,33 @@ class OutboxRow:
 
 @dataclass(frozen=True, slots=True)
 class TokenInfo:
+    """An API token or signed-in user as the API sees it: its role and, if scoped, cameras."""
+
     id: int
     name: str
     role: Role
     cameras: tuple[str, ...] | None
 
     def allows(self, role: Role) -> bool:
+        """Whether this caller's role is ``role`` or above (viewer < operator < admin)."""
         return ROLES.index(self.role) >= ROLES.index(role)
 
     def sees(self, camera: str) -> bool:
+        """Whether this caller may see ``camera`` (an unscoped caller sees every camera)."""
         return self.cameras is None or camera in self.cameras
 
 
 @dataclass(frozen=True, slots=True)
 class IngestResult:
+    """What one ingest did: events stored, duplicates skipped and alerts raised."""
+
     stored: int
     duplicates: int
     alerts: int
 
 
 def now_ms() -> int:
+    """The current Unix time in milliseconds."""
     return int(time.time() * 1000)
 
 
@@ -116,8 +135,10 @@ def window(
     cameras: Sequence[str] | None = None,
     in_: Any = (),
 ) -> list[Any]:
-    """The conditions of a time-window query: ``since_ms <= ts < until_ms`` (either end open when None)
-    and, for a camera-scoped caller (``cameras`` not None), each column of ``in_`` in ``cameras``."""
+    """The conditions of a time-window query: ``since_ms <= ts < until_ms`` (either end open when None).
+
+    For a camera-scoped caller (``cameras`` not None), each column of ``in_`` must also be in ``cameras``.
+    """
     conds: list[Any] = []
     if cameras is not None:
         conds += [col.in_(list(cameras)) for col in (in_ if isinstance(in_, (list, tuple)) else (in_,))]
@@ -131,8 +152,11 @@ def window(
 def page(
     conn: Connection, query: Any, id_col: Any, limit: int, before_id: int | None
 ) -> tuple[list[Any], int | None]:
-    """One page of ``query`` newest first by ``id_col``: the rows with an id below ``before_id`` (all when
-    None), at most ``limit``, and the cursor for the next page (``before_id`` to pass; None at the end)."""
+    """One page of ``query`` newest first by ``id_col``, and the cursor for the next page.
+
+    The page holds the rows with an id below ``before_id`` (all when None), at most ``limit``; the cursor is
+    the ``before_id`` to pass next, None at the end.
+    """
     if before_id is not None:
         query = query.where(id_col < before_id)
     rows = conn.execute(query.order_by(id_col.desc()).limit(limit + 1)).all()
@@ -163,6 +187,11 @@ def _dumps(obj: Any) -> bytes:
 
 
 def normalize_url(url: str) -> str:
+    """The SQLAlchemy URL of a ``db`` setting (``postgresql://`` selects the psycopg driver).
+
+    Raises:
+        ConfigError: neither an SQLite nor a PostgreSQL URL.
+    """
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     if not url.startswith(("sqlite:", "postgresql+")):
@@ -198,6 +227,7 @@ class StoreBase:
             self.migrate()
 
     def close(self) -> None:
+        """Close the store's connection pool."""
         self.engine.dispose()
 
     def migrate(self) -> None:
@@ -219,15 +249,19 @@ class StoreBase:
 
     @contextmanager
     def _erasing(self) -> Iterator[Connection]:
-        """A transaction whose deletes overwrite the freed bytes (SQLite ``secure_delete``), for erasure
-        and retention, so removed ciphertext does not linger in free pages."""
+        """A transaction whose deletes overwrite the freed bytes (SQLite ``secure_delete``).
+
+        For erasure and retention, so removed ciphertext does not linger in free pages.
+        """
         with self._pragma("secure_delete=ON", "secure_delete=OFF") as conn, conn.begin():
             yield conn
 
     @contextmanager
     def _pragma(self, during: str, after: str) -> Iterator[Connection]:
-        """A connection with SQLite ``PRAGMA during`` in force until it is done (then ``PRAGMA after``;
-        nothing on PostgreSQL); a database error is raised as :class:`StoreError`."""
+        """A connection with SQLite ``PRAGMA during`` in force until it is done (then ``PRAGMA after``).
+
+        Nothing is set on PostgreSQL. A database error is raised as :class:`StoreError`.
+        """
         try:
             with self.engine.connect() as conn:
                 if self.is_sqlite:
@@ -245,8 +279,10 @@ class StoreBase:
     def _reencrypt(
         self, ring: Keyring, table: sa.Table, pk: Any, cols: Sequence[tuple[str, Any]], batch: int
     ) -> int:
-        """Re-seal with ``ring.active`` every row of ``table`` under an older key, ``batch`` rows a
-        transaction; ``cols`` are (ciphertext column, row -> associated data). Returns the rows rewritten."""
+        """Re-seal with ``ring.active`` every row of ``table`` under an older key; returns the rows rewritten.
+
+        ``batch`` rows go in a transaction; ``cols`` are (ciphertext column, row -> associated data).
+        """
         total = 0
         while True:
             with self._begin() as conn:

@@ -33,8 +33,10 @@ class DashboardMixin(ReadsMixin, WatchMixin):
     def live_since(
         self, read_id: int, alert_id: int, scope: Sequence[str] | None = None, limit: int = 200
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int, int]:
-        """Reads and alerts stored after the given row ids, oldest first (at most ``limit`` of each),
-        and the new marks. Two primary-key range queries: cheap enough to run twice a second."""
+        """Reads and alerts stored after the given row ids, oldest first, and the new marks.
+
+        At most ``limit`` of each. Two primary-key range queries: cheap enough to run twice a second.
+        """
         rc, ac = S.reads.c, S.alerts.c
         rq = sa.select(S.reads).where(rc.id > read_id)
         aq = sa.select(S.alerts).where(ac.id > alert_id)
@@ -55,8 +57,11 @@ class DashboardMixin(ReadsMixin, WatchMixin):
 
     # -- hotlists --------------------------------------------------------------------------------
     def add_watch_many(self, entries: Sequence[Mapping[str, Any]]) -> list[int]:
-        """Add many watchlist entries in one transaction (all or none); each mapping holds
-        ``pattern`` and optionally ``kind``, ``reason``, ``max_distance``, ``expires_ms``, ``cameras``."""
+        """Add many watchlist entries in one transaction (all or none).
+
+        Each mapping holds ``pattern`` and optionally ``kind``, ``reason``, ``max_distance``, ``expires_ms``,
+        ``cameras``.
+        """
         rows = []
         t = now_ms()
         for i, e in enumerate(entries):
@@ -82,6 +87,7 @@ class DashboardMixin(ReadsMixin, WatchMixin):
 
     # -- alerts ----------------------------------------------------------------------------------
     def alert_camera(self, alert_id: int) -> str | None:
+        """The camera of alert ``alert_id``, or None when there is no such alert."""
         with self.engine.connect() as conn:
             return conn.execute(sa.select(S.alerts.c.camera).where(S.alerts.c.id == alert_id)).scalar()
 
@@ -101,8 +107,11 @@ class DashboardMixin(ReadsMixin, WatchMixin):
         return {"acknowledged_by": by, "acknowledged_at": iso_ms(t), "new": True}
 
     def _camera_last_reads(self, scope: Sequence[str] | None) -> dict[str, int]:
-        """Camera -> newest read time, by a loose index scan of ``ix_reads_camera_ts`` (one index
-        seek per camera instead of a GROUP BY over every read: ~1 ms instead of ~350 ms at 1 M reads)."""
+        """Camera -> newest read time, by a loose index scan of ``ix_reads_camera_ts``.
+
+        One index seek per camera instead of a GROUP BY over every read: ~1 ms instead of ~350 ms at 1 M
+        reads.
+        """
         r = S.reads.c
         out: dict[str, int] = {}
         with self.engine.connect() as conn:
@@ -170,9 +179,11 @@ class DashboardMixin(ReadsMixin, WatchMixin):
     def chart_data(
         self, scope: Sequence[str] | None = None, *, hours: int = 24, days: int = 14, now: int | None = None
     ) -> dict[str, Any]:
-        """Reads per hour per camera (last ``hours``), alerts per day (last ``days``), a histogram of
-        read confidence (last ``hours``, :data:`CONFIDENCE_BINS` bins over [0, 1]) and ``totals``
-        (reads, reads in the last hour by capture time, alerts, cameras, watchlist entries).
+        """The dashboard's charts: reads per hour per camera, alerts per day, a confidence histogram, totals.
+
+        Reads per hour over the last ``hours``, alerts per day over the last ``days``, read confidence over
+        the last ``hours`` (:data:`CONFIDENCE_BINS` bins over [0, 1]); ``totals`` are reads, reads in the last
+        hour by capture time, alerts, cameras and watchlist entries.
 
         Each query is one indexed range scan grouped in SQL, so the cost follows the window, not
         the size of the store.

@@ -1,5 +1,8 @@
-"""Dead letters: outbox rows a sink gave up on (a webhook that kept refusing them), moved aside so the
-rows behind them go out; an admin lists, retries or drops them (``/api/v1/dead-letters``)."""
+"""Dead letters: outbox rows a sink gave up on (a webhook that kept refusing them).
+
+They are moved aside so the rows behind them go out; an admin lists, retries or drops them
+(``/api/v1/dead-letters``).
+"""
 
 from __future__ import annotations
 
@@ -31,8 +34,10 @@ class DeadLetterMixin(OutboxMixin):
     def _move(
         self, src: sa.Table, dst: sa.Table, row_id: int, extra: Callable[[Any], dict[str, Any]]
     ) -> bool:
-        """Move row ``row_id`` of ``src`` to ``dst`` (its ``_COPIED`` columns and ``extra(row)``) in one
-        transaction; False if there is no such row."""
+        """Move row ``row_id`` of ``src`` to ``dst`` in one transaction; False if there is no such row.
+
+        The new row gets the ``_COPIED`` columns and ``extra(row)``.
+        """
         with self._begin() as conn:
             r = conn.execute(sa.select(src).where(src.c.id == row_id)).first()
             if r is None:
@@ -71,6 +76,7 @@ class DeadLetterMixin(OutboxMixin):
         return out
 
     def dead_letter_counts(self) -> dict[str, int]:
+        """Sink -> number of its dead letters."""
         q = sa.select(S.dead_letters.c.sink, sa.func.count()).group_by(S.dead_letters.c.sink)
         with self.engine.connect() as conn:
             return {r[0]: int(r[1]) for r in conn.execute(q)}
@@ -80,8 +86,10 @@ class DeadLetterMixin(OutboxMixin):
         return self._move(S.dead_letters, S.outbox, letter_id, lambda r: {"retain": False, "attempts": 0})
 
     def expire_dead_letters(self, *, days: float, now: int | None = None) -> int:
-        """Drop dead letters whose event is older than ``days`` (they name plates: kept no longer than
-        the reads, ``retention.reads_days``); 0 keeps them."""
+        """Drop dead letters whose event is older than ``days``; 0 keeps them.
+
+        They name plates, so they are kept no longer than the reads (``retention.reads_days``).
+        """
         if days <= 0:
             return 0
         cut = (now_ms() if now is None else now) - int(days * 86_400_000)
@@ -91,6 +99,7 @@ class DeadLetterMixin(OutboxMixin):
             )
 
     def dead_letter_delete(self, letter_id: int) -> bool:
+        """Drop dead letter ``letter_id`` (its freed bytes overwritten); False if unknown."""
         with self._erasing() as conn:
             n = conn.execute(S.dead_letters.delete().where(S.dead_letters.c.id == letter_id)).rowcount
         return bool(n)

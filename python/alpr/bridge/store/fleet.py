@@ -83,5 +83,6 @@ class FleetMixin(StoreBase):
         held.clear()
 
     def close(self) -> None:
+        """Give up every leadership (:meth:`resign`), then close the pool."""
         self.resign()
         super().close()

@@ -148,8 +148,11 @@ class IngestMixin(ParkingMixin, JourneysMixin):
         return IngestResult(len(read_rows), len(items) - len(read_rows), len(alert_rows))
 
     def _insert_many(self, conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-        """``executemany`` straight on the driver: the hot path skips SQLAlchemy's per-row processing
-        (about a third of the ingest time); values are already plain str/int/float/bool/bytes."""
+        """``executemany`` straight on the driver, skipping SQLAlchemy's per-row processing.
+
+        That processing is about a third of the ingest time; the values are already plain
+        str/int/float/bool/bytes.
+        """
         if not rows:
             return
         cached = self._insert_sql.get(table.name)

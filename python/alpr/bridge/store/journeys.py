@@ -87,8 +87,10 @@ class JourneysMixin(StoreBase):
         before_id: int | None = None,
         plate_bidx: str | None = None,
     ) -> tuple[list[dict[str, Any]], int | None]:
-        """Journeys newest first; ``since``/``until`` bound the departure. A scoped caller sees the
-        journeys whose both cameras are in ``cameras``."""
+        """Journeys newest first; ``since``/``until`` bound the departure.
+
+        A scoped caller sees the journeys whose both cameras are in ``cameras``.
+        """
         c = S.journeys.c
         conds = self._journey_conds(cameras, since_ms, until_ms)
         if plate is not None:

@@ -20,12 +20,16 @@ class OutboxMixin(StoreBase):
     """Part of :class:`~alpr.bridge.store.Store`."""
 
     def outbox_enqueue(self, sink: str, topic: str, payload: bytes, *, retain: bool = False) -> None:
+        """Queue ``payload`` for ``sink`` under ``topic`` in its own transaction (encrypted at rest)."""
         with self._begin() as conn:
             conn.execute(S.outbox.insert(), [self._outbox_row(sink, topic, payload, None, now_ms(), retain)])
 
     def outbox_fetch(self, sink: str, *, after_id: int = 0, limit: int = 500) -> list[OutboxRow]:
-        """The next rows of ``sink`` after ``after_id``, oldest first. On PostgreSQL the rows are also
-        claimed for this store (see :mod:`.fleet`), so bridges sharing the database never get the same row."""
+        """The next rows of ``sink`` after ``after_id``, oldest first.
+
+        On PostgreSQL the rows are also claimed for this store (see :mod:`.fleet`), so bridges sharing the
+        database never get the same row.
+        """
         c = S.outbox.c
         cols = (c.id, c.topic, c.payload_ct, c.retain, c.attempts)
         if self.is_sqlite:
@@ -62,8 +66,11 @@ class OutboxMixin(StoreBase):
         ]
 
     def outbox_delete(self, ids: Iterable[int]) -> int:
-        """Forget delivered rows. Not fsynced on SQLite: losing this commit to a power cut only means
-        the rows are sent again (at least once), and it keeps the sinks off the disk's critical path."""
+        """Forget delivered rows.
+
+        Not fsynced on SQLite: losing this commit to a power cut only means the rows are sent again (at least
+        once), and it keeps the sinks off the disk's critical path.
+        """
         ids = list(ids)
         n = 0
         with self._pragma("synchronous=NORMAL", "synchronous=FULL") as conn:
@@ -73,6 +80,7 @@ class OutboxMixin(StoreBase):
         return n
 
     def outbox_failed(self, ids: Iterable[int]) -> None:
+        """Count one more failed delivery attempt for each of ``ids``."""
         ids = list(ids)
         if ids:
             with self._begin() as conn:
@@ -81,6 +89,7 @@ class OutboxMixin(StoreBase):
                 )
 
     def outbox_pending(self) -> dict[str, int]:
+        """Sink -> number of rows waiting in its outbox."""
         q = sa.select(S.outbox.c.sink, sa.func.count()).group_by(S.outbox.c.sink)
         with self.engine.connect() as conn:
             return {r[0]: int(r[1]) for r in conn.execute(q)}

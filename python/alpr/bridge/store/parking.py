@@ -84,7 +84,7 @@ class ParkingMixin(SitesMixin, OutboxMixin):
             if sink.alerts if alert else sink.plates:
                 out.append(self._outbox_row(sink.name, topic, body, bidx, t))
 
-    def _emit_gate(
+    def _emit_gate(  # noqa: PLR0913 (called with one fixed shape at four sites; the payload needs each)
         self,
         out: list[dict[str, Any]],
         sinks: Sequence[Sink],
@@ -293,7 +293,7 @@ class ParkingMixin(SitesMixin, OutboxMixin):
             self._emit_gate(out, sinks, ev, site.site, "paid", None, r.plate_bidx, t)
         return True
 
-    def _anomaly(
+    def _anomaly(  # noqa: PLR0913 (one anomaly's fields; an _Anomaly record would be tidier)
         self,
         conn: Connection,
         out: list[dict[str, Any]],
@@ -406,6 +406,7 @@ class ParkingMixin(SitesMixin, OutboxMixin):
         return int(conn.execute(q).scalar() or 0)
 
     def occupancy(self, site: str) -> dict[str, Any]:
+        """The occupancy of ``site``: open sessions, capacity and free spaces, overstays, and the time."""
         c = S.parking_sessions.c
         with self.engine.connect() as conn:
             n = self._count_open(conn, site)
@@ -448,7 +449,7 @@ class ParkingMixin(SitesMixin, OutboxMixin):
             "overstay": r.overstay_ms is not None,
         }
 
-    def query_sessions(
+    def query_sessions(  # noqa: PLR0913 (keyword-only query filters of the API)
         self,
         *,
         site: str | None = None,
@@ -460,8 +461,10 @@ class ParkingMixin(SitesMixin, OutboxMixin):
         limit: int = 100,
         before_id: int | None = None,
     ) -> tuple[list[dict[str, Any]], int | None]:
-        """Sessions newest first (by id); ``since``/``until`` bound the entry time. ``cameras`` is the
-        caller's scope: a session is visible when its entry and (if any) exit camera are."""
+        """Sessions newest first (by id); ``since``/``until`` bound the entry time.
+
+        ``cameras`` is the caller's scope: a session is visible when its entry and (if any) exit camera are.
+        """
         c = S.parking_sessions.c
         conds = window(c.entry_ms, since_ms, until_ms, cameras=cameras, in_=c.entry_camera)
         if cameras is not None:
@@ -477,13 +480,14 @@ class ParkingMixin(SitesMixin, OutboxMixin):
         return [self._session_dict(r) for r in rows], nxt
 
     def get_session(self, session_id: int) -> dict[str, Any] | None:
+        """Parking session ``session_id`` as a dict, or None."""
         with self.engine.connect() as conn:
             r = conn.execute(
                 sa.select(S.parking_sessions).where(S.parking_sessions.c.id == session_id)
             ).first()
         return None if r is None else self._session_dict(r)
 
-    def query_anomalies(
+    def query_anomalies(  # noqa: PLR0913 (keyword-only query filters of the API)
         self,
         *,
         site: str | None = None,
@@ -495,6 +499,10 @@ class ParkingMixin(SitesMixin, OutboxMixin):
         before_id: int | None = None,
         plate_bidx: str | None = None,
     ) -> tuple[list[dict[str, Any]], int | None]:
+        """Anomalies (no entry, overstay) newest first, filtered like :meth:`query_sessions`.
+
+        ``since``/``until`` bound the anomaly's read time; a scoped caller sees those of its ``cameras``.
+        """
         c = S.anomalies.c
         conds = window(c.ts_ms, since_ms, until_ms, cameras=cameras, in_=c.camera)
         for col, val in ((c.site, site), (c.kind, kind), (c.plate_bidx, plate_bidx)):

@@ -80,9 +80,11 @@ def read_partitions(conn: Connection) -> list[str]:
 
 
 def ensure_month_partitions(conn: Connection, first_ms: int, last_ms: int) -> list[str]:
-    """Create the monthly partitions of ``reads`` covering ``first_ms`` .. ``last_ms`` that do not exist
-    yet (rows the default partition holds for them move in); returns the names created. Runs inside the
-    caller's transaction, under a transaction advisory lock."""
+    """Create the missing monthly partitions of ``reads`` covering ``first_ms`` .. ``last_ms``.
+
+    Rows the default partition holds for them move in; returns the names created. Runs inside the caller's
+    transaction, under a transaction advisory lock.
+    """
     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK})
     have = set(read_partitions(conn))
     created = []
@@ -114,8 +116,10 @@ class PartitionsMixin(StoreBase):
             return read_partitions(conn)
 
     def ensure_read_partitions(self, *, now_ms: int | None = None) -> list[str]:
-        """Create the partitions of this month and the next :data:`AHEAD_MONTHS` that are missing
-        (nothing on SQLite, or when ``reads`` is not partitioned); returns the names created."""
+        """Create the missing partitions of this month and the next :data:`AHEAD_MONTHS`.
+
+        Nothing happens on SQLite, or when ``reads`` is not partitioned. Returns the names created.
+        """
         if self.is_sqlite:
             return []
         t = int(time.time() * 1000) if now_ms is None else now_ms

@@ -38,7 +38,7 @@ class ReadsMixin(OutboxMixin):
         d["has_crop"] = bool(r.has_crop)
         return d
 
-    def query_reads(
+    def query_reads(  # noqa: PLR0913 (keyword-only query filters of the API)
         self,
         *,
         plate: str | None = None,
@@ -97,16 +97,19 @@ class ReadsMixin(OutboxMixin):
             return out, last_id
 
     def get_read(self, event_id: str) -> dict[str, Any] | None:
+        """Read ``event_id`` as a dict (plate decrypted), or None."""
         with self.engine.connect() as conn:
             r = conn.execute(sa.select(S.reads).where(S.reads.c.event_id == event_id)).first()
         return None if r is None else self._read_dict(r)
 
     def get_crop(self, event_id: str) -> bytes | None:
+        """The decrypted JPEG crop of ``event_id``, or None when it has none."""
         with self.engine.connect() as conn:
             r = conn.execute(sa.select(S.crops).where(S.crops.c.event_id == event_id)).first()
         return None if r is None else self.keyring.decrypt(r.data_ct, event_id.encode())
 
     def cameras(self, scope: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Every camera with reads: its read count and last read time (within ``scope`` when given)."""
         c = S.reads.c
         q = sa.select(c.camera, sa.func.count(), sa.func.max(c.ts_ms)).group_by(c.camera).order_by(c.camera)
         if scope is not None:
@@ -124,6 +127,11 @@ class ReadsMixin(OutboxMixin):
         return [out[k] for k in sorted(out)]
 
     def stats(self, scope: Sequence[str] | None = None) -> dict[str, Any]:
+        """Totals: reads (all, last hour), alerts, cameras, watchlist entries, outbox backlog.
+
+        Within ``scope`` when given; the delivery backlog only for an unscoped caller.
+        """
+
         def count(table: sa.Table, extra: Any = None) -> int:
             q = sa.select(sa.func.count()).select_from(table)
             if scope is not None and "camera" in table.c:
@@ -146,8 +154,10 @@ class ReadsMixin(OutboxMixin):
         return out
 
     def watch_count(self, scope: Sequence[str] | None = None) -> int:
-        """Watchlist entries; for a camera-scoped token only those limited to its own cameras (the
-        ones it could manage), so it learns nothing about the global list."""
+        """Watchlist entries; for a camera-scoped token only those limited to its own cameras.
+
+        Those are the ones it could manage, so it learns nothing about the global list.
+        """
         with self.engine.connect() as conn:
             if scope is None:
                 q = sa.select(sa.func.count()).select_from(S.watchlist)

@@ -31,6 +31,8 @@ DEFAULT_MAX_DISTANCE = 0.5  # two confusable substitutions (PKI003 ~ PK1003 is 0
 
 @dataclass(frozen=True, slots=True)
 class CameraConfig:
+    """A camera's place in a site: its ``site``, ``role`` (entry, exit or pass) and travel ``direction``."""
+
     camera: str
     site: str
     role: CameraRole
@@ -50,6 +52,8 @@ class SiteConfig:
 
 @dataclass(frozen=True, slots=True)
 class Permit:
+    """A local permit (allow-list entry) of a normalised plate, for one site or all, in a validity window."""
+
     id: int
     plate: str
     name: str
@@ -58,6 +62,7 @@ class Permit:
     valid_until_ms: int | None
 
     def valid(self, site: str, ts_ms: int) -> bool:
+        """Whether the permit covers ``site`` at ``ts_ms`` (``valid_until_ms`` exclusive)."""
         return (
             (self.site is None or self.site == site)
             and (self.valid_from_ms is None or self.valid_from_ms <= ts_ms)
@@ -84,6 +89,12 @@ class SitesMixin(StoreBase):
 
     # -- cameras ---------------------------------------------------------------------------------
     def set_camera(self, camera: str, *, site: str, role: str, direction: str | None = None) -> CameraConfig:
+        """Create or replace the site configuration of ``camera``.
+
+        Raises:
+            ConfigError: ``role`` is not entry, exit or pass, or ``direction`` not approaching, leaving or
+                None.
+        """
         if role not in ROLES_CAM:
             raise ConfigError(f"camera role: expected entry, exit or pass, got {role!r}")
         if direction not in (None, "approaching", "leaving"):
@@ -98,11 +109,13 @@ class SitesMixin(StoreBase):
         return CameraConfig(camera, site, role, direction)  # type: ignore[arg-type]
 
     def delete_camera(self, camera: str) -> bool:
+        """Drop the site configuration of ``camera``; False when it had none."""
         with self._begin() as conn:
             q = S.camera_config.delete().where(S.camera_config.c.camera == camera)
             return bool(conn.execute(q).rowcount)
 
     def camera_configs(self, conn: Connection | None = None) -> dict[str, CameraConfig]:
+        """Camera -> its site configuration (read on ``conn`` when given)."""
         q = sa.select(S.camera_config)
         if conn is None:
             with self.engine.connect() as c:
@@ -112,6 +125,7 @@ class SitesMixin(StoreBase):
         return {r.camera: CameraConfig(r.camera, r.site, r.role, r.direction) for r in rows}
 
     def site_cameras(self, site: str) -> list[str]:
+        """The cameras of ``site``, sorted."""
         q = sa.select(S.camera_config.c.camera).where(S.camera_config.c.site == site)
         with self.engine.connect() as conn:
             return sorted(conn.execute(q.order_by(S.camera_config.c.camera)).scalars())
@@ -126,6 +140,10 @@ class SitesMixin(StoreBase):
         match_window_s: float = DEFAULT_MATCH_WINDOW_S,
         max_distance: float = DEFAULT_MAX_DISTANCE,
     ) -> SiteConfig:
+        """Create or replace the configuration of ``site``.
+
+        Its stay limit, capacity, and how exits are matched to entries (time window, plate distance).
+        """
         values = {
             "max_stay_s": max_stay_s,
             "capacity": capacity,
@@ -165,6 +183,11 @@ class SitesMixin(StoreBase):
         valid_from_ms: int | None = None,
         valid_until_ms: int | None = None,
     ) -> int:
+        """Add a local permit for ``plate`` (normalised; at ``site`` or every site); returns its id.
+
+        Raises:
+            ConfigError: the plate has no letters or digits, or the validity window is empty.
+        """
         norm = normalize_plate(plate)
         if not norm:
             raise ConfigError(f"permit plate: expected letters or digits, got {plate!r}")
@@ -207,11 +230,13 @@ class SitesMixin(StoreBase):
             return [self._permit(r) for r in conn.execute(q)]
 
     def get_permit(self, permit_id: int) -> Permit | None:
+        """Permit ``permit_id``, or None."""
         with self.engine.connect() as conn:
             r = conn.execute(sa.select(S.permits).where(S.permits.c.id == permit_id)).first()
         return None if r is None else self._permit(r)
 
     def delete_permit(self, permit_id: int) -> bool:
+        """Delete permit ``permit_id``; False when there is no such permit."""
         with self._begin() as conn:
             return bool(conn.execute(S.permits.delete().where(S.permits.c.id == permit_id)).rowcount)
 

@@ -100,6 +100,7 @@ class UsersMixin(StoreBase):
             return [self._user_dict(r) for r in conn.execute(sa.select(S.users).order_by(S.users.c.id))]
 
     def get_user(self, name: str) -> dict[str, Any] | None:
+        """The account ``name`` as a dict (no password hash), or None."""
         r = self._user_row(name)
         return None if r is None else self._user_dict(r)
 
@@ -112,8 +113,11 @@ class UsersMixin(StoreBase):
         disabled: bool | None = None,
         cameras: Sequence[str] | bool | None = False,
     ) -> bool:
-        """Change an account; ``cameras=False`` leaves the scope as is, None clears it. A new password
-        or disabling the account ends all its sessions. False when there is no such user."""
+        """Change an account; False when there is no such user.
+
+        ``cameras=False`` leaves the scope as is, None clears it. A new password or disabling the account ends
+        all its sessions.
+        """
         self._check_user(name, role, password)
         values: dict[str, Any] = {}
         if role is not None:
@@ -204,6 +208,7 @@ class UsersMixin(StoreBase):
         return self._principal(r), r.csrf
 
     def end_session(self, sid: str) -> None:
+        """End the dashboard session ``sid`` (no error if it has already ended)."""
         with self._begin() as conn:
             conn.execute(S.sessions.delete().where(S.sessions.c.id_hash == _sha(sid)))
 

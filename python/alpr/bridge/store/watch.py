@@ -35,6 +35,11 @@ class WatchMixin(StoreBase):
         expires_ms: int | None = None,
         cameras: Sequence[str] | None = None,
     ) -> int:
+        """Add a watchlist entry; returns its id.
+
+        ``kind`` is how ``pattern`` matches (exact, wildcard, or fuzzy within ``max_distance``); ``cameras``
+        limits it to those cameras; ``expires_ms`` ends it.
+        """
         row = self._watch_values(pattern, kind, reason, max_distance, expires_ms, cameras)
         row["created_ms"] = now_ms()
         with self._begin() as conn:
@@ -78,6 +83,7 @@ class WatchMixin(StoreBase):
         expires_ms: int | None = None,
         cameras: Sequence[str] | None = None,
     ) -> bool:
+        """Replace watchlist entry ``watch_id`` (arguments as for :meth:`add_watch`); False if unknown."""
         values = self._watch_values(pattern, kind, reason, max_distance, expires_ms, cameras)
         with self._begin() as conn:
             return bool(
@@ -122,16 +128,19 @@ class WatchMixin(StoreBase):
         return n
 
     def list_watch(self) -> list[WatchEntry]:
+        """Every watchlist entry, by id."""
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(S.watchlist).order_by(S.watchlist.c.id)).all()
         return [self._watch_entry(r) for r in rows]
 
     def get_watch(self, watch_id: int) -> WatchEntry | None:
+        """Watchlist entry ``watch_id``, or None."""
         with self.engine.connect() as conn:
             r = conn.execute(sa.select(S.watchlist).where(S.watchlist.c.id == watch_id)).first()
         return None if r is None else self._watch_entry(r)
 
     def delete_watch(self, watch_id: int) -> bool:
+        """Delete watchlist entry ``watch_id``; False when there is no such entry."""
         with self._begin() as conn:
             return bool(conn.execute(S.watchlist.delete().where(S.watchlist.c.id == watch_id)).rowcount)
 
@@ -161,4 +170,5 @@ class WatchMixin(StoreBase):
         return len(rows)
 
     def watchlist(self) -> Watchlist:
+        """The current watchlist as a matcher."""
         return Watchlist(self.list_watch())

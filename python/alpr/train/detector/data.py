@@ -1,5 +1,7 @@
-"""Detector training data: in-memory image cache, letterbox, mosaic, flips, photometric augmentation,
-synthetic plates pasted into scenes, and batch collation into :class:`~alpr.train.detector.Targets`.
+"""Detector training data: image cache, letterbox, augmentation, pasted plates, collation.
+
+Augmentation is mosaic, flips and photometric changes; synthetic plates are pasted into scenes; batches are
+collated into :class:`~alpr.train.detector.Targets`.
 
 Images are cached once, resized so their longest side equals the network input size (the scale the
 model sees at inference after letterboxing), as uint8 RGB.
@@ -126,8 +128,9 @@ def _photometric() -> Any:
 
 
 class DetectionDataset:
-    """Cached images with boxes; :meth:`sample` draws an augmented training sample, :meth:`eval_sample`
-    the letterboxed evaluation input.
+    """Cached images with boxes.
+
+    :meth:`sample` draws an augmented training sample, :meth:`eval_sample` the letterboxed evaluation input.
 
     Args:
         items: from :func:`load_split`.

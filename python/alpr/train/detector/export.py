@@ -148,8 +148,10 @@ def verify_detector_onnx(model: Any, path: str | os.PathLike[str], x: F32, *, at
 def decode_output(
     output: F32, *, conf_threshold: float = 0.001, iou_threshold: float = 0.5, max_det: int = 100
 ) -> list[Prediction]:
-    """Decode the ONNX output float32 (N, 13, A) with NMS into per-image predictions (input px), with
-    the shipped native kernel (:func:`alpr.ops.postprocess_yolo`, no letterbox mapping)."""
+    """Decode the ONNX output float32 (N, 13, A) with NMS into per-image predictions (input px).
+
+    Uses the shipped native kernel (:func:`alpr.ops.postprocess_yolo`, no letterbox mapping).
+    """
     from alpr import ops
 
     preds: list[Prediction] = []
@@ -168,8 +170,10 @@ def decode_output(
 
 
 def _runtime_detector(path: str | os.PathLike[str], imgsz: int, conf_threshold: float) -> Any:
-    """The shipped detector stage (:class:`alpr.detector.Detector`: native letterbox, engine, native
-    decoding + NMS) over ``path``, so that export validation scores what users run."""
+    """The shipped detector stage over ``path``, so that export validation scores what users run.
+
+    That is :class:`alpr.detector.Detector`: native letterbox, engine, native decoding + NMS.
+    """
     from alpr.detector import Detector
     from alpr.engines import create_engine
 
@@ -198,8 +202,9 @@ def evaluate_onnx(
     batch: int = 8,
     exclude_sources: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Evaluate an exported detector through the shipped detector stage (ONNX Runtime, the native
-    letterbox and NMS; ``exclude_sources``: valid images left out).
+    """Evaluate an exported detector through the shipped detector stage.
+
+    That is ONNX Runtime with the native letterbox and NMS; ``exclude_sources`` are valid images left out.
 
     Returns:
         ``{"valid": {map50, map, precision, recall, ...}, "openalpr": {found, total, rate, per_region}}``

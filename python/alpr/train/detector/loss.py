@@ -79,6 +79,17 @@ class DetectorLoss:
     def __call__(
         self, raw: Tensor, targets: Targets, height: int, width: int
     ) -> tuple[Tensor, dict[str, float]]:
+        """The weighted total loss of a batch of raw outputs and its parts.
+
+        Args:
+            raw: the network's raw outputs ``(N, A, 1 + 4 + 2K)``.
+            targets: the padded ground truth of the batch.
+            height: input height in px (for the anchors).
+            width: input width in px.
+
+        Returns:
+            The total loss and its ``cls`` / ``box`` / ``kpt`` parts as floats.
+        """
         points, strides = make_anchors(height, width, raw.device)
         boxes, logits, corners = decode_predictions(raw, points, strides)
         n, a = logits.shape

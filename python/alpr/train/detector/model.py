@@ -1,5 +1,7 @@
-"""The plate detector network: EfficientNet-Lite0 backbone, PAN-lite neck, decoupled head with
-corners; anchor points, decoding and the export wrapper."""
+"""The plate detector network and its anchors, decoding and export wrapper.
+
+EfficientNet-Lite0 backbone, PAN-lite neck, decoupled head with corners.
+"""
 
 from __future__ import annotations
 
@@ -74,6 +76,7 @@ class MBConv(nn.Module):
         self.residual = s == 1 and c_in == c_out
 
     def forward(self, x: Tensor) -> Tensor:
+        """Apply the block (with the residual connection when shapes allow)."""
         y: Tensor = self.project(self.depthwise(self.expand(x)))
         return x + y if self.residual else y
 
@@ -101,6 +104,7 @@ class Backbone(nn.Module):
         self.blocks = nn.ModuleList(blocks)
 
     def forward(self, x: Tensor) -> list[Tensor]:
+        """The stride 8, 16 and 32 feature maps of ``x``."""
         x = self.stem(x)
         outs: list[Tensor] = []
         for i, block in enumerate(self.blocks):
@@ -124,6 +128,7 @@ class Neck(nn.Module):
         self.bu5 = DWSep(width, width, 5)
 
     def forward(self, feats: list[Tensor]) -> list[Tensor]:
+        """Fuse the backbone's three feature maps; returns the three fused maps, finest first."""
         c3, c4, c5 = (lat(f) for lat, f in zip(self.lateral, feats, strict=True))
         p4 = self.td4(c4 + F.interpolate(c5, size=c4.shape[-2:], mode="nearest"))
         p3 = self.td3(c3 + F.interpolate(p4, size=c3.shape[-2:], mode="nearest"))
@@ -151,6 +156,7 @@ class Head(nn.Module):
         self.stride = stride
 
     def forward(self, x: Tensor) -> Tensor:
+        """The level's raw outputs ``(N, 1 + 4 + 2K, H, W)``: logit, box, corner offsets."""
         r = self.reg(x)
         return torch.cat([self.cls(x), self.box(r), self.kpt(r)], dim=1)
 
@@ -184,12 +190,14 @@ class PlateDetector(nn.Module):
         self.train(self.training)
 
     def train(self, mode: bool = True) -> PlateDetector:
+        """Set training mode, keeping the frozen layers in eval mode (their BN statistics fixed)."""
         super().train(mode)
         for mod in getattr(self, "frozen", []):
             mod.eval()
         return self
 
     def forward(self, x: Tensor) -> Tensor:
+        """Raw per-anchor outputs ``(N, A, 1 + 4 + 2K)`` of all levels, stride 8 anchors first."""
         feats = self.neck(self.backbone(x))
         outs = [head(f).flatten(2) for head, f in zip(self.heads, feats, strict=True)]
         return torch.cat(outs, dim=2).transpose(1, 2)
@@ -249,6 +257,7 @@ class DetectorExport(nn.Module):
         self.points, self.strides = make_anchors(height, width)
 
     def forward(self, x: Tensor) -> Tensor:
+        """Decoded outputs ``(N, 4 + 1 + 2K, A)`` as described for the class."""
         raw = self.model(x)
         boxes, logits, corners = decode_predictions(raw, self.points, self.strides)
         cxcy = (boxes[..., :2] + boxes[..., 2:]) / 2

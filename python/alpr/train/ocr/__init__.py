@@ -1,6 +1,8 @@
-"""The plate OCR: networks (:mod:`.model`: CRNN and the transformer PlateViT, CTC), data (:mod:`.data`:
-label readers, crops, the batch sampler), training (:mod:`.train`), evaluation (:mod:`.eval`) and
-export (:mod:`.export`: ONNX, FP16, INT8, the manifest entry).
+"""The plate OCR: networks, data, training, evaluation and export.
+
+Networks: :mod:`.model` (CRNN and the transformer PlateViT, CTC); data: :mod:`.data` (label readers, crops,
+the batch sampler); training: :mod:`.train`; evaluation: :mod:`.eval`; export: :mod:`.export` (ONNX, FP16,
+INT8, the manifest entry).
 
 Metrics (character accuracy, exact match, AUROC of the confidences) are in :mod:`alpr.train.metrics`.
 """

@@ -234,7 +234,7 @@ class OcrSampler:
         aug_strength: photometric augmentation strength (0..1).
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 (keyword-only dataset options, documented under Args)
         self,
         crops: Sequence[np.ndarray],
         texts: Sequence[str],

@@ -50,8 +50,10 @@ def onnx_config(path: str | os.PathLike[str]) -> OcrConfig:
 def load_eval_sets(
     cfg: OcrConfig, labels: Sequence[str], openalpr_dirs: Sequence[str], *, split: str = "valid"
 ) -> dict[str, tuple[np.ndarray, list[str], list[str]]]:
-    """Preprocessed evaluation sets ``{name: (x, texts, groups)}``; groups are regions
-    (``-synth`` appended for rendered plates)."""
+    """Preprocessed evaluation sets ``{name: (x, texts, groups)}``.
+
+    Groups are regions (``-synth`` appended for rendered plates).
+    """
     from alpr.train.ocr.train import TrainOcrOptions, _load_valid_sets
 
     if split != "valid":
@@ -62,10 +64,13 @@ def load_eval_sets(
 def synth_eval_set(
     cfg: OcrConfig, per_group: int, *, seed: int = 20261203
 ) -> tuple[np.ndarray, list[str], list[str]]:
-    """A fixed synthetic validation set: ``per_group`` rendered plates for each region the charset can
-    spell (US, EU, BR; CN with a CJK charset and font) in one-row and in two-row layouts, on plain
-    backgrounds with the training crop jitter; groups ``<REGION>-1row`` / ``<REGION>-2row``. The seed
-    differs from the training streams, so (with random texts) the plates are unseen."""
+    """A fixed synthetic validation set of one- and two-row rendered plates per region.
+
+    ``per_group`` plates for each region the charset can spell (US, EU, BR; CN with a CJK charset and font) in
+    each layout, on plain backgrounds with the training crop jitter; groups ``<REGION>-1row`` /
+    ``<REGION>-2row``. The seed differs from the training streams, so (with random texts) the plates are
+    unseen.
+    """
     from alpr.train.augment import plate_on_background, warp_crop
     from alpr.train.synth import find_fonts, render_plate
 
@@ -116,10 +121,12 @@ def evaluate_model(
     plots_dir: str | os.PathLike[str] | None = None,
     synth_per_group: int = 0,
 ) -> dict[str, Any]:
-    """Evaluate an ``.onnx`` or ``.pt`` OCR model; returns ``{set: {group: metrics}}``
-    (see :func:`alpr.train.ocr.evaluate_reads`). With ``plots_dir``, also writes a character confusion
-    matrix per set (``confusion_<set>.png``). ``synth_per_group`` > 0 adds the :func:`synth_eval_set`
-    (``synth``: one- and two-row rendered plates per region)."""
+    """Evaluate an ``.onnx`` or ``.pt`` OCR model; returns ``{set: {group: metrics}}``.
+
+    See :func:`alpr.train.ocr.evaluate_reads` for the metrics. With ``plots_dir``, also writes a character
+    confusion matrix per set (``confusion_<set>.png``). ``synth_per_group`` > 0 adds the
+    :func:`synth_eval_set` (``synth``: one- and two-row rendered plates per region).
+    """
     cfg, predict = _predictor(model_path)
     results: dict[str, Any] = {}
     sets = load_eval_sets(cfg, labels, openalpr_dirs)
@@ -172,7 +179,7 @@ def time_onnx(path: str | os.PathLike[str], x: np.ndarray, *, threads: int = 2, 
     return float(len(x) / np.median(times))
 
 
-def export_all(
+def export_all(  # noqa: PLR0913 (keyword-only options of `alpr export ocr`)
     checkpoint: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
     *,
@@ -185,9 +192,12 @@ def export_all(
     manifest: bool = True,
     eval_labels: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Export a checkpoint: FP32 ONNX (checked against PyTorch, atol 1e-4), FP16 and INT8 variants,
-    accuracy of each on the valid split of ``eval_labels`` (default: ``calib_labels``), speed, and the
-    ``"ocr"`` entry of ``out_dir/manifest.json``. Returns a report dict."""
+    """Export a checkpoint: FP32, FP16 and INT8 ONNX, each evaluated; returns a report dict.
+
+    The FP32 ONNX is checked against PyTorch (atol 1e-4). Each variant's accuracy is measured on the valid
+    split of ``eval_labels`` (default: ``calib_labels``), with its speed, and the ``"ocr"`` entry of
+    ``out_dir/manifest.json`` is written.
+    """
     from alpr.train import common
     from alpr.train.ocr.data import load_rgb, preprocess, read_label_tsv
     from alpr.train.ocr.export import export_fp16, export_ocr_onnx, manifest_entry, verify_onnx

@@ -1,5 +1,6 @@
-"""The plate OCR networks: :class:`CRNN` (CNN + BiGRU) and :class:`PlateViT` (the transformer), both
-read with CTC, one- and two-row plates in one model; loading checkpoints and warm starts from ONNX.
+"""The plate OCR networks :class:`CRNN` (CNN + BiGRU) and :class:`PlateViT`, read with CTC.
+
+Both read one- and two-row plates in one model. Also: loading checkpoints and warm starts from ONNX.
 
 The CNN / ViT shrinks the ``(3, H, W)`` crop to a feature map of 2 rows and ``W/4`` columns; the rows are
 unrolled *top row first, then bottom row* into one sequence of ``T = 2 * W/4`` steps, so a two-line plate
@@ -155,6 +156,7 @@ class CRNN(nn.Module):
         self.head = nn.Linear(head_in, cfg.num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-step class scores ``(N, T, C)``: logits, or probabilities when ``softmax`` is set."""
         f = self.cnn(x)  # (N, C, 2, W/4)
         n, c, _h, _w = f.shape
         # Unroll the rows: (N, C, 2, W') -> (N, 2, W', C) -> (N, 2W', C); top row first.
@@ -210,6 +212,7 @@ class PlateViT(nn.Module):
         self.softmax = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-step class scores ``(N, T, C)``: logits, or probabilities when ``softmax`` is set."""
         f = self.stem(x)  # (N, D, H/8, W/4)
         n, d, gh, gw = f.shape
         tokens = self.encoder(f.flatten(2).transpose(1, 2) + self.pos)  # (N, gh*gw, D)
@@ -230,8 +233,10 @@ def build_model(config: OcrConfig) -> OcrModel:
 
 
 def load_model(path: str | os.PathLike[str]) -> OcrModel:
-    """A :class:`CRNN` or :class:`PlateViT` from a ``best.pt`` / ``last.pt`` checkpoint (EMA weights when
-    present), eval mode."""
+    """A :class:`CRNN` or :class:`PlateViT` from a ``best.pt`` / ``last.pt`` checkpoint, in eval mode.
+
+    The EMA weights are loaded when the checkpoint has them.
+    """
     from alpr.train import common
 
     state = common.load_checkpoint(path)
@@ -258,8 +263,9 @@ def _onnx_charset(path: str | os.PathLike[str]) -> str:
 def init_from_onnx(
     model: CRNN, path: str | os.PathLike[str], old_charset: str, calib: torch.Tensor
 ) -> dict[str, int]:
-    """Warm-start a :class:`CRNN` from an exported ``plate_ocr.onnx`` of the same shape (fine-tuning
-    when only the ONNX file survives, e.g. to grow the charset).
+    """Warm-start a :class:`CRNN` from an exported ``plate_ocr.onnx`` of the same shape.
+
+    This is for fine-tuning when only the ONNX file survives, e.g. to grow the charset.
 
     The export folds each BatchNorm into its conv; the folded weights are loaded into the convs and the
     BatchNorms are rebuilt so that the network computes the same function in eval mode *and* about the

@@ -1,5 +1,7 @@
-"""Training the plate OCR: CTC loss, the batch loop (EMA, warm restarts, resumable checkpoints) and the
-validation sets it selects on."""
+"""Training the plate OCR: CTC loss, the batch loop and the validation sets it selects on.
+
+The loop keeps an EMA of the weights, uses warm restarts and writes resumable checkpoints.
+"""
 
 from __future__ import annotations
 
@@ -53,8 +55,9 @@ def encode_texts(texts: Sequence[str], charset: str = CHARSET) -> tuple[torch.Te
 
 
 def greedy_decode(probs: np.ndarray, charset: str = CHARSET) -> list[tuple[str, np.ndarray]]:
-    """Best-path CTC decoding with the shipped kernel (:func:`alpr.ops.ctc_decode`), so training,
-    evaluation and the runtime decode alike.
+    """Best-path CTC decoding with the shipped kernel (:func:`alpr.ops.ctc_decode`).
+
+    Training, evaluation and the runtime thus decode alike.
 
     Args:
         probs: float32 ``(B, T, C)`` probabilities (softmax already applied), blank = 0.

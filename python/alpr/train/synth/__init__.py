@@ -1,5 +1,6 @@
-"""Synthetic licence plates: US, EU, Brazilian (old grey and Mercosur) and mainland Chinese layouts,
-one or two lines.
+"""Synthetic licence plates, one or two lines.
+
+Layouts: US, EU, Brazilian (old grey and Mercosur) and mainland Chinese.
 
 The public entry point is :func:`render_plate`, used by the OCR trainer (rendered plates as extra
 training crops) and by the detector trainer (plates pasted into scenes with perspective)::

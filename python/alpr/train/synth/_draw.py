@@ -109,7 +109,7 @@ def _text_layer(text: str, font_path: str, box_w: int, box_h: int, rng: np.rando
     return mask.resize((max(1, target_w), max(1, target_h)), Image.Resampling.BILINEAR)
 
 
-def _paste_text(
+def _paste_text(  # noqa: PLR0913 (the text, its font, box and colour, and its look)
     img: Image.Image,
     text: str,
     font_path: str,
@@ -119,8 +119,11 @@ def _paste_text(
     align: str = "center",
     emboss: float = 0.0,
 ) -> None:
-    """Paste ``text`` fitted into ``box``; with probability ``emboss`` a raised-character look: a dark
-    drop shadow and a light rim offset by a few per cent of the text height."""
+    """Paste ``text`` fitted into ``box``.
+
+    With probability ``emboss``, a raised-character look: a dark drop shadow and a light rim offset by a few
+    per cent of the text height.
+    """
     x0, y0, x1, y1 = box
     layer = _text_layer(text, font_path, x1 - x0, y1 - y0, rng)
     x = x0 + (x1 - x0 - layer.width) // 2 if align == "center" else x0

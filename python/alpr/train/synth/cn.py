@@ -34,9 +34,11 @@ def _cn_serial(rng: np.random.Generator, n: int) -> str:
 
 
 def random_cn_text(rng: np.random.Generator) -> tuple[str, str]:
-    """A random mainland plate ``(text, kind)``; ``kind`` is the layout: ``blue``, ``yellow``,
-    ``yellow2`` (two rows), ``green`` (new energy, 8 characters), ``police``, ``coach`` (学),
-    ``trailer`` (挂, two rows), ``hkmo`` (粤Z...港/澳)."""
+    """A random mainland plate ``(text, kind)``; ``kind`` is the layout.
+
+    Layouts: ``blue``, ``yellow``, ``yellow2`` (two rows), ``green`` (new energy, 8 characters), ``police``,
+    ``coach`` (学), ``trailer`` (挂, two rows), ``hkmo`` (粤Z...港/澳).
+    """
     kinds = ("blue", "yellow", "yellow2", "green", "police", "coach", "trailer", "hkmo")
     kind = kinds[int(rng.choice(len(kinds), p=[0.42, 0.08, 0.16, 0.16, 0.05, 0.05, 0.05, 0.03]))]
     prov = CN_PROVINCES[rng.integers(len(CN_PROVINCES))]

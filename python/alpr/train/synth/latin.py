@@ -87,8 +87,10 @@ def random_text(rng: np.random.Generator, region: str) -> str:
 
 
 def _us_background(img: Image.Image, rng: np.random.Generator) -> None:
-    """Plate art behind the characters: a soft vertical gradient, sky/hills/sun shapes, or diagonal
-    stripes, in pale colours (many US plates are not plain white)."""
+    """Plate art behind the characters, in pale colours (many US plates are not plain white).
+
+    A soft vertical gradient, sky/hills/sun shapes, or diagonal stripes.
+    """
     w, h = img.size
     arr = np.asarray(img, dtype=np.float32)
     kind = rng.integers(3)
@@ -117,8 +119,10 @@ def _us_background(img: Image.Image, rng: np.random.Generator) -> None:
 
 
 def _dealer_frame(img: Image.Image, rng: np.random.Generator, font_path: str) -> None:
-    """A licence-plate frame: a dark or chrome border, thicker at the bottom (often over the slogan),
-    sometimes with a dealer's name."""
+    """A licence-plate frame: a dark or chrome border, thicker at the bottom.
+
+    The bottom often covers the slogan; sometimes the frame carries a dealer's name.
+    """
     w, h = img.size
     draw = ImageDraw.Draw(img)
     col = _colour(rng, (25, 25, 25), 15) if rng.random() < 0.6 else _colour(rng, (185, 185, 190), 25)
@@ -213,8 +217,10 @@ def _render_us(
 
 
 def _plate_art(draw: ImageDraw.ImageDraw, w: int, h: int, rng: np.random.Generator) -> None:
-    """A small coloured emblem at one end of the plate, between the characters and the edge (state
-    outlines, logos, wildlife on specialty plates); drawn where the text leaves a margin."""
+    """A small coloured emblem at one end of the plate, where the text leaves a margin.
+
+    Emblems are state outlines, logos, wildlife on specialty plates, between the characters and the edge.
+    """
     side = rng.random() < 0.5
     cx = int(w * (0.03 if side else 0.97))
     cy = int(h * rng.uniform(0.35, 0.65))
@@ -232,8 +238,11 @@ def _plate_art(draw: ImageDraw.ImageDraw, w: int, h: int, rng: np.random.Generat
 def _stacked_mark(
     draw: ImageDraw.ImageDraw, w: int, h: int, rng: np.random.Generator, font_path: str, fill: tuple[int, ...]
 ) -> None:
-    """Two or three small letters stacked vertically at one end (disabled-veteran, handicap, vehicle
-    class marks): part of the plate's look, not of its text (the label stays the registration)."""
+    """Two or three small letters stacked vertically at one end.
+
+    Disabled-veteran, handicap, vehicle class marks: part of the plate's look, not of its text (the label
+    stays the registration).
+    """
     mark = _US_MARKS[int(rng.integers(len(_US_MARKS)))][:3]
     x = int(w * (0.035 if rng.random() < 0.5 else 0.965))
     size = int(h * rng.uniform(0.09, 0.13))

@@ -1,5 +1,7 @@
-"""Watchlist and alert reasons encrypted (``reason_ct``); audit rows indexed by plate (erasure
-redacts them); webhook dead letters.
+"""Hardening: encrypted reasons, audit rows indexed by plate, webhook dead letters.
+
+Watchlist and alert reasons are encrypted (``reason_ct``); audit rows are indexed by plate (erasure redacts
+them).
 
 Revision ID: 0005
 Revises: 0004
