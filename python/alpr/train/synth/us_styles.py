@@ -1,5 +1,7 @@
-"""Per-state US plate styles: the state's own text formats (from the bundled ``regions/us.toml``), its
-name as printed, a slogan, and the colours of its standard passenger plate.
+"""Per-state US plate styles for the synthetic plates.
+
+Each style holds the state's own text formats (from the bundled ``regions/us.toml``), its name as
+printed, a slogan, and the colours of its standard passenger plate.
 
 Written from public descriptions of each state's current or recent standard issue (DMV pages, plate
 catalogues); colours are approximate RGB and are jittered when drawn. States without an entry here are
@@ -105,9 +107,12 @@ def _all_styles() -> tuple[UsStyle, ...]:
 
 
 def pick_us_style(rng: np.random.Generator) -> UsStyle:
-    """A random state's style: states in ``us.toml``'s (population) order are drawn with weights
-    falling from 3 to 1, so big states come up more often but every state and DC appears; New York
-    shows its older gold issue a third of the time."""
+    """Pick a random state's style.
+
+    States in ``us.toml``'s (population) order are drawn with weights falling from 3 to 1, so big
+    states come up more often but every state and DC appears; New York shows its older gold issue a
+    third of the time.
+    """
     styles = _all_styles()
     w = np.linspace(3.0, 1.0, len(styles))
     style = styles[int(rng.choice(len(styles), p=w / w.sum()))]
@@ -117,8 +122,11 @@ def pick_us_style(rng: np.random.Generator) -> UsStyle:
 
 
 def state_text(rng: np.random.Generator, style: UsStyle) -> str:
-    """A random registration in one of the state's patterns, with a separator (space, hyphen or none)
-    where a letter run meets a digit run, as many states print it."""
+    """Draw a random registration in one of the state's patterns.
+
+    A separator (space, hyphen or none) goes where a letter run meets a digit run, as many states
+    print it.
+    """
     pattern = style.patterns[int(rng.integers(len(style.patterns)))]
     chars = []
     for ch in pattern:
