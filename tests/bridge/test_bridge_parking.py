@@ -266,3 +266,55 @@ def test_export_erase_rotate_and_retention_cover_sessions(lot: Store) -> None:
         assert s2.occupancy("P1")["occupancy"] == 1
     finally:
         s2.close()
+
+
+def _outcome(store: Store) -> tuple[Any, ...]:
+    sessions = sorted(
+        (s["plate"], s["state"], s["entry_event_id"], s["exit_event_id"], s["exit_plate"], s["distance"])
+        for s in store.query_sessions(limit=1000)[0]
+    )
+    anomalies = sorted((a["kind"], a["event_id"]) for a in store.query_anomalies(limit=1000)[0])
+    msgs = sorted((t, p.get("id")) for t, p in messages(store, "mqtt") if not t.endswith("occupancy"))
+    return sessions, anomalies, msgs
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.services)])
+def test_one_batch_correlates_exactly_like_one_read_at_a_time(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Any, keyring: Keyring
+) -> None:
+    """Correlation answers a batch's reads from one view of the sessions (loaded once per batch): a
+    batch holding entries, double reads, misread exits, exits without entry and permit gates must end
+    exactly as the same reads ingested one by one."""
+    reads = [
+        ev("PK1003", "in1", 0), ev("PK1003", "in1", 0.5),  # read twice on the way in
+        ev("PK7003", "in1", 1), ev("AB1234", "in1", 2),
+        ev("PKI003", "out1", 3), ev("PK1003", "out1", 3.2),  # misread exit, then read again
+        ev("ZZ9999", "out1", 4),  # no entry
+        ev("AB1234", "out1", 5), ev("AB1234", "in1", 6),  # out, then back in: a new session
+        ev("PK7OO3", "out1", 7), ev("QQ1111", "road", 7.5),  # O for 0 twice; a pass camera
+    ]  # fmt: skip
+    outcomes = []
+    for k, batched in enumerate((False, True)):
+        url = (
+            f"sqlite:///{tmp_path / f'b{k}.db'}"
+            if backend == "sqlite"
+            else request.getfixturevalue("postgres").new_database()
+        )
+        store = Store(url, keyring)
+        try:
+            for cam, role in (("in1", "entry"), ("out1", "exit"), ("road", "pass")):
+                store.set_camera(cam, site="P1", role=role)
+            store.add_permit("AB1234", name="staff", site="P1")
+            if batched:
+                feed(store, *reads)
+            else:
+                for r in reads:
+                    feed(store, r)
+            outcomes.append(_outcome(store))
+        finally:
+            store.close()
+    assert outcomes[0] == outcomes[1]
+    sessions, anomalies, msgs = outcomes[1]
+    assert [s[1] for s in sessions].count("closed") == 3 and [s[1] for s in sessions].count("open") == 1
+    assert [a[0] for a in anomalies] == ["no_entry"]
+    assert sum(t.endswith("/gate") for t, _ in msgs) == 3  # the permit holder: in, out and in again

@@ -29,6 +29,7 @@ from alpr.bridge.crypto import normalize_plate
 from alpr.bridge.store.base import EventLike, Sink, _dumps, iso_ms, now_ms, page, parse_ts_ms, window
 from alpr.bridge.store.fleet import lock_key
 from alpr.bridge.store.outbox import OutboxMixin
+from alpr.bridge.store.session_cache import CachedSession, PermitCache, SessionCache
 from alpr.bridge.store.sites import PermitDecision, PermitLookup, SiteConfig, SitesMixin
 from alpr.bridge.watchlist import plate_distance
 
@@ -53,6 +54,16 @@ class _Seen(NamedTuple):
     site: SiteConfig
     plate: str
     bidx: str
+
+
+class _Batch(NamedTuple):
+    """What one ingest batch's correlation shares: its sessions and permits, sinks and messages."""
+
+    sessions: SessionCache
+    permits: PermitCache
+    sinks: Sequence[Sink]
+    out: list[dict[str, Any]]
+    t: int
 
 
 def _is_mqtt(sink: Sink) -> bool:
@@ -146,73 +157,73 @@ class ParkingMixin(SitesMixin, OutboxMixin):
         if not self.is_sqlite:
             for name in sorted({cams[ev.camera].site for _, ev in todo}):
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("site:" + name)})
-        touched: set[str] = set()
+        seen_all: list[tuple[_Seen, str]] = []
         for ts, ev in sorted(todo, key=lambda x: x[0]):
             cam = cams[ev.camera]
             going = getattr(ev, "direction", None)
             if cam.direction is not None and going is not None and going != cam.direction:
                 continue  # e.g. a vehicle leaving past the entry camera of a two-way lane
             plate = normalize_plate(ev.plate)
-            seen = _Seen(
-                ev, ts, sites.get(cam.site) or SiteConfig(cam.site), plate, self.keyring.blind_index(plate)
-            )
-            changed = (self._entry if cam.role == "entry" else self._exit)(conn, seen, sinks, out, t)
-            if changed:
+            site = sites.get(cam.site) or SiteConfig(cam.site)
+            seen_all.append((_Seen(ev, ts, site, plate, self.keyring.blind_index(plate)), cam.role))
+        spans: dict[str, tuple[int, int]] = {}
+        windows: dict[str, int] = {}
+        for seen, _ in seen_all:
+            lo, hi = spans.get(seen.site.site, (seen.ts, seen.ts))
+            spans[seen.site.site] = (min(lo, seen.ts), max(hi, seen.ts))
+            windows[seen.site.site] = int(seen.site.match_window_s * 1000)
+        batch = _Batch(
+            SessionCache(conn, self.keyring.decrypt_text, spans, windows, ENTRY_DEDUP_MS),
+            PermitCache(conn, self._permit, (seen.bidx for seen, _ in seen_all)),
+            sinks,
+            out,
+            t,
+        )
+        touched: set[str] = set()
+        for seen, role in seen_all:
+            if (self._entry if role == "entry" else self._exit)(conn, seen, batch):
                 touched.add(seen.site.site)
         for name in sorted(touched):
             self._emit_occupancy(conn, out, sinks, name)
 
-    def _candidates(
-        self, conn: Connection, site: SiteConfig, ts: int, state: str = "open"
-    ) -> list[tuple[Any, str]]:
-        c = S.parking_sessions.c
-        lo = ts - int(site.match_window_s * 1000)
-        when = c.entry_ms if state == "open" else c.exit_ms
-        q = sa.select(S.parking_sessions).where(
-            c.site == site.site,
-            c.state == state,
-            when <= ts,
-            when >= (lo if state == "open" else ts - ENTRY_DEDUP_MS),
-        )
-        rows = conn.execute(q).all()
-        return [
-            (r, self.keyring.decrypt_text(r.plate_ct, b"session:" + r.entry_event_id.encode())) for r in rows
-        ]
-
+    @staticmethod
     def _best(
-        self, cands: list[tuple[Any, str]], plate: str, bidx: str, max_distance: float
-    ) -> tuple[Any, float] | None:
-        best: tuple[Any, float] | None = None
-        for r, p in cands:
-            d = 0.0 if r.plate_bidx == bidx else plate_distance(p, plate, limit=max_distance)
+        cands: list[CachedSession], plate: str, bidx: str, max_distance: float
+    ) -> tuple[CachedSession, float] | None:
+        best: tuple[CachedSession, float] | None = None
+        for r in cands:
+            d = 0.0 if r.plate_bidx == bidx else plate_distance(r.plate, plate, limit=max_distance)
             if d > max_distance:
                 continue
             if best is None or (d, -r.entry_ms, -r.id) < (best[1], -best[0].entry_ms, -best[0].id):
                 best = (r, d)
         return best
 
-    def _decide(self, conn: Connection, plate: str, site: str, camera: str, ts: int) -> PermitDecision | None:
+    def _decide(
+        self, batch: _Batch, plate: str, bidx: str, site: str, camera: str, ts: int
+    ) -> PermitDecision | None:
         """The callout's answer when it has one, else the local allow-list."""
         if self.permit_lookup is not None:
             answer = self.permit_lookup(plate, site, camera, ts)
             if answer is not None:
                 return answer
-        p = self.valid_permit(conn, plate, site, ts)
+        p = next((p for p in batch.permits.permits(bidx) if p.valid(site, ts)), None)
         return None if p is None else PermitDecision(True, p.name, "local")
 
-    def _entry(
-        self, conn: Connection, seen: _Seen, sinks: Sequence[Sink], out: list[dict[str, Any]], t: int
-    ) -> bool:
+    def _entry(self, conn: Connection, seen: _Seen, batch: _Batch) -> bool:
         ev, ts, site, plate, bidx = seen
-        recent = [(r, p) for r, p in self._candidates(conn, site, ts) if r.entry_ms >= ts - ENTRY_DEDUP_MS]
+        sinks, out, t = batch.sinks, batch.out, batch.t
+        since = min(ENTRY_DEDUP_MS, int(site.match_window_s * 1000))
+        recent = batch.sessions.open_sessions(site.site, ts, since)
         if self._best(recent, plate, bidx, site.max_distance) is not None:
             return False  # the same vehicle read twice on its way in
         ring = self.keyring
+        plate_ct = ring.encrypt_text(plate, b"session:" + ev.event_id.encode())
         sid = conn.execute(
             S.parking_sessions.insert().values(
                 site=site.site,
                 state="open",
-                plate_ct=ring.encrypt_text(plate, b"session:" + ev.event_id.encode()),
+                plate_ct=plate_ct,
                 plate_bidx=bidx,
                 key_id=ring.active,
                 entry_event_id=ev.event_id,
@@ -221,6 +232,9 @@ class ParkingMixin(SitesMixin, OutboxMixin):
                 created_ms=t,
             )
         ).inserted_primary_key
+        assert sid is not None  # an insert into a table with a surrogate key
+        mine = CachedSession(int(sid[0]), ts, None, bidx, plate_ct, ev.event_id, ev.camera, None, plate)
+        batch.sessions.opened(site.site, mine)
         payload = {
             "id": event_uuid("session.opened", ev.event_id),
             "type": "session.opened",
@@ -232,20 +246,21 @@ class ParkingMixin(SitesMixin, OutboxMixin):
             "entry_event_id": ev.event_id,
         }
         self._emit(out, sinks, f"alpr/{site.site}/session.opened", payload, bidx, t)
-        decision = self._decide(conn, plate, site.site, ev.camera, ts)
+        decision = self._decide(batch, plate, bidx, site.site, ev.camera, ts)
         if decision is not None and decision.allowed:
             self._emit_gate(out, sinks, ev, site.site, "permit", decision, bidx, t)
         return True
 
-    def _exit(
-        self, conn: Connection, seen: _Seen, sinks: Sequence[Sink], out: list[dict[str, Any]], t: int
-    ) -> bool:
+    def _exit(self, conn: Connection, seen: _Seen, batch: _Batch) -> bool:
         ev, ts, site, plate, bidx = seen
-        if self._best(self._candidates(conn, site, ts, "closed"), plate, bidx, site.max_distance):
+        sinks, out, t = batch.sinks, batch.out, batch.t
+        if self._best(batch.sessions.closed_sessions(site.site, ts), plate, bidx, site.max_distance):
             return False  # read again on its way out: its session just closed
-        best = self._best(self._candidates(conn, site, ts), plate, bidx, site.max_distance)
+        window_ms = int(site.match_window_s * 1000)
+        cands = batch.sessions.open_sessions(site.site, ts, window_ms)
+        best = self._best(cands, plate, bidx, site.max_distance)
         if best is None:
-            decision = self._decide(conn, plate, site.site, ev.camera, ts)
+            decision = self._decide(batch, plate, bidx, site.site, ev.camera, ts)
             self._anomaly(
                 conn, out, sinks, "no_entry", site.site, ev.camera, ev.event_id, ev.ts, ts, plate, None, t
             )
@@ -266,9 +281,10 @@ class ParkingMixin(SitesMixin, OutboxMixin):
                 distance=dist,
             )
         )
-        session_plate = ring.decrypt_text(r.plate_ct, b"session:" + r.entry_event_id.encode())
+        batch.sessions.closed(site.site, r, ts)
+        session_plate = r.plate
         # The permit is the session's (the entry read), so a misread at the exit still opens for it.
-        decision = self._decide(conn, session_plate, site.site, ev.camera, ts)
+        decision = self._decide(batch, session_plate, r.plate_bidx, site.site, ev.camera, ts)
         payload = {
             "id": event_uuid("session.closed", r.entry_event_id),
             "type": "session.closed",
