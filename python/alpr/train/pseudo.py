@@ -158,7 +158,7 @@ Reader = Callable[[Sequence[np.ndarray]], list[tuple[str, np.ndarray]]]
 def ppocr_reader(model: str | os.PathLike[str] | None = None) -> Reader:
     """A PP-OCR recognizer (default: the ``rapidocr`` wheel's) as a reader of BGR crops -> (text, confs),
     text upper-case letters and digits only."""
-    from alpr.config import OcrConfig
+    from alpr.config import PpOcrConfig
     from alpr.pipeline import PpOcrRecognizer
 
     if model is None:
@@ -168,7 +168,7 @@ def ppocr_reader(model: str | os.PathLike[str] | None = None) -> Reader:
         if not found:
             raise FileNotFoundError("the rapidocr wheel ships no recognizer ONNX: pass --teacher")
         model = found[-1]
-    rec = PpOcrRecognizer.from_config(OcrConfig(model=Path(model), format="ppocr"), None)
+    rec = PpOcrRecognizer.from_config(PpOcrConfig(model=Path(model), format="ppocr"), None)
 
     return _whole_crop_reader(rec)
 
@@ -176,10 +176,10 @@ def ppocr_reader(model: str | os.PathLike[str] | None = None) -> Reader:
 def alpr_reader(model: str | os.PathLike[str] | None = None) -> Reader:
     """The project's own CTC OCR (default: the bundled model) as a reader of BGR crops -> (text, confs),
     read freely (no plate formats): the second, independent teacher of :func:`label_candidates`."""
-    from alpr.config import OcrConfig
+    from alpr.config import CtcOcrConfig
     from alpr.recognizers import CtcRecognizer
 
-    cfg = OcrConfig() if model is None else OcrConfig(model=Path(model))
+    cfg = CtcOcrConfig() if model is None else CtcOcrConfig(model=Path(model))
     rec = CtcRecognizer.from_config(cfg, None, constrain=False)
 
     return _whole_crop_reader(rec)
