@@ -1,4 +1,4 @@
-"""Typed pipeline configuration: one TOML file, validated with pydantic, with environment overrides.
+"""Typed pipeline configuration: one TOML file and the environment, validated at load (pydantic-settings).
 
 Example ``alpr.toml``::
 
@@ -19,29 +19,31 @@ Example ``alpr.toml``::
     [regions]
     enabled = ["us", "eu", "br"]
 
-Environment overrides: ``ALPR__<SECTION>__<KEY>=value`` (value parsed as JSON when it parses, else a
-string), e.g. ``ALPR__DETECTOR__CONF_THRESHOLD=0.5`` or ``ALPR__REGIONS__ENABLED='["br"]'``.
+Priority: :func:`load_config`'s keyword overrides > ``ALPR__<SECTION>__<KEY>`` environment variables >
+the file > the defaults, e.g. ``ALPR__DETECTOR__CONF_THRESHOLD=0.5`` or ``ALPR__REGIONS__ENABLED='["br"]'``;
+the scheme, shared with the bridge (:mod:`alpr.bridge.config`), is described in the README's
+"Configuration" section.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator
 
-from alpr._compat import tomllib
-from alpr.errors import ConfigError
+from alpr._settings import EnvSource, Settings, TomlSource, load_settings, read_toml
 
 __all__ = [
+    "CtcOcrConfig",
     "DetectorConfig",
     "EngineConfig",
     "OcrConfig",
     "PipelineConfig",
+    "PpOcrConfig",
     "RegionsConfig",
+    "SlotOcrConfig",
     "TrackingConfig",
     "VerifyConfig",
     "load_config",
@@ -115,37 +117,100 @@ class VerifyConfig(_Base):
     min_score: float = Field(default=0.1, ge=0.0, le=1.0)
 
 
-class OcrConfig(_Base):
-    """The plate recognizer.
+class _OcrCommon(_Base):
+    """What every recognizer takes (see :data:`OcrConfig`)."""
 
-    ``ctc``: the bundled model (or any CTC model with ``charset``); ``ppocr``: a PaddleOCR recognizer
-    ONNX with its dictionary (``dict_path``); ``slot``: a fast-plate-ocr fixed-slot model with its
-    ``alphabet`` and ``pad_char``. ``crop``: cut plates by their box or warp them by the detector's
-    corners; ``box_pad``: grow boxes by this fraction of their size on each side before cropping;
-    ``vote_pads``: also read each plate with these margins and vote (test-time augmentation: one OCR
-    pass per margin, so ``[0.0, 0.12]`` triples the OCR cost; empty = one read).
-    Unset values come from ``models/manifest.json`` (bundled model) or the model's input shape;
-    ``variant`` as for the detector (unset: FP32, or INT8 with ONNX Runtime on an ARM CPU).
-    """
-
-    model: Path | None = None
-    variant: str | None = None
-    format: Literal["ctc", "ppocr", "slot"] = "ctc"
-    charset: str | None = None
-    dict_path: Path | None = None
-    alphabet: str | None = None
-    pad_char: str = "_"
     width: int | None = Field(default=None, ge=4)
     height: int | None = Field(default=None, ge=4)
+    vote_pads: list[Annotated[float, Field(ge=0.0, le=1.0)]] = Field(default_factory=list, max_length=4)
+    min_confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class CtcOcrConfig(_OcrCommon):
+    """``format = "ctc"``: the bundled model, or any CTC model ``model`` with its ``charset``.
+
+    ``charset``: characters in class order, blank excluded. ``crop``: cut plates by their box or warp
+    them by the detector's corners; ``box_pad``: grow boxes by this fraction of their size on each side
+    before cropping. ``variant`` as for the detector (unset: FP32, or INT8 with ONNX Runtime on an ARM
+    CPU).
+    """
+
+    format: Literal["ctc"] = "ctc"
+    model: Path | None = None
+    variant: str | None = None
+    charset: str | None = Field(default=None, validate_default=True)
     channels: Literal[1, 3] | None = None
     mean: float | None = None
     std: float | None = Field(default=None, gt=0)
     keep_aspect: bool | None = None
     crop: Literal["box", "corners"] | None = None
     box_pad: float | None = Field(default=None, ge=0.0, le=1.0)
-    vote_pads: list[Annotated[float, Field(ge=0.0, le=1.0)]] = Field(default_factory=list, max_length=4)
     beam_width: int = Field(default=10, ge=1)
-    min_confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+
+    @field_validator("charset")
+    @classmethod
+    def _charset_with_model(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if not v and info.data.get("model") is not None:
+            raise ValueError("required with ocr.model (the bundled charset fits only the bundled model)")
+        return v
+
+
+class PpOcrConfig(_OcrCommon):
+    """``format = "ppocr"``: a PaddleOCR recognizer ONNX ``model``.
+
+    Its dictionary comes from ``dict_path`` (one character per line) or, unset, from the model's
+    metadata.
+    """
+
+    format: Literal["ppocr"]
+    model: Path
+    dict_path: Path | None = None
+
+
+class SlotOcrConfig(_OcrCommon):
+    """``format = "slot"``: a fast-plate-ocr fixed-slot ``model`` with its ``alphabet``.
+
+    ``pad_char`` is the padding character, one of the alphabet's.
+    """
+
+    format: Literal["slot"]
+    model: Path
+    alphabet: str = Field(min_length=1)
+    pad_char: str = Field(default="_", min_length=1, max_length=1, validate_default=True)
+    channels: Literal[1, 3] | None = None
+
+    @field_validator("pad_char")
+    @classmethod
+    def _pad_in_alphabet(cls, v: str, info: ValidationInfo) -> str:
+        alphabet = info.data.get("alphabet")
+        if alphabet is not None and v not in alphabet:
+            raise ValueError(f"{v!r} is not in the alphabet {alphabet!r}")
+        return v
+
+
+def _ocr_format(value: Any) -> Any:
+    # An [ocr] table without ``format`` is the default CTC one, as before the formats had own models.
+    return value.get("format", "ctc") if isinstance(value, dict) else getattr(value, "format", None)
+
+
+OcrConfig = Annotated[
+    Annotated[CtcOcrConfig, Tag("ctc")]
+    | Annotated[PpOcrConfig, Tag("ppocr")]
+    | Annotated[SlotOcrConfig, Tag("slot")],
+    Discriminator(
+        _ocr_format, custom_error_type="ocr_format", custom_error_message="expected 'ctc', 'ppocr' or 'slot'"
+    ),
+]
+"""The plate recognizer, one of three formats picked by ``format`` (default ``"ctc"``).
+
+All take ``width`` / ``height`` (unset: from ``models/manifest.json`` for the bundled model, else the
+model's input shape), ``min_confidence``, and ``vote_pads``: also read each plate with these margins
+and vote (test-time augmentation: one OCR pass per margin, so ``[0.0, 0.12]`` triples the OCR cost;
+empty = one read). A key that the chosen format does not take is an error, as is a missing one
+(``ppocr`` and ``slot`` need ``model``, ``slot`` its ``alphabet``).
+"""
+
+_OCR_FORMATS = frozenset({"ctc", "ppocr", "slot"})
 
 
 class RegionsConfig(_Base):
@@ -181,45 +246,21 @@ class TrackingConfig(_Base):
     text_similarity: float = Field(default=0.6, ge=0.0, le=1.0)
 
 
-class PipelineConfig(_Base):
-    """Everything :class:`alpr.Pipeline` needs."""
+class PipelineConfig(Settings):
+    """Everything :class:`alpr.Pipeline` needs: the ``alpr.toml`` document (sections as above).
+
+    ``PipelineConfig(...)`` takes exactly the values given; :func:`load_config` adds a TOML file and
+    the ``ALPR__*`` environment.
+    """
 
     engine: EngineConfig = Field(default_factory=EngineConfig)
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
-    ocr: OcrConfig = Field(default_factory=OcrConfig)
+    ocr: OcrConfig = Field(default_factory=CtcOcrConfig)
     regions: RegionsConfig = Field(default_factory=RegionsConfig)
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     detect_stride: int = Field(default=3, ge=1)
     return_crops: bool = False
-
-
-def _parse_env_value(raw: str) -> Any:
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
-
-
-def apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Merge ``ALPR__SECTION__KEY`` variables into a config dict (returns a new dict)."""
-    env = os.environ if environ is None else environ
-    out: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
-    for name, raw in env.items():
-        if not name.startswith("ALPR__"):
-            continue
-        parts = [p.lower() for p in name[len("ALPR__") :].split("__") if p]
-        if not parts:
-            continue
-        node = out
-        for part in parts[:-1]:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                child = {}
-                node[part] = child
-            node = child
-        node[parts[-1]] = _parse_env_value(raw)
-    return out
 
 
 def _resolve_paths(data: dict[str, Any], base: Path) -> None:
@@ -246,41 +287,27 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
 def load_config(
     path: str | Path | None = None, *, environ: Mapping[str, str] | None = None, **overrides: Any
 ) -> PipelineConfig:
-    """Load and validate a TOML config; environment variables override the file.
+    """Load and validate a TOML config: ``overrides`` > ``ALPR__*`` environment > the file > defaults.
 
     Args:
-        path: TOML file, or ``None`` for the defaults.
-        environ: Environment to read overrides from (default ``os.environ``).
-        **overrides: Section dicts merged last (e.g. ``detector={"conf_threshold": 0.5}``).
+        path: TOML file (relative paths in it are relative to its folder), or ``None`` for the defaults.
+        environ: Environment to read ``ALPR__<SECTION>__<KEY>`` variables from (default ``os.environ``).
+        **overrides: Sections or values, merged key by key over the rest (e.g.
+            ``detector={"conf_threshold": 0.5}`` keeps the file's ``detector.model``).
 
     Raises:
-        ConfigError: unreadable file, TOML syntax error, or a value that fails validation
-            (the message names the field, what was expected and what was given).
+        ConfigError: unreadable file, TOML syntax error, unknown key, or a value that fails validation
+            (the message names the key, what was expected and what was given).
     """
     data: dict[str, Any] = {}
     if path is not None:
-        p = Path(path)
-        try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError(f"config file not found: {p}") from exc
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read config {p}: {exc}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{p}: invalid TOML: {exc}") from exc
-        _resolve_paths(data, p.resolve().parent)
-    data = apply_env_overrides(data, environ)
-    for key, val in overrides.items():
-        if isinstance(val, dict) and isinstance(data.get(key), dict):
-            data[key] = {**data[key], **val}
-        else:
-            data[key] = val
-    try:
-        return PipelineConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']} (got {err.get('input')!r})"
-            for err in exc.errors()
-        )
-        where = f"{path}: " if path is not None else ""
-        raise ConfigError(f"{where}invalid config: {problems}") from exc
+        data = read_toml(path)
+        _resolve_paths(data, Path(path).resolve().parent)
+    return load_settings(
+        PipelineConfig,
+        overrides,
+        EnvSource(PipelineConfig, environ),
+        TomlSource(PipelineConfig, data),
+        where=f"{path}: invalid config" if path is not None else "invalid config",
+        drop_loc=_OCR_FORMATS,
+    )

@@ -16,7 +16,7 @@ import numpy as np
 
 from alpr import ops
 from alpr._models import bundled
-from alpr.config import EngineConfig, OcrConfig, PipelineConfig
+from alpr.config import CtcOcrConfig, EngineConfig, PipelineConfig, PpOcrConfig, SlotOcrConfig
 from alpr.engines import Engine, create_engine
 from alpr.errors import EngineError, ModelLoadError
 from alpr.regions import RegionSet, confusable_variant
@@ -280,7 +280,11 @@ class CtcRecognizer(_CropRecognizer):
 
     @classmethod
     def from_config(
-        cls, cfg: OcrConfig, engine_cfg: EngineConfig | None, constrain: bool, min_format_ratio: float = 0.0
+        cls,
+        cfg: CtcOcrConfig,
+        engine_cfg: EngineConfig | None,
+        constrain: bool,
+        min_format_ratio: float = 0.0,
     ) -> CtcRecognizer:
         """The bundled OCR (or ``cfg.model`` with ``cfg.charset``)."""
         inp: dict[str, Any] = {}
@@ -377,17 +381,15 @@ class PpOcrRecognizer(_CropRecognizer):
         _check_classes(engine, len(self.charset) + 1, f"dictionary ({len(chars)} entries + space + blank)")
 
     @classmethod
-    def from_config(cls, cfg: OcrConfig, engine_cfg: EngineConfig | None) -> PpOcrRecognizer:
+    def from_config(cls, cfg: PpOcrConfig, engine_cfg: EngineConfig | None) -> PpOcrRecognizer:
         """A PP-OCR recognizer for ``cfg.model``.
 
         The dictionary comes from ``cfg.dict_path`` or, when that is unset, from the model's ``character``
         metadata (as in the ONNX files of the ``rapidocr`` wheel).
 
         Raises:
-            ModelLoadError: ``cfg.model`` is unset, or its dictionary is missing or unreadable.
+            ModelLoadError: the dictionary is missing or unreadable.
         """
-        if cfg.model is None:
-            raise ModelLoadError("ocr.format = 'ppocr' needs ocr.model (and ocr.dict_path unless embedded)")
         engine = create_engine(cfg.model, engine_cfg)
         if cfg.dict_path is not None:
             try:
@@ -439,10 +441,8 @@ class SlotRecognizer(_CropRecognizer):
             )
 
     @classmethod
-    def from_config(cls, cfg: OcrConfig, engine_cfg: EngineConfig | None) -> SlotRecognizer:
-        """Needs ``cfg.model`` and ``cfg.alphabet``."""
-        if cfg.model is None or not cfg.alphabet:
-            raise ModelLoadError("ocr.format = 'slot' needs ocr.model and ocr.alphabet")
+    def from_config(cls, cfg: SlotOcrConfig, engine_cfg: EngineConfig | None) -> SlotRecognizer:
+        """``cfg.model`` with ``cfg.alphabet`` (both required by :class:`~alpr.config.SlotOcrConfig`)."""
         engine = create_engine(cfg.model, engine_cfg)
         spec = engine.inputs[0]
         return cls(
@@ -468,9 +468,9 @@ class SlotRecognizer(_CropRecognizer):
 def build_recognizer(cfg: PipelineConfig) -> Recognizer:
     """The recognizer ``cfg.ocr.format`` names, with ``cfg.ocr.vote_pads`` test-time voting."""
     rec: _CropRecognizer
-    if cfg.ocr.format == "ppocr":
+    if isinstance(cfg.ocr, PpOcrConfig):
         rec = PpOcrRecognizer.from_config(cfg.ocr, cfg.engine)
-    elif cfg.ocr.format == "slot":
+    elif isinstance(cfg.ocr, SlotOcrConfig):
         rec = SlotRecognizer.from_config(cfg.ocr, cfg.engine)
     else:
         # The pipeline decides per call whether to constrain (it passes the formats or not).

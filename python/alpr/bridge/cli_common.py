@@ -15,8 +15,8 @@ __all__ = ["command", "load", "open_store", "run", "store_options"]
 
 def store_options(p: argparse.ArgumentParser) -> None:
     """Add the options that name the store (``--db``, ``--key-file``, ...) to ``p``."""
-    p.add_argument("--db", help="store URL (default from --config / ALPR_DB, else sqlite:///alpr.db)")
-    p.add_argument("--key-file", help="key file (default from --config / ALPR_KEY_FILE; or ALPR_KEYS)")
+    p.add_argument("--db", help="store URL (default from --config / ALPR__DB, else sqlite:///alpr.db)")
+    p.add_argument("--key-file", help="key file (default from --config / ALPR__KEY_FILE; or ALPR_KEYS)")
     p.add_argument("--config", help="bridge TOML config file")
 
 

@@ -1,4 +1,4 @@
-"""Bridge configuration: defaults < TOML file < ``ALPR_*`` environment < command-line flags.
+"""Bridge configuration: defaults < TOML file < ``ALPR__<KEY>`` environment < command-line flags.
 
 Example ``bridge.toml``::
 
@@ -44,23 +44,30 @@ Example ``bridge.toml``::
     crops_days = 7
     alerts_days = 365
 
-Environment: ``ALPR_ZMQ`` (comma-separated), ``ALPR_MQTT``, ``ALPR_DB``, ``ALPR_HTTP``, ``ALPR_KEY_FILE``,
-``ALPR_TLS_CERT``, ``ALPR_TLS_KEY``, ``ALPR_HA_DISCOVERY`` (1/0); keys themselves may come from ``ALPR_KEYS``.
+Environment: ``ALPR__`` + the key's path in this file, upper case, ``__`` between levels, lists and
+tables as JSON: ``ALPR__DB=postgresql+psycopg://...``, ``ALPR__ZMQ='["tcp://edge:5556"]'``,
+``ALPR__RETENTION__READS_DAYS=7`` (the one scheme of the whole product, described in the README's
+"Configuration" section). The older ``ALPR_ZMQ`` (comma-separated), ``ALPR_MQTT``, ``ALPR_DB``,
+``ALPR_HTTP``, ``ALPR_KEY_FILE``, ``ALPR_TLS_CERT``, ``ALPR_TLS_KEY`` and ``ALPR_HA_DISCOVERY`` still work,
+below the new names, and log a deprecation warning. The keys themselves may come from ``ALPR_KEYS``
+(:mod:`alpr.bridge.crypto`: the key document, not a config key).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-from alpr._compat import tomllib
-from alpr.errors import ConfigError
+from alpr._settings import ENV_PREFIX, EnvSource, Settings, TomlSource, load_settings, read_toml
 
 __all__ = [
     "BridgeConfig",
@@ -75,10 +82,18 @@ __all__ = [
     "load_config",
 ]
 
+_log = logging.getLogger(__name__)
+
 
 def check_secret(secret: str) -> str:
-    """``secret`` if it is empty or a Standard Webhooks secret (``whsec_`` + base64 of 24 to 64 bytes),
-    else ``ValueError`` saying what was expected."""
+    """Check a webhook signing secret.
+
+    Returns:
+        ``secret`` if it is empty or a Standard Webhooks secret (``whsec_`` + base64 of 24 to 64 bytes).
+
+    Raises:
+        ValueError: anything else, saying what was expected.
+    """
     if not secret:
         return secret
     if not secret.startswith("whsec_"):
@@ -97,6 +112,8 @@ class _Model(BaseModel):
 
 
 class MqttTls(_Model):
+    """TLS to the MQTT broker: CA bundle, client certificate and key; ``insecure`` skips the name check."""
+
     ca: Path | None = None
     cert: Path | None = None
     key: Path | None = None
@@ -104,6 +121,8 @@ class MqttTls(_Model):
 
 
 class Webhook(_Model):
+    """One webhook sink: where to POST, how to sign, which messages, timeout and retry limit."""
+
     url: str
     # Standard Webhooks signing secret ``whsec_<base64>``; empty: unsigned (webhook-id still sent).
     secret: str = ""
@@ -127,6 +146,8 @@ class Webhook(_Model):
 
 
 class Retention(_Model):
+    """How long each kind of row is kept (days; 0 keeps for ever) and how often the sweep runs."""
+
     reads_days: float = Field(default=30.0, ge=0)
     crops_days: float = Field(default=7.0, ge=0)
     alerts_days: float = Field(default=365.0, ge=0)
@@ -135,6 +156,8 @@ class Retention(_Model):
 
 
 class PermitHookConfig(_Model):
+    """The synchronous permit/payment lookup callout: URL, bearer token, timeout and circuit breaker."""
+
     url: str
     token: str = ""
     timeout_s: float = Field(default=0.5, gt=0, le=30)
@@ -145,12 +168,16 @@ class PermitHookConfig(_Model):
 
 
 class Parking(_Model):
+    """Parking and movement analytics: journey window, overstay check interval, permit callout."""
+
     journey_window_s: float = Field(default=3600.0, ge=0)
     overstay_interval_s: float = Field(default=60.0, gt=0)
     permit_hook: PermitHookConfig | None = None
 
 
 class Hotlist(_Model):
+    """A watchlist CSV file (stolen-vehicle feed) reloaded every ``interval_s``."""
+
     path: Path
     reason: str = "hotlist"
     kind: Literal["exact", "fuzzy"] = "exact"
@@ -170,9 +197,12 @@ class HttpLimits(_Model):
 
 
 def default_client_id() -> str:
-    """``alpr-bridge-<host>-<pid>-<random>``: unique per bridge, so two bridges on one broker do not
-    keep disconnecting each other (MQTT allows one connection per client id). Set ``mqtt_client_id``
-    to pin one (the outbox, not the broker session, carries undelivered messages over restarts)."""
+    """Make an MQTT client id ``alpr-bridge-<host>-<pid>-<random>``.
+
+    Unique per bridge, so two bridges on one broker do not keep disconnecting each other (MQTT allows
+    one connection per client id). Set ``mqtt_client_id`` to pin one (the outbox, not the broker
+    session, carries undelivered messages over restarts).
+    """
     import os
     import secrets
     import socket
@@ -180,7 +210,13 @@ def default_client_id() -> str:
     return f"alpr-bridge-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
-class BridgeConfig(_Model):
+class BridgeConfig(Settings):
+    """The bridge's ``bridge.toml`` document.
+
+    ``BridgeConfig(...)`` takes exactly the values given; :func:`load_config` adds the file and the
+    ``ALPR__*`` environment.
+    """
+
     zmq: list[str] = Field(default_factory=list)
     # CurveZMQ (alpr.stream.keys): the publishers' public certificate and this bridge's own secret one.
     zmq_server_key: Path | None = None
@@ -228,14 +264,17 @@ class BridgeConfig(_Model):
 
     @property
     def http_host(self) -> str:
+        """The host part of ``http`` (brackets of an IPv6 address removed)."""
         return self.http.rpartition(":")[0].strip("[]")
 
     @property
     def http_port(self) -> int:
+        """The port part of ``http``."""
         return int(self.http.rpartition(":")[2])
 
 
-_ENV: dict[str, str] = {
+# The names before the one ``ALPR__`` scheme (alpr 0.x): still read, below ALPR__*, with a warning.
+_LEGACY_ENV: dict[str, str] = {
     "ALPR_ZMQ": "zmq",
     "ALPR_MQTT": "mqtt",
     "ALPR_DB": "db",
@@ -247,41 +286,55 @@ _ENV: dict[str, str] = {
 }
 
 
+class _LegacyEnv(PydanticBaseSettingsSource):
+    """``ALPR_ZMQ`` (comma-separated), ``ALPR_DB``, ...: the bridge's variables before ``ALPR__<KEY>``."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self._environ = environ
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: :meth:`__call__` reads the variables itself."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        """The old variables that are set, as config keys."""
+        out: dict[str, Any] = {}
+        for var, key in _LEGACY_ENV.items():
+            raw = self._environ.get(var, "")
+            if not raw:
+                continue
+            _log.warning(
+                "%s is deprecated: set %s%s (see the README, Configuration)", var, ENV_PREFIX, key.upper()
+            )
+            if key == "zmq":
+                out[key] = [s.strip() for s in raw.split(",") if s.strip()]
+            elif key == "ha_discovery":
+                out[key] = raw.lower() in {"1", "true", "yes", "on"}
+            else:
+                out[key] = raw
+        return out
+
+
 def load_config(
     path: str | os.PathLike[str] | None = None,
     *,
     env: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> BridgeConfig:
-    """Merge the TOML file at ``path``, the ``ALPR_*`` variables in ``env`` and ``overrides`` (flags).
+    """``overrides`` (flags) > ``ALPR__<KEY>`` variables in ``env`` > the TOML file at ``path`` > defaults.
 
-    ``None`` values in ``overrides`` mean "not given" and are skipped.
+    ``None`` values and empty lists in ``overrides`` mean "not given" and are skipped. Error messages
+    name the key but never quote the value (it may be a secret).
     """
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            data = tomllib.loads(Path(path).read_text())
-        except OSError as exc:
-            raise ConfigError(f"config {path}: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config {path}: invalid TOML ({exc})") from None
     environ = os.environ if env is None else env
-    for var, key in _ENV.items():
-        if var in environ and environ[var] != "":
-            val: Any = environ[var]
-            if key == "zmq":
-                val = [s.strip() for s in val.split(",") if s.strip()]
-            elif key == "ha_discovery":
-                val = val.lower() in {"1", "true", "yes", "on"}
-            data[key] = val
-    for key, val in (overrides or {}).items():
-        if val is not None and val != []:
-            data[key] = val
-    try:
-        return BridgeConfig.model_validate(data)
-    except ValidationError as exc:
-        msgs = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors()
-        )
-        raise ConfigError(f"bridge config: {msgs}") from None
+    given = {k: v for k, v in (overrides or {}).items() if v is not None and v != []}
+    return load_settings(
+        BridgeConfig,
+        given,
+        EnvSource(BridgeConfig, environ),
+        _LegacyEnv(BridgeConfig, environ),
+        TomlSource(BridgeConfig, read_toml(path) if path is not None else {}),
+        where="bridge config",
+        echo_input=False,
+    )

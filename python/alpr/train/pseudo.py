@@ -166,7 +166,7 @@ def ppocr_reader(model: str | os.PathLike[str] | None = None) -> Reader:
 
     The reader maps a crop to ``(text, confs)``, text upper-case letters and digits only.
     """
-    from alpr.config import OcrConfig
+    from alpr.config import PpOcrConfig
     from alpr.pipeline import PpOcrRecognizer
 
     if model is None:
@@ -176,7 +176,7 @@ def ppocr_reader(model: str | os.PathLike[str] | None = None) -> Reader:
         if not found:
             raise FileNotFoundError("the rapidocr wheel ships no recognizer ONNX: pass --teacher")
         model = found[-1]
-    rec = PpOcrRecognizer.from_config(OcrConfig(model=Path(model), format="ppocr"), None)
+    rec = PpOcrRecognizer.from_config(PpOcrConfig(model=Path(model), format="ppocr"), None)
 
     return _whole_crop_reader(rec)
 
@@ -187,10 +187,10 @@ def alpr_reader(model: str | os.PathLike[str] | None = None) -> Reader:
     The reader maps a crop to ``(text, confs)``, read freely (no plate formats): the second, independent
     teacher of :func:`label_candidates`.
     """
-    from alpr.config import OcrConfig
+    from alpr.config import CtcOcrConfig
     from alpr.recognizers import CtcRecognizer
 
-    cfg = OcrConfig() if model is None else OcrConfig(model=Path(model))
+    cfg = CtcOcrConfig() if model is None else CtcOcrConfig(model=Path(model))
     rec = CtcRecognizer.from_config(cfg, None, constrain=False)
 
     return _whole_crop_reader(rec)

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from alpr._settings import describe
+from alpr.errors import ConfigError
 
 __all__ = ["TrainConfig", "add_export_arguments", "add_train_arguments", "build_train_parser"]
 
 
-@dataclass
-class TrainConfig:
-    """Detector training settings (defaults: the shipped model's run).
+class TrainConfig(BaseModel):
+    """Detector training settings, validated on construction and on assignment.
+
+    The defaults are the shipped model's run; ``data`` has none (it names a folder of the machine).
 
     Attributes:
         data: the YOLO detection set (``manifest.csv``, ``images/``, ``labels/``).
@@ -43,45 +48,54 @@ class TrainConfig:
             validation (e.g. ``qanastek,yoavmai``, the sources that declare no licence).
     """
 
-    data: str = "/work/shared/data/detect"
-    negatives: str | None = "/work/shared/data/negatives/images"
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    data: str
+    negatives: str | None = None
     out: str = "runs/detector"
-    imgsz: int = 480
-    crop: int = 320
-    freeze: int = 3
-    negatives_per_epoch: float = 0.25
-    time_budget_s: float = 0.0
-    epochs: int = 60
-    batch: int = 8
-    lr: float = 2e-3
-    weight_decay: float = 0.05
-    warmup_steps: int = 150
-    restart_epochs: int = 0
-    synth_fraction: float = 0.15
+    imgsz: int = Field(default=480, ge=32)
+    crop: int = Field(default=320, ge=32)
+    freeze: int = Field(default=3, ge=0)
+    negatives_per_epoch: float = Field(default=0.25, ge=0.0, le=1.0)
+    time_budget_s: float = Field(default=0.0, ge=0.0)
+    epochs: int = Field(default=60, ge=1)
+    batch: int = Field(default=8, ge=1)
+    lr: float = Field(default=2e-3, gt=0.0)
+    weight_decay: float = Field(default=0.05, ge=0.0)
+    warmup_steps: int = Field(default=150, ge=0)
+    restart_epochs: int = Field(default=0, ge=0)
+    synth_fraction: float = Field(default=0.15, ge=0.0, le=1.0)
     pretrained: bool = True
     seed: int = 0
     threads: int = 1
     deadline: float = 0.0
-    max_steps: int = 0
-    eval_every: int = 1
-    eval_stride: int = 1
-    limit_train: int = 0
+    max_steps: int = Field(default=0, ge=0)
+    eval_every: int = Field(default=1, ge=1)
+    eval_stride: int = Field(default=1, ge=1)
+    limit_train: int = Field(default=0, ge=0)
     exclude_sources: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = Field(default_factory=dict)
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add every :class:`TrainConfig` field as ``--name`` (booleans as ``--name/--no-name``)."""
-    for name, value in asdict(TrainConfig()).items():
+    """Add every :class:`TrainConfig` field to ``parser`` as ``--name``.
+
+    Booleans become ``--name/--no-name``; a field without a default is a required option.
+    """
+    for name, info in TrainConfig.model_fields.items():
         if name == "extra":
             continue
         flag = "--" + name.replace("_", "-")
-        if isinstance(value, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
-        elif value is None or isinstance(value, str):
-            parser.add_argument(flag, type=str, default=value)
+        if info.is_required():
+            parser.add_argument(flag, type=str, required=True)
+        elif info.annotation is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=info.default)
+        elif info.annotation is int:
+            parser.add_argument(flag, type=int, default=info.default)
+        elif info.annotation is float:
+            parser.add_argument(flag, type=float, default=info.default)
         else:
-            parser.add_argument(flag, type=type(value), default=value)
+            parser.add_argument(flag, type=str, default=info.default)
     parser.add_argument("--no-resume", action="store_true", help="start fresh even if last.pt exists")
     return parser
 
@@ -99,10 +113,8 @@ def add_export_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--out", default="models", help="folder for plate_detector*.onnx and manifest.json")
     p.add_argument("--imgsz", type=int, default=480)
     p.add_argument("--opset", type=int, default=17)
-    p.add_argument("--data", default="/work/shared/data/detect", help="detect set (valid mAP, calibration)")
-    p.add_argument(
-        "--openalpr", default="/work/shared/data/openalpr-dev", help="benchmark folder to report on"
-    )
+    p.add_argument("--data", default=None, help="detect set (valid mAP, INT8 calibration; unset: neither)")
+    p.add_argument("--openalpr", default=None, help="OpenALPR benchmark folder to report on")
     # ONNX Runtime keeps every activation of every calibration frame in memory (~0.2 GB per frame here).
     p.add_argument("--calib", type=int, default=16, help="calibration frames for INT8")
     p.add_argument(
@@ -116,8 +128,16 @@ def add_export_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def config_from_args(args: dict[str, Any]) -> tuple[TrainConfig, bool]:
-    """A :class:`TrainConfig` and the resume flag from parsed ``alpr train detector`` arguments."""
-    values = {k: v for k, v in args.items() if k in TrainConfig.__dataclass_fields__}
+    """A :class:`TrainConfig` and the resume flag from parsed ``alpr train detector`` arguments.
+
+    Raises:
+        ConfigError: a value out of range (the message names the option's field).
+    """
+    values = {k: v for k, v in args.items() if k in TrainConfig.model_fields}
     if values.get("negatives") in ("", "none", "None"):
         values["negatives"] = None
-    return TrainConfig(**values), not bool(args.get("no_resume", False))
+    try:
+        cfg = TrainConfig(**values)
+    except ValidationError as exc:
+        raise ConfigError(f"alpr train detector: {describe(exc)}") from None
+    return cfg, not bool(args.get("no_resume", False))

@@ -386,7 +386,7 @@ def cli_export(args: argparse.Namespace) -> int:
     files = {"fp32": fp32}
     exclude = tuple(x for x in args.exclude_sources.split(",") if x)
     report["exclude_sources"] = list(exclude)
-    if not args.no_int8 and Path(args.data).is_dir():
+    if not args.no_int8 and args.data and Path(args.data).is_dir():
         calib = calibration_inputs(args.data, args.imgsz, args.calib, exclude_sources=exclude)
         files["int8"] = export_detector_int8(fp32, out / "plate_detector.int8.onnx", calib)
         variants["int8"] = files["int8"].name

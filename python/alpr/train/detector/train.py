@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -184,7 +183,7 @@ def train_detector(cfg: TrainConfig, *, resume: bool = True, log: Any = print) -
                 "step": step,
                 "best": best,
                 "elapsed": elapsed,
-                "config": asdict(cfg),
+                "config": cfg.model_dump(),
             },
         )
         try:
