@@ -66,6 +66,29 @@ def test_an_ack_beyond_the_last_event_sent_is_refused(
         assert real.stats.lost == 0
 
 
+def test_a_forged_ack_within_range_is_seen_by_a_consumer_that_keeps_its_own_cursor(
+    tmp_path: Path, event_factory: Callable[..., PlateEvent]
+) -> None:
+    """Without CurveZMQ an attacker can acknowledge what was really sent (seq 20 of 20) under the
+    bridge's name, and the publisher prunes it. A consumer that knows what it stored (its durable
+    cursor, here 5) does not take the publisher's word for it: it resumes from its own record, gets
+    what the outbox still holds and counts the rest as lost, loudly, instead of reporting 0 lost."""
+    with Publisher("tcp://127.0.0.1:*", outbox=tmp_path / "ob.db", heartbeat_s=HB) as pub:
+        pub.publish_many([event_factory(i) for i in range(20)])
+        with ReliableConsumer(pub.endpoint, name="spare") as other:  # keeps events 11.. in the outbox
+            got = drain(other, 10)
+            other.ack(got[-1])
+        (welcome,) = forge(pub.replay_endpoint, 20)  # an accepted ACK has no reply
+        assert welcome[0] == _wire.WELCOME and orjson.loads(welcome[1])["acked"] == 20
+        assert pub.outbox.pending() == 10  # 1..10 pruned: acked by every consumer it knows
+        cursor = {pub.publisher_id: 5}
+        with ReliableConsumer(pub.endpoint, name="bridge", stored=lambda p: cursor.get(p, 0)) as real:
+            got = drain(real, 10)
+            assert real.recv(timeout=0.3) is None
+        assert [m.seq for m in got] == list(range(11, 21))
+        assert real.stats.foreign_acks == 1 and real.stats.lost == 5  # 6..10 are gone, and said so
+
+
 def _keys(tmp_path: Path) -> dict[str, Path]:
     d = tmp_path / "keys"
     for name in ("publisher", "bridge", "stranger"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from alpr.bridge.retention import enforce
 from alpr.bridge.store import Ingest, IngestResult, Sink, Store
 from alpr.bridge.watchlist import Watchlist
 from alpr.errors import ConfigError, StoreError
+from alpr.stream import ConsumerStats
 
 __all__ = ["Bridge"]
 
@@ -72,6 +74,7 @@ class Bridge:
         self._curve = _curve_options(config)
         self.store = Store(config.db, self.keyring)
         self.consumer_name = consumer_name
+        self.stream_stats: ConsumerStats | None = None  # the stream consumer's, once it runs
         self._watch_lock = threading.Lock()
         self._watch: Watchlist = self.store.watchlist()
         self.sinks: list[Sink] = []
@@ -135,6 +138,26 @@ class Bridge:
         self.ingested += res.stored
         return res
 
+    def _stream_counters(self) -> dict[str, int] | None:
+        """The stream consumer's counters, or None before it started."""
+        st = self.stream_stats
+        if st is None:
+            return None
+        keys = ("delivered", "replayed", "gaps", "lost", "foreign_acks", "malformed")
+        return {k: int(getattr(st, k)) for k in keys}
+
+    def _stored_seq(self, publisher: str) -> int:
+        """The last sequence number of ``publisher`` this bridge's store holds (0 for none).
+
+        While the store cannot be read, the publisher's acknowledgement is trusted (as without
+        ``stored``) rather than replaying everything it still holds.
+        """
+        try:
+            return self.store.cursors().get(publisher, 0)
+        except StoreError as exc:
+            log.warning("stream: cannot read the stored cursor of %s (%s); trusting its ack", publisher, exc)
+            return sys.maxsize
+
     def ingest_messages(self, msgs: Sequence[Any]) -> IngestResult:
         """Store ``alpr.stream.StreamMessage`` objects (one transaction)."""
         return self.ingest([Ingest(m.event, m.crop_jpeg, m.publisher, m.seq) for m in msgs])
@@ -152,7 +175,12 @@ class Bridge:
         writer = threading.Thread(target=self._write_loop, args=(todo, acks), name="alpr-writer", daemon=True)
         writer.start()
         try:
-            with ReliableConsumer(self.config.zmq, name=self.consumer_name, **self._curve) as consumer:
+            # Resume from the store's own cursors, so an ACK this bridge never sent cannot skip events.
+            stored = self._stored_seq
+            with ReliableConsumer(
+                self.config.zmq, name=self.consumer_name, stored=stored, **self._curve
+            ) as consumer:
+                self.stream_stats = consumer.stats
                 while not self._stop.is_set():
                     while not acks.empty():
                         for m in acks.get_nowait().values():
@@ -292,6 +320,7 @@ class Bridge:
             self.store,
             on_watchlist_change=self.reload_watchlist,
             mqtt_connected=(lambda: bool(self.mqtt.connected.is_set())) if self.mqtt is not None else None,
+            stream_stats=self._stream_counters,
             scan_limit=self.config.fuzzy_scan_limit,
             limits=ApiLimits(**self.config.http_limits.model_dump()),
         )

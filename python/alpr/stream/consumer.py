@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -62,6 +62,13 @@ class ReliableConsumer:
         request_timeout_s: resend a replay request not answered within this time.
         ack_interval_s: acknowledgements are coalesced and sent at most this often (and on ``flush``
             and ``close``).
+        stored: ``publisher id -> the last sequence number this consumer durably stored from it`` (0
+            for none), e.g. the bridge's cursors. When given, the consumer resumes from its own record,
+            not from the publisher's: an acknowledgement under this ``name`` that this consumer never
+            sent (a forged ACK on an unauthenticated replay port, or another consumer using the same
+            name) cannot make it skip events; what the publisher pruned because of it is logged and
+            counted in ``stats.lost`` and ``stats.foreign_acks``. Without CurveZMQ anyone who reaches
+            the replay port can acknowledge; this makes such loss visible, Curve prevents it.
 
     Example::
 
@@ -83,6 +90,7 @@ class ReliableConsumer:
         replay_batch: int = 1_000,
         request_timeout_s: float = 2.0,
         ack_interval_s: float = 0.05,
+        stored: Callable[[str], int] | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"name: expected a non-empty string, got {name!r}")
@@ -97,6 +105,7 @@ class ReliableConsumer:
         self._batch = replay_batch
         self._request_timeout = request_timeout_s
         self._ack_interval = ack_interval_s
+        self._stored = stored
         self._ready: deque[StreamMessage] = deque()
         self._peers: dict[bytes, _Peer] = {}
         self._by_dealer: dict[zmq.Socket[Any], _Peer] = {}
@@ -410,6 +419,20 @@ class ReliableConsumer:
     def _on_welcome(self, peer: _Peer, meta: dict[str, Any]) -> None:
         acked, first, last = meta["acked"], int(meta["first"]), int(meta["last"])
         start = int(acked) if acked is not None else first - 1
+        if self._stored is not None and acked is not None:
+            own = int(self._stored(peer.id.hex()))
+            if int(acked) > own:
+                self.stats.foreign_acks += 1
+                log.error(
+                    "stream: publisher %s holds an acknowledgement for %r up to seq %d, but this consumer "
+                    "stored only up to %d: an ACK it never sent (forged, or another consumer with the "
+                    "same name); resuming from its own record",
+                    peer.id.hex(),
+                    self.name,
+                    int(acked),
+                    own,
+                )
+                start = own
         peer.delivered = start if peer.delivered is None else max(peer.delivered, start)
         peer.target = max(peer.target, last)
         peer.inflight_until = 0.0

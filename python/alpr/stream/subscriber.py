@@ -58,6 +58,9 @@ class ConsumerStats:
     """Holes seen in the sequence numbers (each one triggers a replay in ``ReliableConsumer``)."""
     lost: int = 0
     """Events that could not be recovered (the publisher's outbox no longer had them)."""
+    foreign_acks: int = 0
+    """Publishers found holding an acknowledgement this consumer never sent (``ReliableConsumer``'s
+    ``stored``)."""
     malformed: int = 0
     filtered: int = 0
     last_seq: dict[str, int] = field(default_factory=dict)

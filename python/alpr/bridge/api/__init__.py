@@ -78,12 +78,14 @@ def create_app(
     *,
     on_watchlist_change: Callable[[], None] | None = None,
     mqtt_connected: Callable[[], bool] | None = None,
+    stream_stats: Callable[[], dict[str, int] | None] | None = None,
     scan_limit: int = 50_000,
     limits: ApiLimits | None = None,
 ) -> FastAPI:
     """The REST application over ``store``; ``on_watchlist_change`` lets the bridge reload its matcher.
 
     ``limits`` (:class:`~alpr.bridge.api.hardening.ApiLimits`): body size, token guessing, fuzzy searches.
+    ``stream_stats``: the stream consumer's counters (delivered, lost, foreign ACKs...) for ``/health``.
     """
     from alpr import __version__
 
@@ -131,6 +133,7 @@ def create_app(
             mqtt_connected=None if mqtt_connected is None else mqtt_connected(),
             outbox_pending=store.outbox_pending(),
             dead_letters=store.dead_letter_counts(),
+            stream=None if stream_stats is None else stream_stats(),
         )
 
     for router in ROUTERS:

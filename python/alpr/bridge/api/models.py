@@ -129,3 +129,6 @@ class Health(BaseModel):
     mqtt_connected: bool | None
     outbox_pending: dict[str, int]
     dead_letters: dict[str, int] = {}
+    stream: dict[str, int] | None = None
+    """The stream consumer's counters since start: delivered, replayed, gaps, lost, foreign_acks,
+    malformed (None when this process consumes no stream)."""
