@@ -56,3 +56,56 @@ def test_curve_config_errors(tmp_path: Path, keyring: Keyring) -> None:
     cfg = BridgeConfig(db=f"sqlite:///{tmp_path / 'a.db'}", zmq_server_key=pub_key, zmq_client_key=pub_key)
     with pytest.raises(ConfigError, match="holds no secret key"):
         Bridge(cfg, keyring)
+
+
+def test_alpr_serve_curve_flags_reach_the_consumer(tmp_path: Path, keyring: Keyring) -> None:
+    """``alpr serve --zmq-server-key --zmq-client-key`` (the command line, not the Python API) consumes
+    from a publisher that admits only the listed certificate."""
+    import subprocess
+    import sys
+
+    from alpr.bridge.crypto import generate_keyfile
+    from alpr.bridge.store import Store
+    from netutil import free_port
+
+    pub_key, pub_secret = create_curve_certificate(tmp_path, "publisher")
+    bridge_key, bridge_secret = create_curve_certificate(tmp_path, "bridge")
+    key_file = tmp_path / "store-keys.json"
+    ring = generate_keyfile(key_file)
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    events = [
+        PlateEvent.create(camera="gate", plate=f"CL{i:03d}", confidence=0.9, box=(0, 0, 1, 1))
+        for i in range(10)
+    ]
+    with Publisher(
+        f"ipc://{tmp_path}/cli",
+        curve_server_secret=load_curve_keypair(pub_secret)[1],
+        curve_client_keys=[load_curve_public(bridge_key)],
+    ) as pub:
+        pub.publish_many(events)
+        cmd = [sys.executable, "-m", "alpr", "serve", "--db", db, "--key-file", str(key_file)]
+        cmd += [
+            "--zmq",
+            pub.endpoint,
+            "--zmq-server-key",
+            str(pub_key),
+            "--zmq-client-key",
+            str(bridge_secret),
+        ]
+        cmd += ["--http", f"127.0.0.1:{free_port()}", "--log-level", "warning"]
+        log = tmp_path / "serve.log"
+        with log.open("wb") as err:
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            deadline = time.monotonic() + 30
+            while pub.outbox.acked("bridge") != 10 and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.1)
+            assert pub.outbox.acked("bridge") == 10, log.read_text()
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    store = Store(db, ring)
+    try:
+        assert store.stats()["reads"] == 10
+    finally:
+        store.close()
