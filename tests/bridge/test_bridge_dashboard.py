@@ -479,10 +479,17 @@ def test_camera_health_from_stream_heartbeats(tmp_path: Path, pki: Any) -> None:
             cam1["online"] is True and cam1["fps"] == 12.5 and cam1["frames"] == 250 and cam1["dropped"] == 3
         )
         assert cam1["last_heartbeat"] is not None
+        # GET /cameras carries the same health beside the read counts and site roles (issue 13).
+        listed = {c["camera"]: c for c in client.get("/api/v1/cameras").json()["items"]}
+        assert set(listed) == {"cam1", "cam2"}
+        assert (listed["cam1"]["online"], listed["cam1"]["fps"], listed["cam1"]["dropped"]) == (True, 12.5, 3)
+        assert listed["cam2"]["reads"] == 0 and listed["cam2"]["last_ts"] is None
         pub.close()
         time.sleep(0.3)
         stale = client.get("/api/v1/camera-health", params={"offline_after_s": 0.2}).json()["items"]
         assert all(i["online"] is False for i in stale)
+        stale_cams = client.get("/api/v1/cameras", params={"offline_after_s": 0.2}).json()["items"]
+        assert [c["online"] for c in stale_cams] == [False, False]
         assert client.get("/api/v1/camera-health", params={"offline_after_s": 0}).status_code == 422
         client.close()
 

@@ -60,7 +60,7 @@ class AlertsPage(BaseModel):
 
 
 class Camera(BaseModel):
-    """A camera that has sent reads."""
+    """A camera that has sent reads or heartbeats: its reads, site role and health."""
 
     camera: str
     reads: int
@@ -68,6 +68,11 @@ class Camera(BaseModel):
     site: str | None = Field(default=None, description="set with PUT /cameras/{camera}")
     role: Literal["entry", "exit", "pass"] | None = None
     direction: Literal["approaching", "leaving"] | None = None
+    online: bool = Field(default=False, description="a stream heartbeat within offline_after_s")
+    last_heartbeat: str | None = None
+    fps: float | None = Field(default=None, description="from the edge's heartbeats; null before one")
+    frames: int | None = None
+    dropped: int | None = None
 
 
 class Cameras(BaseModel):

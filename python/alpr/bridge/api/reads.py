@@ -84,9 +84,24 @@ def crop(t: Viewer, store: StoreDep, event_id: EventId) -> Response:
 
 
 @router.get("/cameras", response_model=Cameras)
-def cameras(t: Viewer, store: StoreDep) -> Cameras:
-    """The cameras visible to the caller, with read counts."""
-    return Cameras(items=[Camera(**c) for c in store.cameras(t.cameras)])
+def cameras(
+    t: Viewer, store: StoreDep, offline_after_s: Annotated[float, Query(gt=0, le=86_400)] = 15.0
+) -> Cameras:
+    """The cameras visible to the caller: read counts, site role, and health from the stream heartbeats.
+
+    Online means a heartbeat within ``offline_after_s``.
+    """
+    health = {
+        h["camera"]: h for h in store.camera_health(t.cameras, offline_after_ms=int(offline_after_s * 1000))
+    }
+    keys = ("online", "last_heartbeat", "fps", "frames", "dropped")
+    items = []
+    for c in store.cameras(t.cameras):
+        h = health.pop(c["camera"], {})
+        items.append(Camera(**c, **{k: h[k] for k in keys if k in h}))
+    for cam, h in sorted(health.items()):  # heard from, but no read yet
+        items.append(Camera(camera=cam, reads=0, last_ts=None, **{k: h[k] for k in keys}))
+    return Cameras(items=items)
 
 
 @router.get("/alerts", response_model=AlertsPage)
