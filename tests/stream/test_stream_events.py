@@ -317,3 +317,13 @@ def test_decode_errors_say_field_expected_and_got(doc: Any, message: str) -> Non
     with pytest.raises(DecodeError) as info:
         PlateEvent.from_dict(doc)
     assert str(info.value) == message
+
+
+def test_schema_command_prints_the_schema_file(capsys: pytest.CaptureFixture[str]) -> None:
+    from alpr.stream.__main__ import main
+
+    assert main(["--schema"]) == 0
+    assert capsys.readouterr().out == SCHEMA_FILE.read_text()
+    with pytest.raises(SystemExit) as exit_info:
+        main([])
+    assert exit_info.value.code == 2 and "expected at least one endpoint" in capsys.readouterr().err
