@@ -14,9 +14,11 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from alpr.errors import DecodeError
 from alpr.stream import SCHEMA, PlateEvent
+from alpr.stream.events import json_schema
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schemas" / "plate_event.schema.json"
 
@@ -273,3 +275,55 @@ def test_direction_is_optional_and_validated(validator: jsonschema.Draft202012Va
     assert validator.is_valid(e.to_dict())
     with pytest.raises(ValueError, match="direction"):
         PlateEvent.create(camera="c", plate="X1", confidence=0.5, box=(0, 0, 1, 1), direction="up")
+
+
+def test_schema_file_is_the_one_generated_from_the_model() -> None:
+    from alpr.stream.__main__ import schema_text
+
+    stale = f"{SCHEMA_FILE.name} is stale: python -m alpr.stream --schema > schemas/{SCHEMA_FILE.name}"
+    assert SCHEMA_FILE.read_text() == schema_text(), stale
+    assert json_schema()["required"] == [f for f in PlateEvent.model_fields if f != "direction"]
+
+
+def test_frozen() -> None:
+    e = PlateEvent.create(camera="c", plate="X1", confidence=0.5, box=(0, 0, 1, 1))
+    with pytest.raises(ValidationError):
+        e.plate = "X2"  # type: ignore[misc]
+    assert hash(e) == hash(PlateEvent.from_json(e.to_json()))
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        (_doc(plate=_DROP), "plate event: missing required field 'plate'"),
+        (_doc(schema="alpr.plate/2"), "schema: expected 'alpr.plate/1', got 'alpr.plate/2'"),
+        (_doc(confidence="0.5"), "confidence: input should be a valid number, got '0.5'"),
+        (_doc(box=[2, 0, 1, 1]), "box: expected x1 <= x2 and y1 <= y2, got [2, 0, 1, 1]"),
+        (
+            _doc(char_confidences=[0.5, 2]),
+            "char_confidences[1]: input should be less than or equal to 1, got 2",
+        ),
+        (
+            _doc(ts="2026-02-30T00:00:00.000Z"),
+            "ts: expected a valid date and time, got '2026-02-30T00:00:00.000Z'",
+        ),
+        ([1], "plate event: expected a JSON object, got list"),
+    ],
+)
+def test_decode_errors_say_field_expected_and_got(doc: Any, message: str) -> None:
+    with pytest.raises(DecodeError) as info:
+        PlateEvent.from_json(orjson.dumps(doc))
+    assert str(info.value) == message
+    with pytest.raises(DecodeError) as info:
+        PlateEvent.from_dict(doc)
+    assert str(info.value) == message
+
+
+def test_schema_command_prints_the_schema_file(capsys: pytest.CaptureFixture[str]) -> None:
+    from alpr.stream.__main__ import main
+
+    assert main(["--schema"]) == 0
+    assert capsys.readouterr().out == SCHEMA_FILE.read_text()
+    with pytest.raises(SystemExit) as exit_info:
+        main([])
+    assert exit_info.value.code == 2 and "expected at least one endpoint" in capsys.readouterr().err

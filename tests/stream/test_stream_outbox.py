@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -205,3 +206,89 @@ def test_encrypted_outbox_key_rules(tmp_path: Path) -> None:
     Outbox(tmp_path / "ob.db").close()
     with pytest.raises(ValueError, match="16, 24 or 32 bytes"):
         Outbox(None, key=b"short")
+
+
+def _legacy_outbox(path: Path, key: bytes, rows: list[tuple[bytes, bytes, bytes | None]]) -> None:
+    """An encrypted outbox as alpr wrote it before the key-id format: ``nonce + AES-GCM`` and one key."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    Outbox(path).close()  # the tables
+    aead = AESGCM(key)
+
+    def seal(seq: int, tag: bytes, data: bytes) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + aead.encrypt(nonce, data, seq.to_bytes(8, "big") + tag)
+
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("INSERT INTO meta VALUES ('key_check', ?)", (seal(0, b"k", b"alpr-outbox"),))
+        db.executemany(
+            "INSERT INTO events VALUES (?, ?, ?, ?)",
+            [
+                (i, t, seal(i, b"b", b), None if c is None else seal(i, b"c", c))
+                for i, (t, b, c) in enumerate(rows, 1)
+            ],
+        )
+    db.close()
+
+
+def test_an_outbox_from_before_the_key_id_format_is_converted_not_lost(tmp_path: Path) -> None:
+    pytest.importorskip("cryptography")
+    from alpr.stream.keys import DataKeys, fingerprint
+
+    key, path = os.urandom(32), tmp_path / "ob.db"
+    rows = [(b"gate", b'{"n":%d}' % i, None if i % 2 else b"\xff\xd8crop%d" % i) for i in range(2500)]
+    _legacy_outbox(path, key, rows)
+    with pytest.raises(ConfigError, match="another key"):
+        Outbox(path, key=os.urandom(32))  # nothing converted, nothing lost
+    with pytest.raises(ConfigError, match="encrypted: pass its key"):
+        Outbox(path)
+    ob = Outbox(path, key=key)
+    try:
+        assert ob.last_seq == 2500 and [r[1:] for r in ob.read(1, 5000)[0]] == rows
+    finally:
+        ob.close()
+    db = sqlite3.connect(path)
+    body, crop = db.execute("SELECT body, crop FROM events WHERE seq = 1").fetchone()
+    meta = {k for (k,) in db.execute("SELECT key FROM meta")}
+    db.close()
+    ring = DataKeys.single(key)
+    assert DataKeys.key_id(body) == DataKeys.key_id(crop) == fingerprint(key) == ring.active
+    assert ring.decrypt(crop, (1).to_bytes(8, "big") + b"c") == rows[0][2]  # the one shared format
+    assert "key_check" not in meta and f"key_check.{ring.active}" in meta
+    ob = Outbox(path, key=ring)  # converted once: a second open reads it as it is
+    try:
+        assert [r[1:] for r in ob.read(1, 5000)[0]] == rows
+    finally:
+        ob.close()
+
+
+def test_outbox_key_rotation_keeps_held_events_readable(tmp_path: Path) -> None:
+    pytest.importorskip("cryptography")
+    from alpr.stream.keys import DataKeys
+
+    path = tmp_path / "ob.db"
+    old = DataKeys({"k1": os.urandom(32)}, "k1")
+    new = old.with_new_key()
+    assert new.active == "k2" and set(new.keys) == {"k1", "k2"}
+    with closing(Outbox(path, key=old)) as ob:
+        ob.append(_rows(3))
+    with closing(Outbox(path, key=new)) as ob:
+        ob.append(_rows(2))
+        rows, _ = ob.read(1, 10)
+        assert [r[2] for r in rows] == [r[1] for r in _rows(3) + _rows(2)]
+    db = sqlite3.connect(path)
+    assert [DataKeys.key_id(b) for (b,) in db.execute("SELECT body FROM events ORDER BY seq")] == [
+        "k1", "k1", "k1", "k2", "k2",
+    ]  # fmt: skip
+    db.close()
+    only_new = DataKeys({"k2": new.keys["k2"]}, "k2")
+    with pytest.raises(ConfigError, match="sealed with key 'k1'"):
+        Outbox(path, key=only_new)
+    with closing(Outbox(path, key=new)) as ob:
+        ob.ack("bridge", 5)  # drained: the old key may go
+    with closing(Outbox(path, key=only_new)) as ob:
+        assert ob.pending() == 0
+        ob.append(_rows(1))
+    with pytest.raises(ConfigError, match="another key"):
+        Outbox(path, key=DataKeys({"k2": os.urandom(32)}, "k2"))  # same id, other key

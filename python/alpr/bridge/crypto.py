@@ -6,8 +6,9 @@ Key file (JSON, mode 0600)::
      "index_key": "<base64 32 bytes>"}
 
 The same document may come from the ``ALPR_KEYS`` environment variable instead of a file. Every
-ciphertext starts with the id of the key that sealed it (``1 byte length + id + 12 byte nonce + ct``),
-so old rows stay readable after a rotation until ``alpr keys rotate`` re-encrypts them.
+ciphertext starts with the id of the key that sealed it (``1 byte length + id + 12 byte nonce + ct``,
+:class:`alpr.stream.keys.DataKeys`, the format of the publisher's outbox too), so old rows stay readable
+after a rotation until ``alpr keys rotate`` re-encrypts them.
 
 The blind index is ``HMAC-SHA256(index_key, normalized plate)`` truncated to 128 bits. It lets the
 store answer "every read of plate X" and exact watchlist lookups without decrypting anything; it is
@@ -19,22 +20,16 @@ from __future__ import annotations
 import base64
 import hmac
 import os
-import re
 import secrets
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from alpr.errors import ConfigError, StoreError
+from alpr.errors import ConfigError
+from alpr.stream.keys import DataKeys
 from alpr.types import normalize_plate
 
 __all__ = ["Keyring", "generate_keyfile", "normalize_plate"]
-
-_NONCE = 12
-_KEY_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 def _b64key(value: object, what: str) -> bytes:
@@ -49,22 +44,21 @@ def _b64key(value: object, what: str) -> bytes:
     return raw
 
 
-@dataclass
-class Keyring:
-    """The data keys (by id), which one seals new data, and the blind-index key."""
+class Keyring(DataKeys):
+    """The data keys (by id), which one seals new data, and the blind-index key.
 
-    keys: dict[str, bytes]
-    active: str
-    index_key: bytes
-    _aead: dict[str, AESGCM] = field(default_factory=dict, repr=False)
+    The sealing is :class:`alpr.stream.keys.DataKeys`, the format of the publisher's outbox as well.
+    """
 
-    def __post_init__(self) -> None:
-        if self.active not in self.keys:
-            raise ConfigError(f"keyring: active key {self.active!r} not in keys {sorted(self.keys)}")
-        for kid in self.keys:
-            if not _KEY_ID.match(kid):
-                raise ConfigError(f"keyring: key id must match {_KEY_ID.pattern}, got {kid!r}")
-        self._aead = {kid: AESGCM(k) for kid, k in self.keys.items()}
+    def __init__(self, keys: dict[str, bytes], active: str, index_key: bytes) -> None:
+        super().__init__(keys, active)
+        self.index_key = index_key
+
+    def __repr__(self) -> str:
+        return f"Keyring(keys={sorted(self.keys)}, active={self.active!r})"  # never the keys themselves
+
+    def _replace(self, keys: dict[str, bytes], active: str) -> Keyring:
+        return Keyring(keys=keys, active=active, index_key=self.index_key)  # with_new_key's result
 
     # -- loading -------------------------------------------------------------------------------
     @classmethod
@@ -112,39 +106,6 @@ class Keyring:
             os.fsync(f.fileno())
         os.replace(tmp, p)
 
-    def with_new_key(self, kid: str | None = None) -> Keyring:
-        """A keyring with one more data key, made active (old keys kept for reading)."""
-        kid = kid or f"k{len(self.keys) + 1}"
-        while kid in self.keys:
-            kid = kid + "x"
-        keys = dict(self.keys)
-        keys[kid] = AESGCM.generate_key(bit_length=256)
-        return Keyring(keys=keys, active=kid, index_key=self.index_key)
-
-    # -- sealing -------------------------------------------------------------------------------
-    def encrypt(self, plaintext: bytes, aad: bytes = b"") -> bytes:
-        """Seal with the active key; ``aad`` binds the ciphertext to its row (e.g. the event id)."""
-        kid = self.active.encode()
-        nonce = secrets.token_bytes(_NONCE)
-        return bytes([len(kid)]) + kid + nonce + self._aead[self.active].encrypt(nonce, plaintext, aad)
-
-    def decrypt(self, blob: bytes, aad: bytes = b"") -> bytes:
-        kid = self.key_id(blob)
-        aead = self._aead.get(kid)
-        if aead is None:
-            raise StoreError(f"ciphertext sealed with key {kid!r}, which is not in the keyring")
-        start = 1 + len(kid)
-        try:
-            return aead.decrypt(blob[start : start + _NONCE], blob[start + _NONCE :], aad)
-        except InvalidTag:
-            raise StoreError("ciphertext failed authentication (wrong key, or tampered row)") from None
-
-    @staticmethod
-    def key_id(blob: bytes) -> str:
-        if len(blob) < 2 or len(blob) < 1 + blob[0] + _NONCE + 16:
-            raise StoreError(f"ciphertext too short ({len(blob)} bytes)")
-        return blob[1 : 1 + blob[0]].decode("ascii", "replace")
-
     def encrypt_text(self, text: str, aad: bytes = b"") -> bytes:
         return self.encrypt(text.encode("utf-8"), aad)
 
@@ -162,7 +123,7 @@ def generate_keyfile(path: str | os.PathLike[str]) -> Keyring:
     if p.exists():
         raise ConfigError(f"key file {p} already exists; refusing to overwrite it")
     ring = Keyring(
-        keys={"k1": AESGCM.generate_key(bit_length=256)},
+        keys={"k1": secrets.token_bytes(32)},
         active="k1",
         index_key=secrets.token_bytes(32),
     )

@@ -2,7 +2,8 @@
 
 Wire format: a UTF-8 JSON object written with orjson (``PlateEvent.to_json``); the crop, when there is
 one, travels as a separate JPEG message part, never inside the JSON. The JSON Schema of the document is
-``schemas/plate_event.schema.json`` at the root of the repository.
+generated from the model (:func:`json_schema`) and kept as ``schemas/plate_event.schema.json`` at the
+root of the repository (``python -m alpr.stream --schema`` writes it; a test checks that they agree).
 
 Versioning: ``schema`` is ``"alpr.plate/<major>"``. New optional fields may be added without a version
 bump (readers ignore fields they do not know); a removed, renamed or retyped field bumps the major.
@@ -10,19 +11,20 @@ bump (readers ignore fields they do not know); a removed, renamed or retyped fie
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+import warnings
 from datetime import datetime, timezone
-from math import isfinite as _isfinite
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import orjson
 import uuid6
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.json_schema import GenerateJsonSchema
+from pydantic_core import ErrorDetails
 
 from alpr.errors import DecodeError
 from alpr.timestamps import format_utc, parse_utc
 
-__all__ = ["CAMERA_PATTERN", "DIRECTIONS", "SCHEMA", "TIME_PATTERN", "PlateEvent"]
+__all__ = ["CAMERA_PATTERN", "DIRECTIONS", "SCHEMA", "TIME_PATTERN", "PlateEvent", "json_schema"]
 
 SCHEMA = "alpr.plate/1"
 """The schema tag of the events this version writes and reads."""
@@ -33,20 +35,51 @@ DIRECTIONS = ("approaching", "leaving")
 CAMERA_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 """Camera names: safe as a ZeroMQ topic, an MQTT topic level and a file name."""
 
-_CAMERA_RE = re.compile(CAMERA_PATTERN)
-_UUID7_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
-_MAX_TRACK_ID = 2**63 - 1
 TIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{3}|\.[0-9]{6})?Z$"
 """Times: ISO 8601 in UTC with a ``Z``; ``PlateEvent.create`` writes milliseconds."""
 
-_TS_RE = re.compile(TIME_PATTERN)
-_PLATE_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,32}$")
-_REGION_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
+SCHEMA_ID = "https://alpr.invalid/schemas/plate_event.schema.json"
+"""The ``$id`` of the JSON Schema document."""
+
+_UUID7_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+_MAX_TRACK_ID = 2**63 - 1
 _MAX_CHARS = 64
 
 
-@dataclass(frozen=True, slots=True)
-class PlateEvent:
+def _valid_time(value: str) -> str:
+    # The pattern admits month 13 or 25:61; the calendar check is Python's.
+    try:
+        parse_utc(value)
+    except ValueError:
+        raise ValueError("expected a valid date and time") from None  # the error adds "got ..."
+    return value
+
+
+# Numbers are strict (no "0.5" strings, no booleans); bounds reject NaN as well.
+_Unit = Annotated[float, Field(strict=True, ge=0, le=1)]
+_Coord = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+_Time = Annotated[
+    str,
+    Field(
+        strict=True,
+        pattern=TIME_PATTERN,
+        description="ISO 8601 in UTC with a Z; milliseconds as written by PlateEvent.create.",
+    ),
+    AfterValidator(_valid_time),
+]
+_Printable = r"^[^\x00-\x1f\x7f]{1,%d}$"
+
+with warnings.catch_warnings():
+    # The wire name shadows BaseModel.schema, a deprecated classmethod: instances read the field.
+    warnings.filterwarnings("ignore", 'Field name "schema" in "_Tagged" shadows', UserWarning)
+
+    class _Tagged(BaseModel):
+        """The version tag, the first field of every event document."""
+
+        schema: Literal["alpr.plate/1"]  # type: ignore[assignment]
+
+
+class PlateEvent(_Tagged):
     """One plate read.
 
     Attributes:
@@ -67,20 +100,59 @@ class PlateEvent:
             None when unknown (optional: older publishers do not send it).
     """
 
-    schema: str
-    event_id: str
-    camera: str
-    ts: str
-    plate: str
-    confidence: float
-    char_confidences: tuple[float, ...]
-    region: str | None
-    box: tuple[float, float, float, float]
-    track_id: int | None
-    first_seen: str | None
-    last_seen: str | None
-    detector_score: float | None
-    direction: str | None = None
+    model_config = ConfigDict(
+        frozen=True,
+        extra="ignore",  # readers ignore fields they do not know
+        title="alpr plate event",
+        json_schema_extra={
+            "description": "One plate read, as published by `alpr run --publish` (alpr.stream.PlateEvent). "
+            "The JPEG crop travels as a separate ZeroMQ message part, never in this document. Readers "
+            "ignore properties they do not know; a removed, renamed or retyped property bumps the major "
+            "in `schema`."
+        },
+    )
+
+    event_id: str = Field(
+        strict=True,
+        pattern=_UUID7_PATTERN,
+        description="UUIDv7 (time-ordered), lowercase; the idempotency key of the event.",
+    )
+    camera: str = Field(
+        strict=True,
+        pattern=CAMERA_PATTERN,
+        description="Camera name; also the ZeroMQ topic and an MQTT topic level.",
+    )
+    ts: _Time = Field(description="Capture time.")
+    plate: str = Field(strict=True, pattern=_Printable % 32, description="Plate text as read.")
+    confidence: _Unit
+    char_confidences: tuple[_Unit, ...] = Field(
+        max_length=_MAX_CHARS, description="Per-character confidences."
+    )
+    region: Annotated[str, Field(strict=True, pattern=_Printable % 64)] | None = Field(
+        description="Region / plate format matched, or null."
+    )
+    box: tuple[_Coord, _Coord, _Coord, _Coord] = Field(
+        description="[x1, y1, x2, y2] of the plate in frame pixels, x1 <= x2 and y1 <= y2 (the order "
+        "is checked by PlateEvent.from_json, not expressible here)."
+    )
+    track_id: Annotated[int, Field(strict=True, ge=0, le=_MAX_TRACK_ID)] | None = Field(
+        description="Tracker id across frames, or null."
+    )
+    first_seen: _Time | None
+    last_seen: _Time | None
+    detector_score: _Unit | None
+    direction: Literal["approaching", "leaving"] | None = Field(
+        default=None,
+        description="Optional (absent from older publishers): direction of travel of the track relative "
+        "to the camera, from the trend of the plate box (growing = approaching), or null when unknown.",
+    )
+
+    @field_validator("box")
+    @classmethod
+    def _ordered(cls, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        if box[2] < box[0] or box[3] < box[1]:
+            raise ValueError("expected x1 <= x2 and y1 <= y2")
+        return box
 
     @classmethod
     def create(
@@ -116,9 +188,9 @@ class PlateEvent:
             "ts": _format_time("ts", datetime.now(timezone.utc) if ts is None else ts),
             "plate": plate,
             "confidence": confidence,
-            "char_confidences": list(char_confidences),
+            "char_confidences": char_confidences,
             "region": region,
-            "box": list(box),
+            "box": box,
             "track_id": track_id,
             "first_seen": None if first_seen is None else _format_time("first_seen", first_seen),
             "last_seen": None if last_seen is None else _format_time("last_seen", last_seen),
@@ -126,32 +198,20 @@ class PlateEvent:
             "direction": direction,
         }
         try:
-            return _from_dict(doc)
+            return cls.from_dict(doc)
         except DecodeError as exc:
             raise ValueError(str(exc)) from None
 
     def to_dict(self) -> dict[str, Any]:
-        """The event as a JSON-ready dict (tuples become lists)."""
-        return {
-            "schema": self.schema,
-            "event_id": self.event_id,
-            "camera": self.camera,
-            "ts": self.ts,
-            "plate": self.plate,
-            "confidence": self.confidence,
-            "char_confidences": list(self.char_confidences),
-            "region": self.region,
-            "box": list(self.box),
-            "track_id": self.track_id,
-            "first_seen": self.first_seen,
-            "last_seen": self.last_seen,
-            "detector_score": self.detector_score,
-            "direction": self.direction,
-        }
+        """The event as a JSON-ready dict (tuples become lists), fields in declaration order."""
+        d = dict(self.__dict__)
+        d["char_confidences"] = list(self.char_confidences)
+        d["box"] = list(self.box)
+        return d
 
     def to_json(self) -> bytes:
         """The event as compact UTF-8 JSON (orjson), fields in declaration order."""
-        return orjson.dumps(self)
+        return orjson.dumps(self.__dict__)
 
     @classmethod
     def from_json(cls, data: bytes | bytearray | memoryview | str) -> PlateEvent:
@@ -162,25 +222,42 @@ class PlateEvent:
                 missing or invalid. Nothing else escapes for any input.
         """
         try:
-            doc = orjson.loads(data)
-        except (orjson.JSONDecodeError, TypeError) as exc:
-            raise DecodeError(f"plate event: expected a JSON document, got invalid JSON ({exc})") from None
-        return _from_dict(doc)
+            if isinstance(data, memoryview):
+                data = bytes(data)
+            return cls.model_validate_json(data)
+        except ValidationError as exc:
+            raise _decode_error(exc) from None
 
     @classmethod
     def from_dict(cls, doc: Any) -> PlateEvent:
         """Validate a decoded JSON object (as from ``to_dict``). Raises ``DecodeError`` when invalid."""
-        return _from_dict(doc)
+        try:
+            return cls.model_validate(doc)
+        except ValidationError as exc:
+            raise _decode_error(exc) from None
 
     def capture_time(self) -> datetime:
         """``ts`` as a timezone-aware ``datetime``."""
-        return _parse_time(self.ts)
+        return parse_utc(self.ts)
+
+
+class _NoFieldTitles(GenerateJsonSchema):
+    def field_title_should_be_set(self, schema: object) -> bool:
+        return False  # "Event Id" under "event_id" says nothing
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of the event document, as ``schemas/plate_event.schema.json``."""
+    doc = PlateEvent.model_json_schema(schema_generator=_NoFieldTitles)
+    head = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID}
+    for key in ("title", "description", "type", "required"):
+        head[key] = doc.pop(key)
+    return head | doc
 
 
 def _format_time(name: str, value: datetime | str) -> str:
     if isinstance(value, str):
-        _check_time(name, value)
-        return value
+        return value  # validated with the other fields
     if not isinstance(value, datetime):
         raise ValueError(f"{name}: expected a datetime or ISO 8601 string, got {type(value).__name__}")
     try:
@@ -189,121 +266,24 @@ def _format_time(name: str, value: datetime | str) -> str:
         raise ValueError(f"{name}: {exc}") from None
 
 
-def _parse_time(value: str) -> datetime:
-    return parse_utc(value)
+def _decode_error(exc: ValidationError) -> DecodeError:
+    """The first error of a validation, as ``field: expected ..., got ...``."""
+    err = exc.errors(include_url=False, include_context=False)[0]
+    return DecodeError(_describe(err))
 
 
-def _check_time(name: str, value: object) -> str:
-    if not isinstance(value, str) or not _TS_RE.fullmatch(value):
-        raise DecodeError(
-            f"{name}: expected an ISO 8601 UTC time like 2026-01-31T12:00:00.000Z, got {value!r:.60}"
-        )
-    try:
-        _parse_time(value)
-    except ValueError:
-        raise DecodeError(f"{name}: expected a valid date and time, got {value!r:.60}") from None
-    return value
-
-
-def _check_unit(name: str, value: object) -> float:
-    # bool is an int in Python but not a number in JSON Schema.
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise DecodeError(f"{name}: expected a number in [0, 1], got {type(value).__name__}")
-    v = float(value)
-    if not 0.0 <= v <= 1.0:
-        raise DecodeError(f"{name}: expected a number in [0, 1], got {v!r}")
-    return v
-
-
-def _check_str(name: str, value: object, pattern: re.Pattern[str], what: str) -> str:
-    if not isinstance(value, str) or not pattern.fullmatch(value):
-        raise DecodeError(f"{name}: expected {what}, got {value!r:.60}")
-    return value
-
-
-_CAMERA_WHAT = f"a camera name matching {CAMERA_PATTERN}"
-_known_cameras: set[str] = set()  # cameras already validated: most streams have a handful
-
-
-def _from_dict(doc: Any) -> PlateEvent:
-    if not isinstance(doc, dict):
-        raise DecodeError(f"plate event: expected a JSON object, got {type(doc).__name__}")
-    try:
-        schema = doc["schema"]
-        if schema != SCHEMA:
-            raise DecodeError(f"schema: expected {SCHEMA!r}, got {schema!r:.60}")
-        event_id = doc["event_id"]
-        if type(event_id) is not str or not _UUID7_RE.fullmatch(event_id):
-            raise DecodeError(f"event_id: expected a lowercase UUIDv7 string, got {event_id!r:.60}")
-        camera = doc["camera"]
-        if type(camera) is not str or camera not in _known_cameras:
-            _check_str("camera", camera, _CAMERA_RE, _CAMERA_WHAT)
-            if len(_known_cameras) < 4096:
-                _known_cameras.add(camera)
-        ts = _check_time("ts", doc["ts"])
-        plate = doc["plate"]
-        if type(plate) is not str or not _PLATE_RE.fullmatch(plate):
-            raise DecodeError(f"plate: expected 1-32 printable characters, got {plate!r:.60}")
-        confidence = doc["confidence"]
-        if type(confidence) is not float or not 0.0 <= confidence <= 1.0:
-            confidence = _check_unit("confidence", confidence)
-        chars = doc["char_confidences"]
-        if type(chars) is not list or len(chars) > _MAX_CHARS:
-            raise DecodeError(
-                f"char_confidences: expected a list of at most {_MAX_CHARS} numbers, got {chars!r:.60}"
-            )
-        # Fast paths: orjson gives floats for "0.9"; ints, bools and out-of-range values take the checks.
-        for c in chars:
-            if type(c) is not float or not 0.0 <= c <= 1.0:
-                char_confidences = tuple(_check_unit("char_confidences[]", c) for c in chars)
-                break
-        else:
-            char_confidences = tuple(chars)
-        region = doc["region"]
-        if region is not None:
-            _check_str("region", region, _REGION_RE, "null or 1-64 printable characters")
-        box = doc["box"]
-        if type(box) is not list or len(box) != 4:
-            raise DecodeError(f"box: expected [x1, y1, x2, y2], got {box!r:.60}")
-        for b in box:
-            if type(b) is not float and (type(b) is not int):
-                raise DecodeError(f"box: expected 4 finite numbers, got {box!r:.80}")
-        x1, y1, x2, y2 = float(box[0]), float(box[1]), float(box[2]), float(box[3])
-        if not (_isfinite(x1) and _isfinite(y1) and _isfinite(x2) and _isfinite(y2)):
-            raise DecodeError(f"box: expected 4 finite numbers, got {box!r:.80}")
-        if x2 < x1 or y2 < y1:
-            raise DecodeError(f"box: expected x1 <= x2 and y1 <= y2, got {box!r:.80}")
-        track_id = doc["track_id"]
-        if track_id is not None and (type(track_id) is not int or not 0 <= track_id <= _MAX_TRACK_ID):
-            raise DecodeError(f"track_id: expected null or an integer in [0, 2**63), got {track_id!r:.40}")
-        first_seen = doc["first_seen"]
-        if first_seen is not None:
-            _check_time("first_seen", first_seen)
-        last_seen = doc["last_seen"]
-        if last_seen is not None:
-            _check_time("last_seen", last_seen)
-        score = doc["detector_score"]
-        detector_score = None if score is None else _check_unit("detector_score", score)
-        direction = doc.get("direction")  # optional since alpr.plate/1 was published
-        if direction is not None and direction not in DIRECTIONS:
-            raise DecodeError(f"direction: expected null, 'approaching' or 'leaving', got {direction!r:.40}")
-    except KeyError as exc:
-        raise DecodeError(f"plate event: missing required field {exc.args[0]!r}") from None
-    except OverflowError as exc:  # a Python int beyond float range (from_dict; JSON never gets here)
-        raise DecodeError(f"plate event: number out of range ({exc})") from None
-    return PlateEvent(
-        SCHEMA,
-        event_id,
-        camera,
-        ts,
-        plate,
-        confidence,
-        char_confidences,
-        region,
-        (x1, y1, x2, y2),
-        track_id,
-        first_seen,
-        last_seen,
-        detector_score,
-        direction,
-    )
+def _describe(err: ErrorDetails) -> str:
+    loc = err["loc"]
+    kind = err["type"]
+    if kind == "missing" and len(loc) == 1:
+        return f"plate event: missing required field {loc[0]!r}"
+    if kind == "json_invalid":
+        return f"plate event: expected a JSON document, got invalid JSON ({err['msg']})"
+    if kind in ("model_type", "model_attributes_type"):
+        return f"plate event: expected a JSON object, got {type(err['input']).__name__}"
+    # ("char_confidences", 3) -> char_confidences[3]; union branch tags after the field are dropped.
+    name = str(loc[0]) + "".join(f"[{p}]" for p in loc[1:] if isinstance(p, int)) if loc else ""
+    if kind == "literal_error" and loc == ("schema",):
+        return f"schema: expected {SCHEMA!r}, got {err['input']!r:.60}"
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{name or 'plate event'}: {msg[:1].lower()}{msg[1:]}, got {err['input']!r:.60}"

@@ -13,20 +13,34 @@ which deletes them from the outbox: give the publisher ``--curve-clients`` (or b
 
 The outbox key (``--outbox-key``) is a file holding 32 random bytes in base64 (:func:`write_outbox_key`),
 the AES-GCM key that keeps plates and crops out of the outbox file in clear.
+
+:class:`DataKeys` is the one ciphertext format of the product, shared by the publisher's outbox and the
+bridge's store (:class:`alpr.bridge.crypto.Keyring` adds a blind-index key): AES-GCM data keys by id, the
+active one seals, every one opens, and each ciphertext names its key::
+
+    1 byte id length | key id (ASCII) | 12 byte nonce | ciphertext and 16 byte tag
+
+so data sealed before a key rotation stays readable while the old key is kept.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import os
+import re
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, TypeVar
 
-from alpr.errors import ConfigError
+from alpr.errors import ConfigError, StoreError
 
 __all__ = [
+    "DataKeys",
     "create_curve_certificate",
+    "fingerprint",
     "load_curve_clients",
     "load_curve_keypair",
     "load_curve_public",
@@ -119,3 +133,92 @@ def read_outbox_key(path: str | os.PathLike[str]) -> bytes:
     if len(key) not in (16, 24, 32):
         raise ConfigError(f"outbox key {path}: expected 16, 24 or 32 bytes, got {len(key)}")
     return key
+
+
+_NONCE = 12
+_K = TypeVar("_K", bound="DataKeys")
+_TAG = 16
+_KEY_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class DataKeys:
+    """AES-GCM data keys by id; ``active`` seals new data, any of them opens (see the module docstring).
+
+    Args:
+        keys: key id (1-64 of ``A-Z a-z 0-9 _ . -``) -> AES key of 16, 24 or 32 bytes.
+        active: the id of the key that seals.
+
+    Raises:
+        ConfigError: an id or a key is malformed, or ``active`` is not one of ``keys``.
+        ImportError: the ``cryptography`` package is missing.
+    """
+
+    def __init__(self, keys: Mapping[str, bytes], active: str) -> None:
+        try:
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+        except ImportError:
+            raise ImportError(
+                "encryption needs the cryptography package: pip install 'alpr-engine[serve]'"
+            ) from None
+        if active not in keys:
+            raise ConfigError(f"keyring: active key {active!r} not in keys {sorted(keys)}")
+        for kid, key in keys.items():
+            if not _KEY_ID.match(kid):
+                raise ConfigError(f"keyring: key id must match {_KEY_ID.pattern}, got {kid!r}")
+            if not isinstance(key, bytes) or len(key) not in (16, 24, 32):
+                got = f"{len(key)} bytes" if isinstance(key, bytes) else type(key).__name__
+                raise ConfigError(f"keyring: key {kid!r}: expected 16, 24 or 32 bytes (AES-GCM), got {got}")
+        self.keys = dict(keys)
+        self.active = active
+        self._aead: dict[str, Any] = {kid: AESGCM(k) for kid, k in self.keys.items()}
+
+    @staticmethod
+    def single(key: bytes) -> DataKeys:
+        """One key, its id derived from it (``k-`` + 8 hex digits of its SHA-256): a key file holds no id."""
+        return DataKeys({fingerprint(key): key}, fingerprint(key))
+
+    def with_new_key(self: _K, kid: str | None = None) -> _K:
+        """The same keys and a new 256-bit one, made active (the old ones kept for reading)."""
+        kid = kid or f"k{len(self.keys) + 1}"
+        while kid in self.keys:
+            kid = kid + "x"
+        return self._replace({**self.keys, kid: secrets.token_bytes(32)}, kid)
+
+    def _replace(self: _K, keys: dict[str, bytes], active: str) -> _K:
+        return type(self)(keys, active)  # subclasses with more state override this
+
+    def encrypt(self, plaintext: bytes, aad: bytes = b"") -> bytes:
+        """Seal with the active key; ``aad`` binds the ciphertext to its row (e.g. the event id)."""
+        kid = self.active.encode()
+        nonce = secrets.token_bytes(_NONCE)
+        return bytes([len(kid)]) + kid + nonce + bytes(self._aead[self.active].encrypt(nonce, plaintext, aad))
+
+    def decrypt(self, blob: bytes, aad: bytes = b"") -> bytes:
+        """Open a ciphertext of :meth:`encrypt` (with the same ``aad``).
+
+        Raises:
+            StoreError: too short, sealed with a key that is not here, or it fails authentication.
+        """
+        from cryptography.exceptions import InvalidTag
+
+        kid = self.key_id(blob)
+        aead = self._aead.get(kid)
+        if aead is None:
+            raise StoreError(f"ciphertext sealed with key {kid!r}, which is not in the keyring")
+        start = 1 + len(kid)
+        try:
+            return bytes(aead.decrypt(blob[start : start + _NONCE], blob[start + _NONCE :], aad))
+        except InvalidTag:
+            raise StoreError("ciphertext failed authentication (wrong key, or tampered row)") from None
+
+    @staticmethod
+    def key_id(blob: bytes) -> str:
+        """The id of the key that sealed ``blob``. Raises ``StoreError`` when it is too short."""
+        if len(blob) < 2 or len(blob) < 1 + blob[0] + _NONCE + _TAG:
+            raise StoreError(f"ciphertext too short ({len(blob)} bytes)")
+        return blob[1 : 1 + blob[0]].decode("ascii", "replace")
+
+
+def fingerprint(key: bytes) -> str:
+    """The key id :meth:`DataKeys.single` gives a key: ``k-`` and 8 hex digits of its SHA-256."""
+    return "k-" + hashlib.sha256(key).hexdigest()[:8]

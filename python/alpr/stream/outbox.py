@@ -1,5 +1,6 @@
 """The publisher's durable outbox: events committed to SQLite (WAL) before they are sent, read back
-for replays, pruned once every known consumer acknowledged them; optionally AES-GCM encrypted."""
+for replays, pruned once every known consumer acknowledged them; optionally AES-GCM encrypted in the
+key-id format of :class:`alpr.stream.keys.DataKeys` (the bridge's store uses the same one)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,12 @@ import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import zmq
 
 from alpr._files import private_sqlite_file
 from alpr.errors import ConfigError, StoreError
+from alpr.stream.keys import DataKeys
 
 __all__ = ["Outbox"]
 
@@ -28,7 +29,8 @@ log = logging.getLogger(__name__)
 _DEFAULT_MEMORY_EVENTS = 100_000
 _MAX_BATCH = 10_000
 _SEQ = struct.Struct(">Q")
-_NOBLOCK = int(zmq.NOBLOCK)  # a plain int: pyzmq's enum arithmetic costs more than the send
+_NOBLOCK = int(zmq.NOBLOCK)
+_CHECK = b"alpr-outbox"  # a plain int: pyzmq's enum arithmetic costs more than the send
 
 
 class Outbox:
@@ -43,9 +45,12 @@ class Outbox:
             None: unbounded for a file, 100,000 in memory.
         fsync: ``synchronous=FULL`` (survives power loss) instead of ``NORMAL`` (survives a crash of
             the process, the usual WAL trade-off; an order of magnitude faster).
-        key: AES-GCM key (16, 24 or 32 bytes) to encrypt event documents and crops at rest (camera
-            names stay clear for topic filtering); needs the ``cryptography`` package. An outbox
-            keeps the key it was created with while it holds events.
+        key: AES-GCM key (16, 24 or 32 bytes; its id is :func:`~alpr.stream.keys.fingerprint`) or
+            :class:`~alpr.stream.keys.DataKeys` to encrypt event documents and crops at rest (camera
+            names stay clear for topic filtering); needs the ``cryptography`` package. New rows are
+            sealed with the active key; the keys of the rows still held must stay in the keyring
+            until the outbox drains (a rotation: ``DataKeys.with_new_key``). An outbox written by
+            alpr before the key-id format is converted to it when opened with its key.
     """
 
     def __init__(
@@ -54,22 +59,18 @@ class Outbox:
         *,
         max_events: int | None = None,
         fsync: bool = False,
-        key: bytes | None = None,
+        key: bytes | DataKeys | None = None,
     ):
         self._lock = threading.Lock()
         self._lockfile: int | None = None
-        self._aead: Any = None
-        if key is not None:
+        self._keys: DataKeys | None = None
+        if isinstance(key, DataKeys):
+            self._keys = key
+        elif key is not None:
             if not isinstance(key, bytes) or len(key) not in (16, 24, 32):
                 got = f"{len(key)} bytes" if isinstance(key, bytes) else type(key).__name__
                 raise ValueError(f"outbox key: expected 16, 24 or 32 bytes (AES-GCM), got {got}")
-            try:
-                from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-            except ImportError:
-                raise ImportError(
-                    "an encrypted outbox needs the cryptography package: pip install 'alpr-engine[serve]'"
-                ) from None
-            self._aead = AESGCM(key)
+            self._keys = DataKeys.single(key)
         self.path = None if path is None else Path(path)
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -130,40 +131,104 @@ class Outbox:
             raise
 
     def _check_key(self) -> None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'key_check'").fetchone()
+        # meta 'key_check.<id>': a sealed constant for every key that sealed rows since the outbox was
+        # last empty, so a missing or wrong key is an error at open, not at the first replay.
         (pending,) = self._db.execute("SELECT count(*) FROM events").fetchone()
-        if row is not None and self._aead is not None:
+        checks = {
+            str(k): bytes(v)
+            for k, v in self._db.execute(
+                "SELECT key, value FROM meta WHERE key = 'key_check' OR key LIKE 'key_check.%'"
+            )
+        }
+        legacy = checks.pop("key_check", None)  # written before the key-id format
+        if not pending:
+            self._db.execute("DELETE FROM meta WHERE key = 'key_check' OR key LIKE 'key_check.%'")
+            checks, legacy = {}, None
+        elif (legacy is not None or checks) and self._keys is None:
+            raise ConfigError(f"outbox: {self.path} holds {pending} events and is encrypted: pass its key")
+        elif legacy is None and not checks and self._keys is not None:
+            raise ConfigError(
+                f"outbox: {self.path} holds {pending} events and is not encrypted: drain it first"
+            )
+        if self._keys is None:
+            return
+        if legacy is not None:
+            self._upgrade(self._keys, legacy)
+        for name, blob in checks.items():
             try:
-                self._open(0, b"k", bytes(row[0]))
-            except StoreError:
-                raise ConfigError(f"outbox: {self.path} was encrypted with another key") from None
-        elif row is not None or self._aead is not None:
-            if pending:
-                state = "encrypted: pass its key" if row is not None else "not encrypted: drain it first"
-                raise ConfigError(f"outbox: {self.path} holds {pending} events and is {state}")
+                self._keys.decrypt(blob, b"key_check")
+            except StoreError as exc:
+                raise ConfigError(
+                    f"outbox: {self.path} holds {pending} events sealed with key {name[10:]!r} and was "
+                    f"encrypted with another key ({exc}); keep that key until the outbox drains"
+                ) from None
+        name = f"key_check.{self._keys.active}"
+        if name not in checks:
+            check = self._keys.encrypt(_CHECK, b"key_check")
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, check))
+
+    def _upgrade(self, keys: DataKeys, legacy_check: bytes) -> None:
+        """Re-seal the rows of an outbox from before the key-id format (``nonce + AES-GCM``, one key)."""
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        def legacy_open(aead: AESGCM, seq: int, tag: bytes, blob: bytes) -> bytes:
+            return aead.decrypt(blob[:12], blob[12:], _SEQ.pack(seq) + tag)
+
+        for key in keys.keys.values():
+            aead = AESGCM(key)
+            try:
+                legacy_open(aead, 0, b"k", legacy_check)
+                break
+            except (InvalidTag, ValueError):
+                continue
+        else:
+            raise ConfigError(f"outbox: {self.path} was encrypted with another key")
+        try:
+            self._db.execute("BEGIN")
+            last = 0
+            while True:
+                rows = self._db.execute(
+                    "SELECT seq, body, crop FROM events WHERE seq > ? ORDER BY seq LIMIT 1000", (last,)
+                ).fetchall()
+                if not rows:
+                    break
+                resealed = []
+                for seq, b, c in rows:
+                    body = self._seal(seq, b"b", legacy_open(aead, seq, b"b", bytes(b)))
+                    crop = (
+                        None if c is None else self._seal(seq, b"c", legacy_open(aead, seq, b"c", bytes(c)))
+                    )
+                    resealed.append((body, crop, seq))
+                self._db.executemany("UPDATE events SET body = ?, crop = ? WHERE seq = ?", resealed)
+                last = rows[-1][0]
             self._db.execute("DELETE FROM meta WHERE key = 'key_check'")
-            if self._aead is not None:
-                check = self._seal(0, b"k", b"alpr-outbox")
-                self._db.execute("INSERT INTO meta VALUES ('key_check', ?)", (check,))
+            self._db.execute("COMMIT")
+        except (InvalidTag, ValueError):
+            self._rollback()
+            raise StoreError(f"outbox: {self.path}: an event does not decrypt (corrupt)") from None
+        except sqlite3.Error:
+            self._rollback()
+            raise
+        log.info("outbox %s: converted to the key-id format", self.path)
 
     def _seal(self, seq: int, tag: bytes, data: bytes) -> bytes:
         # The sequence number and field are authenticated: rows cannot be swapped or replayed.
-        nonce = os.urandom(12)
-        return nonce + bytes(self._aead.encrypt(nonce, data, _SEQ.pack(seq) + tag))
+        assert self._keys is not None
+        return self._keys.encrypt(data, _SEQ.pack(seq) + tag)
 
     def _open(self, seq: int, tag: bytes, blob: bytes) -> bytes:
-        from cryptography.exceptions import InvalidTag
-
+        assert self._keys is not None
         try:
-            return bytes(self._aead.decrypt(blob[:12], blob[12:], _SEQ.pack(seq) + tag))
-        except (InvalidTag, ValueError):
-            raise StoreError(f"outbox: event {seq} does not decrypt (corrupt, or another key)") from None
+            return self._keys.decrypt(blob, _SEQ.pack(seq) + tag)
+        except StoreError as exc:
+            raise StoreError(f"outbox: event {seq} does not decrypt ({exc})") from None
 
     def append(self, rows: Sequence[tuple[bytes, bytes, bytes | None]]) -> int:
         """Append ``(topic, body, crop)`` rows in one transaction; returns the first sequence number."""
         with self._lock:
             first = self.last_seq + 1
-            if self._aead is not None:
+            if self._keys is not None:
                 rows = [
                     (t, self._seal(first + i, b"b", b), None if c is None else self._seal(first + i, b"c", c))
                     for i, (t, b, c) in enumerate(rows)
@@ -225,7 +290,7 @@ class Outbox:
                 (from_seq, limit),
             )
             for s, t, b, c in cursor:
-                if self._aead is not None:
+                if self._keys is not None:
                     b = self._open(s, b"b", b)
                     c = None if c is None else self._open(s, b"c", c)
                 rows.append((int(s), bytes(t), bytes(b), None if c is None else bytes(c)))

@@ -41,6 +41,7 @@ import zmq
 from alpr.errors import ConfigError, StoreError
 from alpr.stream import _wire
 from alpr.stream.events import PlateEvent
+from alpr.stream.keys import DataKeys
 from alpr.stream.outbox import Outbox
 
 __all__ = ["Outbox", "Publisher", "PublisherStats"]
@@ -86,8 +87,9 @@ class Publisher:
         max_outbox_events: bound of the outbox (oldest dropped first); default unbounded for a file,
             100,000 in memory.
         fsync: make every outbox commit survive power loss, not only a crash of the process.
-        outbox_key: AES-GCM key (16, 24 or 32 bytes) encrypting the event documents and crops in the
-            outbox file (plates are not left in clear on the edge device while the bridge is away).
+        outbox_key: AES-GCM key (16, 24 or 32 bytes) or :class:`~alpr.stream.keys.DataKeys` encrypting
+            the event documents and crops in the outbox file (plates are not left in clear on the edge
+            device while the bridge is away); see :class:`~alpr.stream.outbox.Outbox`.
 
     Thread-safe: ``publish`` may be called from several threads.
     """
@@ -104,7 +106,7 @@ class Publisher:
         heartbeat_s: float = 1.0,
         max_outbox_events: int | None = None,
         fsync: bool = False,
-        outbox_key: bytes | None = None,
+        outbox_key: bytes | DataKeys | None = None,
     ) -> None:
         if hwm < 0:
             raise ValueError(f"hwm: expected >= 0, got {hwm}")
