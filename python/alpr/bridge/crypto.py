@@ -63,6 +63,11 @@ class Keyring(DataKeys):
     # -- loading -------------------------------------------------------------------------------
     @classmethod
     def from_json(cls, data: bytes | str) -> Keyring:
+        """Parse a key file's JSON (``{"active": id, "keys": {id: base64}, "index_key": base64}``).
+
+        Raises:
+            ConfigError: not JSON, or keys missing or not 32 bytes of base64.
+        """
         try:
             doc = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
@@ -89,6 +94,7 @@ class Keyring(DataKeys):
             raise ConfigError(f"key file {p}: {exc.strerror}") from None
 
     def to_json(self) -> bytes:
+        """The key file's JSON (indented; it holds secrets: write it with :meth:`save`)."""
         doc = {
             "active": self.active,
             "keys": {k: base64.b64encode(v).decode() for k, v in self.keys.items()},
@@ -97,6 +103,7 @@ class Keyring(DataKeys):
         return orjson.dumps(doc, option=orjson.OPT_INDENT_2)
 
     def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the key file atomically, created 0600 and synced before it replaces ``path``."""
         p = Path(path)
         tmp = p.with_name(p.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -107,9 +114,11 @@ class Keyring(DataKeys):
         os.replace(tmp, p)
 
     def encrypt_text(self, text: str, aad: bytes = b"") -> bytes:
+        """Seal UTF-8 ``text`` with the active key (``aad`` binds it to its row and field)."""
         return self.encrypt(text.encode("utf-8"), aad)
 
     def decrypt_text(self, blob: bytes, aad: bytes = b"") -> str:
+        """Open a blob sealed by :meth:`encrypt_text` with the same ``aad``."""
         return self.decrypt(blob, aad).decode("utf-8")
 
     def blind_index(self, plate: str) -> str:

@@ -50,8 +50,11 @@ def new_secret() -> str:
 
 
 def message_id(topic: str, body: bytes) -> str:
-    """The ``webhook-id`` of one outbox payload: stable for the message, whichever bridge, attempt or
-    dead-letter retry sends it (so a receiver can drop what it already processed)."""
+    """The ``webhook-id`` of one outbox payload.
+
+    Stable for the message, whichever bridge, attempt or dead-letter retry sends it (so a receiver can
+    drop what it already processed).
+    """
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -77,7 +80,21 @@ def signed_headers(secret: str, msg_id: str, body: bytes, t: int | None = None) 
 
 
 class WebhookSink:
-    def __init__(
+    """POSTs one webhook sink's outbox rows in order, signed (Standard Webhooks), with backoff.
+
+    Args:
+        store: the bridge's store (the outbox and dead letters).
+        url: where to POST.
+        secret: ``whsec_`` signing secret; empty sends unsigned (``webhook-id`` still set).
+        sink: the outbox sink name (``webhook:<n>``).
+        timeout_s: per request.
+        backoff_min_s: first retry delay after a failure (doubling up to ``backoff_max_s``).
+        backoff_max_s: longest retry delay.
+        verify: TLS verification (True, False, or a CA bundle path).
+        max_attempts: failed POSTs of one payload before it moves to the dead letters.
+    """
+
+    def __init__(  # noqa: PLR0913 (keyword-only sink options, documented under Args)
         self,
         store: Store,
         url: str,
@@ -105,10 +122,12 @@ class WebhookSink:
         self.failures = 0
 
     def start(self) -> None:
+        """Start the sender thread."""
         self._thread = threading.Thread(target=self._run, name=f"alpr-{self.sink}", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop the sender thread (waiting up to ``timeout``) and close the HTTP client."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)

@@ -155,7 +155,7 @@ class PlateEvent(_Tagged):
         return box
 
     @classmethod
-    def create(
+    def create(  # noqa: PLR0913 (keyword-only event fields, documented under Args)
         cls,
         *,
         camera: str,
@@ -174,9 +174,18 @@ class PlateEvent(_Tagged):
         """Build a validated event with a fresh UUIDv7 ``event_id``.
 
         Args:
-            ts: capture time; a timezone-aware ``datetime`` or an ISO 8601 string; default now (UTC).
-            first_seen, last_seen: same types as ``ts``, or None.
+            camera: camera name (see ``CAMERA_PATTERN``).
+            plate: the plate text as read.
+            confidence: plate confidence in [0, 1].
+            char_confidences: per-character confidences in [0, 1].
+            region: region / format name the plate matched, or None.
             box: ``(x1, y1, x2, y2)`` in frame pixels.
+            track_id: tracker id, or None for single images.
+            ts: capture time; a timezone-aware ``datetime`` or an ISO 8601 string; default now (UTC).
+            first_seen: when the track was first seen; same types as ``ts``, or None.
+            last_seen: when the track was last seen; same types as ``ts``, or None.
+            detector_score: the detector's score of the box in [0, 1], or None.
+            direction: ``"approaching"`` / ``"leaving"`` (the camera), or None.
 
         Raises:
             ValueError: a field is out of range or of the wrong type (the message says expected vs got).

@@ -1,6 +1,9 @@
-"""The publisher's durable outbox: events committed to SQLite (WAL) before they are sent, read back
-for replays, pruned once every known consumer acknowledged them; optionally AES-GCM encrypted in the
-key-id format of :class:`alpr.stream.keys.DataKeys` (the bridge's store uses the same one)."""
+"""The publisher's durable outbox.
+
+Events are committed to SQLite (WAL) before they are sent, read back for replays, and pruned once
+every known consumer acknowledged them; optionally AES-GCM encrypted in the key-id format of
+:class:`alpr.stream.keys.DataKeys` (the bridge's store uses the same one).
+"""
 
 from __future__ import annotations
 
@@ -275,8 +278,9 @@ class Outbox:
     def read(
         self, from_seq: int, limit: int, topics: Sequence[str] = (), *, max_bytes: int = 16 << 20
     ) -> tuple[list[tuple[int, bytes, bytes, bytes | None]], int]:
-        """Up to ``limit`` events (and about ``max_bytes``) with seq >= ``from_seq``, only ``topics``
-        when given.
+        """Read up to ``limit`` events (and about ``max_bytes``) with seq >= ``from_seq``.
+
+        Only ``topics`` when given.
 
         Returns ``(rows, through)``: rows of ``(seq, topic, body, crop)``; every sequence number in
         ``[from_seq, through]`` was scanned (``through = from_seq - 1`` when nothing is left).
@@ -315,6 +319,7 @@ class Outbox:
             return n > 0
 
     def acked(self, consumer: str) -> int | None:
+        """The last sequence number ``consumer`` acknowledged, or None if it never did."""
         with self._lock:
             row = self._db.execute("SELECT seq FROM acks WHERE consumer = ?", (consumer,)).fetchone()
             return None if row is None else int(row[0])
@@ -350,6 +355,7 @@ class Outbox:
             return int(n)
 
     def close(self) -> None:
+        """Close the database (idempotent)."""
         with self._lock:
             db = getattr(self, "_db", None)
             if db is not None:
