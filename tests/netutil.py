@@ -6,11 +6,13 @@ on it fail loudly (the server does not start) rather than pass by accident.
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
@@ -82,3 +84,31 @@ def serve_bridge(tmp: Any, pki: Any, db: str, **config: Any) -> Iterator[tuple[A
             yield bridge, f"https://127.0.0.1:{port}"
     finally:
         bridge.stop()
+
+
+class Receiver:
+    """A webhook endpoint on loopback that records every JSON body POSTed to ``url``; 204 to each."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        rx = self
+
+        class H(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with rx.lock:
+                    rx.bodies.append(body)
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *_a: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

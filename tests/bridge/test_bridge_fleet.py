@@ -5,11 +5,8 @@ Also the MQTT side of sites: gate commands, retained occupancy and its Home Assi
 
 from __future__ import annotations
 
-import json
-import threading
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +18,7 @@ from alpr.bridge.crypto import Keyring
 from alpr.bridge.service import Bridge
 from alpr.bridge.store import Ingest
 from alpr.stream.events import PlateEvent
+from netutil import Receiver
 
 pytestmark = pytest.mark.services
 
@@ -30,32 +28,6 @@ T0 = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
 def ev(plate: str, camera: str = "gate", minutes: float = 0) -> PlateEvent:
     ts = T0 + timedelta(minutes=minutes)
     return PlateEvent.create(camera=camera, plate=plate, confidence=0.9, box=(0, 0, 10, 5), ts=ts)
-
-
-class Receiver:
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
-        rx = self
-
-        class H(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with rx.lock:
-                    rx.bodies.append(body)
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *_a: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def test_two_bridges_on_one_postgres_deliver_each_row_once(
