@@ -20,11 +20,17 @@ Commands::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 __all__ = ["add_parsers", "main"]
+
+_D = TypeVar("_D", bound="DataclassInstance")
 
 
 def add_parsers(subparsers: Any) -> None:
@@ -142,49 +148,35 @@ def _train_ocr(args: argparse.Namespace) -> int:
 
     if args.evaluate:
         return _evaluate_ocr(args)
-    cfg = OcrConfig(
-        height=args.height,
-        width=args.width,
+    cfg = _from_args(
+        OcrConfig,
+        args,
         channels=tuple(int(c) for c in args.channels.split(",")),
-        hidden=args.hidden,
         charset=CHARSET + (CN_CHARSET if args.charset == "latin+cn" else ""),
-        arch=args.arch,
-        dim=args.dim,
-        depth=args.depth,
-        heads=args.heads,
     )
-    opts = TrainOcrOptions(
-        labels=args.labels,
-        out=args.out,
-        valid_labels=args.valid_labels,
+    opts = _from_args(
+        TrainOcrOptions,
+        args,
         openalpr_dirs=args.openalpr,
-        backgrounds=args.backgrounds,
-        epochs=args.epochs,
-        steps_per_epoch=args.steps_per_epoch,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        weight_decay=args.weight_decay,
-        t0=args.t0,
-        t_mult=args.t_mult,
-        synth_fraction=args.synth_fraction,
-        eu_weight=args.eu_weight,
-        seed=args.seed,
-        device=args.device,
-        amp=args.amp,
-        threads=args.threads,
         resume=not args.no_resume,
-        time_limit=args.time_limit,
         config=cfg,
-        ema=args.ema,
-        aug_strength=args.aug_strength,
-        warmup=args.warmup,
-        init=args.init,
         exclude_sources=_csv(args.exclude_sources),
         region_weights=_weights(args.region_weights, "--region-weights"),
         synth_regions=_synth_regions(args.synth_regions),
     )
     train_ocr(opts)
     return 0
+
+
+def _from_args(cls: type[_D], args: argparse.Namespace, **computed: Any) -> _D:
+    """The dataclass ``cls`` with every field that has a same-named flag taken from ``args``.
+
+    ``computed`` gives the fields whose flag is spelled or parsed differently (``--no-resume`` ->
+    ``resume``, comma lists); it wins over a same-named flag. As the detector's ``config_from_args``.
+    """
+    names = [f.name for f in dataclasses.fields(cls) if f.init]
+    same = {n: getattr(args, n) for n in names if hasattr(args, n)}
+    return cls(**(same | computed))
 
 
 def _weights(text: str, flag: str) -> dict[str, float]:

@@ -18,20 +18,19 @@ STRIDES: tuple[int, int, int] = (8, 16, 32)
 _BN_EPS = 1e-3
 _BN_MOMENTUM = 0.03
 
-# EfficientNet-Lite0 blocks 0..11: (expand ratio, kernel, stride, out channels).
-_LITE0_BLOCKS: tuple[tuple[int, int, int, int], ...] = (
-    (1, 3, 1, 16),
-    (6, 3, 2, 24),
-    (6, 3, 1, 24),
-    (6, 5, 2, 40),
-    (6, 5, 1, 40),
-    (6, 3, 2, 80),
-    (6, 3, 1, 80),
-    (6, 3, 1, 80),
-    (6, 5, 1, 112),
-    (6, 5, 1, 112),
-    (6, 5, 1, 112),
-    (6, 5, 2, 192),
+# EfficientNet-Lite0 MBConv stages 2..7, as the paper writes them: (expand ratio, kernel, stride of the first
+# block, out channels, blocks); stage 7 is cut to its first block. Expanded below to blocks 0..11.
+_LITE0_STAGES: tuple[tuple[int, int, int, int, int], ...] = (
+    (1, 3, 1, 16, 1),
+    (6, 3, 2, 24, 2),
+    (6, 5, 2, 40, 2),
+    (6, 3, 2, 80, 3),
+    (6, 5, 1, 112, 3),
+    (6, 5, 2, 192, 1),
+)
+# Blocks 0..11: (expand ratio, kernel, stride, out channels); the blocks after a stage's first keep stride 1.
+_LITE0_BLOCKS: tuple[tuple[int, int, int, int], ...] = tuple(
+    (expand, k, s if i == 0 else 1, c_out) for expand, k, s, c_out, n in _LITE0_STAGES for i in range(n)
 )
 _TAPS = (4, 10, 11)  # block indices whose outputs feed the neck (strides 8, 16, 32)
 
