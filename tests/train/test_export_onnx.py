@@ -180,7 +180,7 @@ def test_cli_registers_commands_without_importing_torch() -> None:
         "assert a.model == 'ocr' and a.epochs == 3 and a.labels == ['x.tsv'] and callable(a.func)\n"
         "a = p.parse_args(['export', 'ocr', '--checkpoint', 'c.pt'])\n"
         "assert a.checkpoint == 'c.pt' and a.out == 'models'\n"
-        "p.parse_args(['train', 'detector']); p.parse_args(['export', 'detector'])\n"
+        "p.parse_args(['train', 'detector', '--data', 'd']); p.parse_args(['export', 'detector'])\n"
         "print('torch' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
