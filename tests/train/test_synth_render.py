@@ -110,3 +110,16 @@ def test_chinese_plates_layouts_and_texts() -> None:
         assert (p.text, p.layout) == (text, layout) and p.image.std() > 20
     with pytest.raises(ValueError, match="Chinese plate"):
         synth.render_plate(np.random.default_rng(0), "CN", "ABC123")
+
+
+def test_chinese_two_row_plates_are_kinds_issued_in_two_rows() -> None:
+    """Forced two-row Chinese plates are large-vehicle yellow or trailer (挂) plates, never a police,
+    coach, Hong Kong / Macau or new-energy plate squeezed into two rows."""
+    if not synth.find_fonts().cjk:
+        pytest.skip("no CJK font installed")
+    rng = np.random.default_rng(11)
+    plates = [synth.render_plate(rng, "CN", two_line=True) for _ in range(60)]
+    assert {p.layout for p in plates} <= {"cn-yellow2", "cn-trailer"}
+    assert all(p.two_line for p in plates)
+    assert not any(p.text[-1] in "警学港澳" for p in plates)
+    assert any(p.text.endswith("挂") for p in plates) and any(not p.text.endswith("挂") for p in plates)

@@ -135,6 +135,10 @@ def _render_cn_plate(
         )
     if text is None:
         label, kind = random_cn_text(rng)
+        # Asked for two rows, draw a plate that has two rows in reality (large-vehicle yellow, trailer):
+        # a police, coach, Hong Kong / Macau or new-energy plate is never issued in two rows.
+        while two_line and kind not in ("blue", "yellow", "yellow2", "trailer"):
+            label, kind = random_cn_text(rng)
     else:
         label = _label(text)
         if len(label) < 6 or label[0] not in CN_CHARSET:
