@@ -229,6 +229,86 @@ def test_live_read_watch_alert_and_acknowledge(page: Any, site: Site) -> None:
     sync_api.expect(page.locator("#alerts-rows")).to_contain_text("WANT01")
 
 
+# Stand-ins for the browser's Notification and Web Audio, counting what the page asks of them.
+ALERT_OUTPUTS = """
+window.__notes = []; window.__beeps = 0; window.__asked = 0;
+class FakeNotification {
+  constructor(title, opts) { window.__notes.push([title, (opts || {}).body]); }
+  // The operator answers the browser's prompt a moment later, as a person would.
+  static requestPermission() { window.__asked += 1; return window.__answer("granted"); }
+}
+FakeNotification.permission = "default";
+window.Notification = FakeNotification;
+window.__answer = (p) => new Promise((ok) => setTimeout(() => ok(p), 100));
+window.AudioContext = class {
+  constructor() { this.state = "running"; this.currentTime = 0; this.destination = {}; }
+  resume() { return Promise.resolve(); }
+  createGain() { return { gain: {}, connect() {} }; }
+  createOscillator() { return { frequency: {}, connect() {}, start() { window.__beeps += 1; }, stop() {} }; }
+};
+"""
+
+
+def test_alert_sound_and_notification_option_persists(page: Any, site: Site) -> None:
+    for plate in ("BEEP01", "BEEP02", "BEEP03", "BEEP04"):
+        site.bridge.store.add_watch(plate, reason="test")
+    site.bridge.reload_watchlist()
+    page.add_init_script(ALERT_OUTPUTS)
+    sound = page.get_by_label("Sound on alert", exact=True)
+    desktop = page.get_by_label("Desktop notification on alert", exact=True)
+    outputs = "() => [window.__notes.length, window.__beeps]"
+
+    def alert(plate: str) -> None:
+        site.publish(plate, "gate")
+        page.locator("#live-alerts li", has_text=plate).wait_for(state="visible", timeout=5000)
+
+    sign_in(page, site)
+    sync_api.expect(page.locator("#live-state")).to_have_text("live")
+    sync_api.expect(sound).not_to_be_checked()
+    sync_api.expect(desktop).not_to_be_checked()
+    alert("BEEP01")  # options off: neither runs
+    assert page.evaluate(outputs) == [0, 0]
+
+    sound.check()
+    desktop.check()  # asks the browser for permission once (granted by the stand-in)
+    page.wait_for_function("() => window.__asked === 1")
+    page.evaluate("() => { Notification.permission = 'granted'; }")
+    alert("BEEP02")
+    page.wait_for_function("() => window.__notes.length === 1 && window.__beeps === 1")
+    assert page.evaluate("() => window.__notes") == [["alpr alert: BEEP02", "gate · test"]]
+
+    # The choice survives a reload (the session cookie keeps the operator signed in).
+    page.reload()
+    page.evaluate("() => { Notification.permission = 'granted'; }")
+    sync_api.expect(page.locator("#live-state")).to_have_text("live")
+    sync_api.expect(sound).to_be_checked()
+    sync_api.expect(desktop).to_be_checked()
+    sync_api.expect(page.locator("#live-alerts")).to_contain_text("BEEP02")  # listed, not announced again
+    assert page.evaluate(outputs) == [0, 0]
+    alert("BEEP03")  # once per alert
+    page.wait_for_function("() => window.__notes.length === 1 && window.__beeps === 1")
+
+    sound.uncheck()
+    desktop.uncheck()
+    page.reload()
+    sync_api.expect(page.locator("#live-state")).to_have_text("live")
+    sync_api.expect(sound).not_to_be_checked()
+    sync_api.expect(desktop).not_to_be_checked()
+    alert("BEEP04")
+    assert page.evaluate(outputs) == [0, 0]
+    assert page.evaluate("() => window.__asked") == 0
+
+    # Permission refused: the box goes off, the page says why, and no "on" is kept for the next visit.
+    page.evaluate("() => { Notification.requestPermission = () => window.__answer('denied'); }")
+    desktop.click()  # not check(): the refusal unticks it
+    sync_api.expect(page.locator("#error")).to_contain_text("blocked by the browser")
+    sync_api.expect(desktop).not_to_be_checked()
+    assert page.evaluate("() => localStorage.getItem('alpr-opt-notify')") == "0"
+    page.reload()
+    sync_api.expect(page.locator("#live-state")).to_have_text("live")
+    sync_api.expect(desktop).not_to_be_checked()
+
+
 def test_reads_search_detail_and_export_link(page: Any, site: Site) -> None:
     search_reads(page, site, "AB-123").focus()
     page.keyboard.press("Enter")  # the detail opens from the keyboard too
