@@ -464,6 +464,36 @@ def test_watchlist_edit_expiry_kind_and_csv_import(page: Any, site: Site, tmp_pa
     kinds = {e.pattern: e.kind for e in store.list_watch()}
     assert kinds["CSV001"] == "exact" and kinds["CSV00"] == "fuzzy"
 
+    # Delete asks first: dismissed, nothing goes; accepted, the entry leaves the page and the API.
+    def listed() -> list[str]:
+        r = page.request.get(site.url + "/api/v1/watchlists")  # with the page's session
+        assert r.ok, r.status
+        return [w["pattern"] for w in r.json()["items"]]
+
+    asked: list[str] = []
+
+    def answer(accept: bool) -> Any:
+        def handle(d: Any) -> None:
+            asked.append(d.message)
+            d.accept() if accept else d.dismiss()
+
+        return handle
+
+    assert "ED*T0?" in listed()
+    page.once("dialog", answer(False))
+    page.get_by_role("button", name="Delete ED*T0?").click()
+    assert asked == ["Delete watchlist entry ED*T0??"]
+    sync_api.expect(rows).to_contain_text("ED*T0?")
+    assert "ED*T0?" in listed()
+    page.once("dialog", answer(True))
+    page.get_by_role("button", name="Delete ED*T0?").click()
+    sync_api.expect(page.get_by_role("button", name="Delete ED*T0?")).to_have_count(0)
+    sync_api.expect(rows).not_to_contain_text("ED*T0?")
+    sync_api.expect(rows).to_contain_text("CSV001")  # only that entry went
+    assert "ED*T0?" not in listed() and "CSV001" in listed()
+    assert len(asked) == 2
+    assert [a["action"] for a in store.audit_log(50)].count("watchlists.delete") == 1
+
 
 def test_privacy_export_and_erase_from_admin(page: Any, site: Site) -> None:
     site.ingest("PRIV01", "gate")
