@@ -557,6 +557,58 @@ def test_privacy_export_and_erase_from_admin(page: Any, site: Site) -> None:
     assert site.bridge.store.query_reads(plate="PRIV01")[0] == []
 
 
+# WCAG 2.1 contrast from computed styles: text 4.5:1 (3:1 when large: 24 px, or 18.66 px bold; 1.4.3),
+# controls against what surrounds them by fill or border, chart marks and focus rings 3:1 (1.4.11).
+# Backgrounds are composited up the ancestors onto the white canvas; disabled controls are exempt.
+CONTRAST = (Path(__file__).parent / "wcag_contrast.js").read_text()
+
+
+def _low_contrast(page: Any, where: str, *, tabs: int = 12) -> list[str]:
+    pairs = page.evaluate(CONTRAST, False)
+    assert any(p["kind"] == "text" for p in pairs), where
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    for _ in range(tabs):  # the first Tab stops of the page, header included
+        page.keyboard.press("Tab")
+        pairs += page.evaluate(CONTRAST, True)
+    low = [p for p in pairs if p["ratio"] < p["need"]]
+    return [f"{where}: {p['what']} {p['kind']} {p['ratio']:.2f}:1 < {p['need']}:1" for p in low]
+
+
+def test_every_view_has_readable_contrast(page: Any, site: Site) -> None:
+    store = site.bridge.store
+    store.add_watch("CONTR1", reason="contrast check")
+    site.bridge.reload_watchlist()
+    site.ingest("CONTR1", "gate")  # an open alert card and a read card on Live
+    bad: list[str] = []
+    page.goto(site.url + "/")
+    sync_api.expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    bad += _low_contrast(page, "signed out")
+    page.get_by_label("Username", exact=True).fill("otto")
+    page.get_by_label("Password", exact=True).fill("wrong password")
+    page.get_by_role("button", name="Sign in").click()
+    sync_api.expect(page.locator("#error")).to_be_visible()
+    bad += _low_contrast(page, "sign-in error")
+    sign_in(page, site)
+    sync_api.expect(page.locator("#live-alerts")).to_contain_text("CONTR1")
+    sync_api.expect(page.locator("#live-reads li").first).to_be_visible()
+    page.emulate_media(reduced_motion="reduce")
+    for view in VIEWS:
+        page.get_by_role("link", name=view.capitalize()).click()
+        sync_api.expect(page.locator(f"#view-{view}")).to_be_visible()
+        if view == "reads":
+            sync_api.expect(page.locator("#reads-rows tr").first).to_be_visible()
+            page.locator("#reads-rows tr").first.click()
+            sync_api.expect(page.locator("#read-detail")).to_be_visible()
+        elif view == "stats":
+            sync_api.expect(page.locator("#chart-hours svg rect").first).to_be_attached()
+        elif view in ("alerts", "watchlists", "cameras", "admin"):
+            sync_api.expect(page.locator(f"#view-{view} tbody tr").first).to_be_visible()
+        bad += _low_contrast(page, view, tabs=20)
+    store.delete_watch(next(w.id for w in store.list_watch() if w.pattern == "CONTR1"))
+    site.bridge.reload_watchlist()
+    assert not bad, "\n".join(bad)
+
+
 UNNAMED_CONTROLS = """() => [
     ...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
   .filter((e) => e.offsetParent !== null)
