@@ -61,29 +61,51 @@
     if (fresh) notify(a);
   }
 
+  // Alert sound and desktop notification: off until the operator turns them on; the choice is kept
+  // in localStorage (per browser), and a choice the browser cannot honour is not kept.
   let audio = null;
+  function audioContext() {
+    // A context made, or resumed, outside a click or key press starts suspended (autoplay policy), so
+    // a page reloaded with sound on is silent until the operator's first gesture (see below).
+    try {
+      audio = audio || new AudioContext();
+      if (audio.state === "suspended") audio.resume().catch(() => { /* no gesture yet */ });
+    } catch (_) { audio = null; /* no audio here */ }
+    return audio;
+  }
+  function beep() {
+    const ctx = audioContext();
+    if (!ctx) return;
+    try {
+      const o = ctx.createOscillator(), g = ctx.createGain();
+      o.frequency.value = 880; g.gain.value = 0.2;
+      o.connect(g); g.connect(ctx.destination);
+      o.start(); o.stop(ctx.currentTime + 0.3);
+    } catch (_) { /* no audio device */ }
+  }
+  const canNotify = () => "Notification" in window; // absent outside a secure context (plain http)
   function notify(a) {
-    if ($("opt-sound").checked) {
+    if ($("opt-sound").checked) beep();
+    if ($("opt-notify").checked && canNotify() && Notification.permission === "granted") {
       try {
-        audio = audio || new AudioContext();
-        const o = audio.createOscillator(), g = audio.createGain();
-        o.frequency.value = 880; g.gain.value = 0.2;
-        o.connect(g); g.connect(audio.destination);
-        o.start(); o.stop(audio.currentTime + 0.3);
-      } catch (_) { /* no audio device */ }
-    }
-    if ($("opt-notify").checked && "Notification" in window && Notification.permission === "granted") {
-      new Notification("alpr alert: " + a.plate, { body: a.camera + " · " + (a.reason || a.match) });
+        new Notification("alpr alert: " + a.plate, { body: a.camera + " · " + (a.reason || a.match) });
+      } catch (_) { /* a browser that only notifies from a service worker (Android) */ }
     }
   }
+  const keep = (box) => localStorage.setItem("alpr-" + box.id, box.checked ? "1" : "0");
+  const refuse = (box, msg) => { box.checked = false; keep(box); A.error(msg); };
+  $("opt-sound").checked = localStorage.getItem("alpr-opt-sound") === "1";
+  $("opt-notify").checked = localStorage.getItem("alpr-opt-notify") === "1" && canNotify() && Notification.permission !== "denied";
+  $("opt-sound").addEventListener("change", (e) => { keep(e.target); if (e.target.checked) audioContext(); });
   $("opt-notify").addEventListener("change", (e) => {
-    if (e.target.checked && "Notification" in window && Notification.permission !== "granted") {
-      Notification.requestPermission().then((p) => { if (p !== "granted") { e.target.checked = false; A.error("Desktop notifications are blocked by the browser."); } });
-    }
+    const box = e.target;
+    keep(box);
+    if (!box.checked || (canNotify() && Notification.permission === "granted")) return;
+    if (!canNotify()) { refuse(box, "This browser offers no desktop notifications on this page (they need HTTPS)."); return; }
+    Notification.requestPermission().then((p) => { if (p !== "granted") refuse(box, "Desktop notifications are blocked by the browser."); });
   });
-  for (const id of ["opt-sound", "opt-notify"]) {
-    $(id).checked = localStorage.getItem("alpr-" + id) === "1";
-    $(id).addEventListener("change", (e) => localStorage.setItem("alpr-" + id, e.target.checked ? "1" : "0"));
+  for (const t of ["pointerdown", "keydown"]) {
+    document.addEventListener(t, () => { if ($("opt-sound").checked && (!audio || audio.state === "suspended")) audioContext(); }, true);
   }
 
   function setState(text, ok) {

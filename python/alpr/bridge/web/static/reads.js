@@ -53,15 +53,26 @@
     return tr;
   }
 
+  // One page request at a time: "Older" is off while one is out (a double click once appended the
+  // same page twice), and an answer overtaken by a newer search is dropped, not appended to it.
+  // "Older" pages the search that is shown, not whatever the form says since (its cursor is that
+  // search's).
+  let searches = 0, loading = false, current = new URLSearchParams();
   async function search(append) {
-    const q = filters();
+    if (append && (loading || !next)) return;
+    const mine = ++searches;
+    loading = true;
+    $("r-more").disabled = true;
+    if (!append) current = filters();
+    const q = new URLSearchParams(current);
     q.set("limit", String(PAGE));
-    if (append && next) q.set("cursor", next);
+    if (append) q.set("cursor", next);
     $("r-csv").href = "/api/v1/reads.csv?" + filters();
     const rows = $("reads-rows");
-    if (!append) { rows.replaceChildren(); shown = 0; $("r-count").textContent = "searching…"; }
+    if (!append) { rows.replaceChildren(); shown = 0; next = null; $("r-count").textContent = "searching…"; }
     try {
       const page = await A.json("/api/v1/reads?" + q);
+      if (mine !== searches) return;
       next = page.next;
       for (const r of page.items) rows.append(readRow(r));
       shown += page.items.length;
@@ -69,9 +80,12 @@
       $("r-more").disabled = !next;
       A.error("");
     } catch (e) {
+      if (mine !== searches) return;
       $("r-count").textContent = "search failed";
-      $("r-more").disabled = true;
+      $("r-more").disabled = !next;
       throw e;
+    } finally {
+      if (mine === searches) loading = false;
     }
   }
 
@@ -90,20 +104,29 @@
   };
 
   // -- alerts --------------------------------------------------------------------------------------
-  let anext = null;
+  let anext = null, alertLists = 0, aloading = false, astate = "open";
   async function alerts(append) {
+    if (append && (aloading || !anext)) return; // as search(): one page at a time, of the list shown
+    const mine = ++alertLists;
+    aloading = true;
+    $("a-more").disabled = true;
+    if (!append) { astate = $("a-state").value; anext = null; }
     const q = new URLSearchParams({ limit: String(PAGE) });
-    if ($("a-state").value) q.set("state", $("a-state").value);
-    if (append && anext) q.set("cursor", anext);
+    if (astate) q.set("state", astate);
+    if (append) q.set("cursor", anext);
     const rows = $("alerts-rows");
     if (!append) rows.replaceChildren();
-    const page = await A.json("/api/v1/alerts?" + q);
-    anext = page.next;
-    $("a-more").disabled = !anext;
-    for (const a of page.items) {
-      rows.append(A.row([A.time(a.ts), a.camera, el("span", { class: "plate", text: a.plate }), a.match, a.reason, A.ackControl(a)]));
+    try {
+      const page = await A.json("/api/v1/alerts?" + q);
+      if (mine !== alertLists) return;
+      anext = page.next;
+      for (const a of page.items) {
+        rows.append(A.row([A.time(a.ts), a.camera, el("span", { class: "plate", text: a.plate }), a.match, a.reason, A.ackControl(a)]));
+      }
+      A.error("");
+    } finally {
+      if (mine === alertLists) { aloading = false; $("a-more").disabled = !anext; }
     }
-    A.error("");
   }
   $("alerts-form").addEventListener("submit", A.guard(async (e) => { e.preventDefault(); await alerts(false); }));
   $("a-more").addEventListener("click", A.guard(() => alerts(true)));
