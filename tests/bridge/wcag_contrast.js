@@ -1,4 +1,4 @@
-// Contrast pairs of the page, for test_bridge_browser.py (page.evaluate(source, focusOnly)).
+// Contrast pairs of the page, for test_web.py (page.evaluate(source, focusOnly)).
 // WCAG 2.1 contrast from computed styles: text 4.5:1 (3:1 when large: 24 px, or 18.66 px bold; 1.4.3),
 // controls against what surrounds them by fill or border, chart marks and focus rings 3:1 (1.4.11).
 // Backgrounds are composited up the ancestors onto the white canvas; disabled controls are exempt.

@@ -239,6 +239,13 @@ class StoreBase:
         cfg.set_main_option("script_location", str(Path(__file__).parent.parent / "migrations"))
         try:
             with self.engine.begin() as conn:
+                if not self.is_sqlite:
+                    from alpr.bridge.store.fleet import lock_key
+
+                    # Bridges starting together on a new database would each create the schema; the
+                    # second one's insert into alembic_version fails. One at a time (the lock ends with
+                    # this transaction, and the next finds the schema at head).
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("migrate")})
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
         except sa.exc.SQLAlchemyError as exc:

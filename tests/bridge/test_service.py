@@ -182,7 +182,7 @@ def test_webhooks_retry_sign_and_filter(tmp_path: Path, keyring: Keyring, hooks:
     assert all_hook.calls == 25  # 3 refused, then retried in order
     ids = [json.loads(b)["event_id"] for h, b in all_hook.received if h["X-Alpr-Event"] == "plate"]
     assert ids == [e.event_id for e in events]  # in order, none lost, none twice
-    for headers, body in all_hook.received:  # Standard Webhooks (more in test_bridge_webhooks.py)
+    for headers, body in all_hook.received:  # Standard Webhooks (more in test_webhooks.py)
         standardwebhooks.Webhook(secret).verify(body, headers)
         with pytest.raises(standardwebhooks.WebhookVerificationError):
             standardwebhooks.Webhook(new_secret()).verify(body, headers)

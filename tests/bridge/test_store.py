@@ -71,6 +71,35 @@ def test_migrations_create_exactly_the_schema(any_store: Store) -> None:
     any_store.migrate()  # idempotent
 
 
+@pytest.mark.services
+def test_bridges_starting_together_on_a_new_postgres_database_both_migrate(
+    postgres: Any, keyring: Keyring
+) -> None:
+    """A fleet's bridges start at once on an empty database: all of them come up (the migration is
+    serialised by an advisory lock; before, the second insert into alembic_version failed)."""
+    import threading
+
+    def up(url: str, start: threading.Barrier, stores: list[Store], errors: list[BaseException]) -> None:
+        start.wait()
+        try:
+            stores.append(Store(url, keyring))
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    for _ in range(3):
+        url, start = postgres.new_database(), threading.Barrier(4)
+        stores: list[Store] = []
+        errors: list[BaseException] = []
+        threads = [threading.Thread(target=up, args=(url, start, stores, errors)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        for st in stores:
+            st.close()
+        assert errors == [] and len(stores) == 4
+
+
 def test_ingest_is_idempotent_and_atomic(any_store: Store) -> None:
     events = [ev(f"AB{i:03d}", minutes=i) for i in range(20)]
     items = [Ingest(e, JPEG if i % 2 else None, "pub-a", i + 1) for i, e in enumerate(events)]
@@ -213,9 +242,7 @@ def test_rotation_reencrypts_every_table(any_store: Store, tmp_path: Path) -> No
     any_store.audit(None, "reads.search", {"plate": "AB123"}, 1)
     ring2 = any_store.keyring.with_new_key()
     n = any_store.rotate(ring2)
-    assert (
-        n == 7
-    )  # read, crop, alert, 2 outbox rows, watchlist entry, audit row (sessions: test_bridge_parking)
+    assert n == 7  # read, crop, alert, 2 outbox rows, watchlist entry, audit row (sessions: test_parking)
     tables = [S.reads, S.crops, S.alerts, S.outbox, S.watchlist, S.audit]
     with any_store.engine.connect() as conn:
         for t in tables:

@@ -107,7 +107,7 @@ def test_the_replay_port_survives_any_request_and_keeps_every_event(
         finally:
             sock.close()
         # A fuzzed ACK may name "bridge" with a valid seq; that is an authorised ack (no CurveZMQ here,
-        # see test_stream_auth for that), so the real consumer uses a name the fuzzer never produces.
+        # see test_publisher for that), so the real consumer uses a name the fuzzer never produces.
         with ReliableConsumer(pub.endpoint, name="bridge-\u00e9\u00e9\u00e9-real") as real:
             got = drain(real, 20)
         assert [m.seq for m in got] == list(range(1, 21))

@@ -21,7 +21,7 @@ from alpr.stream.events import PlateEvent
 
 pytestmark = pytest.mark.services
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "edge-bridge.conf"
+TEMPLATE = Path(__file__).resolve().parents[3] / "deploy" / "mosquitto" / "edge-bridge.conf"
 
 
 def render(edge_id: str, port: int) -> str:

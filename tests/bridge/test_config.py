@@ -1,4 +1,4 @@
-"""The bridge config on the one ``ALPR__`` scheme (precedence with flags: test_bridge_service)."""
+"""The bridge config on the one ``ALPR__`` scheme (precedence with flags: test_service)."""
 
 from __future__ import annotations
 

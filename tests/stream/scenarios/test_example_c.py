@@ -11,7 +11,7 @@ import pytest
 
 from alpr.stream import PlateEvent, Publisher
 
-SOURCE = Path(__file__).resolve().parents[2] / "examples" / "c" / "alpr_consumer.c"
+SOURCE = Path(__file__).resolve().parents[3] / "examples" / "c" / "alpr_consumer.c"
 
 
 @pytest.fixture(scope="module")
