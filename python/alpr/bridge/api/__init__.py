@@ -42,7 +42,7 @@ from alpr.bridge.api import (
     sites,
     watchlists,
 )
-from alpr.bridge.api.common import API, StoreDep, Viewer
+from alpr.bridge.api.common import API, AuthenticateFirst, StoreDep, Viewer
 from alpr.bridge.api.hardening import (
     ApiLimits,
     AuthGuard,
@@ -106,7 +106,8 @@ def create_app(
     app.state.limits = limits
     app.state.auth_guard = AuthGuard(limits, store)
     app.state.fuzzy_gate = FuzzyGate(limits)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(AuthenticateFirst)
+    app.add_middleware(SecurityHeaders)  # added last: the outer one, so refusals carry the headers too
     app.add_exception_handler(RequestValidationError, validation_error_handler)
 
     @app.exception_handler(StoreError)
