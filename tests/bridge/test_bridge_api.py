@@ -507,7 +507,8 @@ def test_live_fuzz_last_event_id_and_query(api: Api, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(live, "MAX_S", 0.05)
     monkeypatch.setattr(live, "POLL_S", 0.01)
     printable = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=60)
-    marks = st.from_regex(r"\A-?[0-9]{0,30}:-?[0-9]{0,30}\Z") | printable
+    # A header value cannot start or end with white space (the client refuses to send it).
+    marks = st.from_regex(r"\A-?[0-9]{0,30}:-?[0-9]{0,30}\Z") | printable.map(str.strip)
     query = st.dictionaries(printable.filter(bool), printable, max_size=3)
     auth = {"Authorization": f"Bearer {api.tokens['gate_viewer']}"}
 
