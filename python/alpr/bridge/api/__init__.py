@@ -42,7 +42,7 @@ from alpr.bridge.api import (
     sites,
     watchlists,
 )
-from alpr.bridge.api.common import API, StoreDep, Viewer
+from alpr.bridge.api.common import API, AuthenticateFirst, StoreDep, Viewer
 from alpr.bridge.api.hardening import (
     ApiLimits,
     AuthGuard,
@@ -106,7 +106,8 @@ def create_app(
     app.state.limits = limits
     app.state.auth_guard = AuthGuard(limits, store)
     app.state.fuzzy_gate = FuzzyGate(limits)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(AuthenticateFirst)
+    app.add_middleware(SecurityHeaders)  # added last: the outer one, so refusals carry the headers too
     app.add_exception_handler(RequestValidationError, validation_error_handler)
 
     @app.exception_handler(StoreError)
@@ -123,7 +124,7 @@ def create_app(
 
     @app.get(f"{API}/openapi.json", include_in_schema=False)
     def openapi(_t: Viewer) -> dict[str, Any]:
-        return app.openapi()
+        return _document_errors(app.openapi())
 
     @app.get(f"{API}/health", response_model=Health)
     def health(_t: Viewer, store: StoreDep) -> Health:
@@ -139,6 +140,24 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     return app
+
+
+def _document_errors(spec: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document with the 422 reply as it is sent.
+
+    FastAPI documents ``detail`` as the list of field errors; a route's own check (a cursor, a time, a CSV
+    import) sends one message instead.
+    """
+    schemas = spec.get("components", {}).get("schemas", {})
+    props = schemas.get("HTTPValidationError", {}).get("properties", {})
+    if "detail" in props and "anyOf" not in props["detail"]:  # FastAPI caches the document: patch it once
+        listed = props["detail"]
+        props["detail"] = {
+            "anyOf": [listed, {"type": "string"}],
+            "title": "Detail",
+            "description": "the invalid fields (location, message, type), or one message",
+        }
+    return spec
 
 
 def _static_assets(app: FastAPI) -> None:

@@ -10,11 +10,16 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, HTTPException, Path, Query, Request, Security
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import DBAPIError
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from alpr.bridge.api.hardening import AuthGuard, client_ip, retry_after_header
 from alpr.bridge.store import Role, Store, TokenInfo
+from alpr.errors import StoreError
 
 API = "/api/v1"
 CAMERA = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # as alpr.stream.events.CAMERA_PATTERN
@@ -38,55 +43,46 @@ CSRF_HEADER = "x-csrf-token"
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def need(role: Role) -> Callable[..., TokenInfo]:
-    """A dependency that admits a caller holding at least ``role``.
+def authenticate(request: Request, store: Store) -> TokenInfo:
+    """The caller of ``request``: a valid bearer token, or a dashboard session cookie.
 
-    The caller shows a valid bearer token, or a dashboard session cookie (whose state-changing requests must
-    carry the session's CSRF token in ``X-CSRF-Token``). A request with an ``Authorization`` header is judged
-    by it alone.
-
-    Wrong bearer tokens are counted per client address
+    A request with an ``Authorization`` header is judged by it alone. A session's state-changing requests must
+    carry its CSRF token in ``X-CSRF-Token`` (else 403). Wrong bearer tokens are counted per client address
     (:class:`~alpr.bridge.api.hardening.AuthGuard`): too many lock the address out (429) and are audited.
+
+    Raises:
+        HTTPException: 401 without a valid credential, 403 without the CSRF token, 429 while locked out.
     """
-
-    def dep(
-        request: Request,
-        store: StoreDep,
-        creds: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
-    ) -> TokenInfo:
-        sid = request.cookies.get(SESSION_COOKIE)
-        if "authorization" not in request.headers and sid:
-            return _session(request, store, sid, role)
-        if creds is None or not creds.credentials:
-            raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-        guard: AuthGuard = request.app.state.auth_guard
-        ip = client_ip(request)
-        wait = guard.retry_after(ip)
-        if wait > 0:
+    sid = request.cookies.get(SESSION_COOKIE)
+    if "authorization" not in request.headers and sid:
+        return _session(request, store, sid)
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    guard: AuthGuard = request.app.state.auth_guard
+    ip = client_ip(request)
+    wait = guard.retry_after(ip)
+    if wait > 0:
+        raise HTTPException(
+            429, "too many failed tokens from this address; retry later", headers=retry_after_header(wait)
+        )
+    info = store.verify_token(token)
+    if info is None:
+        n, locked = guard.failed(ip)
+        store.audit(None, "auth.failed", {"ip": ip, "path": request.url.path[:200], "failures": n}, 0)
+        if locked:
+            lockout = guard.limits.auth_lockout_s
+            store.audit(None, "auth.lockout", {"ip": ip, "seconds": lockout}, 0)
             raise HTTPException(
-                429, "too many failed tokens from this address; retry later", headers=retry_after_header(wait)
+                429,
+                "too many failed tokens from this address; retry later",
+                headers=retry_after_header(lockout),
             )
-        info = store.verify_token(creds.credentials)
-        if info is None:
-            n, locked = guard.failed(ip)
-            store.audit(None, "auth.failed", {"ip": ip, "path": request.url.path[:200], "failures": n}, 0)
-            if locked:
-                lockout = guard.limits.auth_lockout_s
-                store.audit(None, "auth.lockout", {"ip": ip, "seconds": lockout}, 0)
-                raise HTTPException(
-                    429,
-                    "too many failed tokens from this address; retry later",
-                    headers=retry_after_header(lockout),
-                )
-            raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
-        if not info.allows(role):
-            raise HTTPException(403, f"this route needs the {role} role; the token has {info.role}")
-        return info
-
-    return dep
+        raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
+    return info
 
 
-def _session(request: Request, store: Store, sid: str, role: Role) -> TokenInfo:
+def _session(request: Request, store: Store, sid: str) -> TokenInfo:
     import secrets
 
     found = store.verify_session(sid)
@@ -97,9 +93,61 @@ def _session(request: Request, store: Store, sid: str, role: Role) -> TokenInfo:
         sent = request.headers.get(CSRF_HEADER, "")
         if not secrets.compare_digest(sent.encode(), csrf.encode()):
             raise HTTPException(403, "missing or wrong X-CSRF-Token for this session")
-    if not info.allows(role):
-        raise HTTPException(403, f"this route needs the {role} role; the user has {info.role}")
     return info
+
+
+class AuthenticateFirst:
+    """Pure ASGI middleware: every ``/api/`` request is authenticated before anything reads its body.
+
+    FastAPI parses and validates a request body before it runs the route's dependencies, so without this a
+    caller with no credential would learn from a 400 / 422 what a route accepts. The caller found here is
+    kept on ``request.state.principal`` for :func:`need`, which checks the role. Only the body limit (413,
+    outside every middleware) answers before it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Authenticate an API request, then pass it on; answer 401 / 403 / 429 / 503 here otherwise."""
+        if scope["type"] != "http" or not str(scope["path"]).startswith(API + "/"):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)  # no receive: the body stays unread
+        try:
+            info = await anyio.to_thread.run_sync(authenticate, request, request.app.state.store)
+        except HTTPException as exc:
+            refused = JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+            await refused(scope, receive, send)
+            return
+        except (StoreError, DBAPIError):  # as create_app's handlers, which do not reach middleware
+            await JSONResponse({"detail": "store unavailable"}, 503)(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = info
+        await self.app(scope, receive, send)
+
+
+def need(role: Role) -> Callable[..., TokenInfo]:
+    """A dependency that admits a caller holding at least ``role`` (403 otherwise).
+
+    The caller is the one :class:`AuthenticateFirst` found (:func:`authenticate`: a bearer token, or a session
+    cookie whose state-changing requests carry ``X-CSRF-Token``).
+    """
+
+    def dep(
+        request: Request,
+        store: StoreDep,
+        _creds: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],  # for the OpenAPI document
+    ) -> TokenInfo:
+        info: TokenInfo | None = getattr(request.state, "principal", None)
+        if info is None:  # a route outside /api/, which the middleware does not see
+            info = authenticate(request, store)
+        if not info.allows(role):
+            who = "user" if info.id < 0 else "token"  # accounts have negative principal ids
+            raise HTTPException(403, f"this route needs the {role} role; the {who} has {info.role}")
+        return info
+
+    return dep
 
 
 Viewer = Annotated[TokenInfo, Depends(need("viewer"))]

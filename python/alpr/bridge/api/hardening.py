@@ -5,7 +5,9 @@ that do not echo what was sent.
 
 The request body limit itself is FastAPI's own (``FastAPI(max_body_size=...)``, Starlette's
 ``RequestBodyLimitMiddleware``): it answers 413 from the ``Content-Length`` header before the body is
-read, and counts the bytes of a chunked body as they arrive, before any route (or token check) runs.
+read and before the token check, and counts the bytes of a chunked body as the route reads them. Every
+``/api/`` request is authenticated before its body is read (:class:`.common.AuthenticateFirst`), so a
+request without a valid credential gets 401 (or 429) whatever its body, and its body is never read.
 
 Limits (defaults; ``[http_limits]`` in the bridge config):
 

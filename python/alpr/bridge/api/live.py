@@ -13,10 +13,11 @@ dashboard must not write an audit row per update).
 
 import time
 from collections.abc import AsyncIterator
+from typing import Annotated
 
 import anyio
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 
 from alpr.bridge.api.common import API, StoreDep, Viewer
@@ -27,6 +28,9 @@ router = APIRouter(prefix=API)
 POLL_S = 0.4
 KEEPALIVE_S = 15.0
 MAX_S = 600.0
+LAST_EVENT_ID_DOC = (
+    "the `id` of the last event seen (`READ_ROW:ALERT_ROW`); anything else starts at the newest rows"
+)
 
 
 def _marks(last_event_id: str | None) -> tuple[int, int] | None:
@@ -66,11 +70,20 @@ async def _events(
     "/live",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
-    include_in_schema=False,
 )
-def live(request: Request, t: Viewer, store: StoreDep) -> StreamingResponse:
-    """Server-sent events of new reads and alerts; ``Last-Event-ID`` resumes after a reconnect."""
-    marks = _marks(request.headers.get("last-event-id")) or store.live_marks()
+def live(
+    request: Request,
+    t: Viewer,
+    store: StoreDep,
+    last_event_id: Annotated[str | None, Header(description=LAST_EVENT_ID_DOC)] = None,
+) -> StreamingResponse:
+    """Server-sent events of new reads and alerts; ``Last-Event-ID`` resumes after a reconnect.
+
+    Each event is ``id: READ_ROW:ALERT_ROW``, ``event: read`` (the read, as ``GET /reads/{event_id}``) or
+    ``event: alert`` (as an item of ``GET /alerts``), ``data:`` its JSON; a comment every 15 s keeps the
+    stream open, and it ends after 10 minutes (an ``EventSource`` reconnects by itself).
+    """
+    marks = _marks(last_event_id) or store.live_marks()
     store.audit(t.id, "live.open", {}, 0)
     return StreamingResponse(
         _events(request, store, t, marks),

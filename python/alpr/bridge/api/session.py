@@ -2,10 +2,11 @@
 
 The session id travels only in an ``HttpOnly; SameSite=Strict`` cookie (``Secure`` when served over
 TLS); the page learns the CSRF token from ``/auth/login`` or ``/auth/me`` (same-origin reads only)
-and sends it as ``X-CSRF-Token`` on every state-changing API call (:func:`.common.need` checks it).
+and sends it as ``X-CSRF-Token`` on every state-changing API call (:func:`.common.authenticate` checks it).
 Login takes a JSON body, which a cross-site HTML form cannot send. Failed sign-ins are audited and
 limited per user name and client address (:class:`LoginLimiter`): after
-:data:`MAX_FAILURES` in :data:`WINDOW_S` seconds the pair gets 429 until the window has passed.
+:data:`MAX_FAILURES` in :data:`WINDOW_S` seconds the pair gets 429 until the window has passed. The three
+routes are in the OpenAPI document beside the token-authenticated ones.
 """
 
 # No `from __future__ import annotations`: FastAPI must see the real dependency types.
@@ -19,7 +20,7 @@ from alpr.bridge.store.base import now_ms
 from alpr.bridge.store.settings import failure_key
 from alpr.bridge.store.users import SESSION_MAX_MS
 
-router = APIRouter(prefix="/auth", include_in_schema=False)
+router = APIRouter(prefix="/auth")
 
 MAX_FAILURES = 5
 WINDOW_S = 900.0
@@ -85,9 +86,20 @@ def _ip(request: Request) -> str:
     return request.client.host if request.client is not None else "?"
 
 
-@router.post("/login", response_model=Me)
+@router.post(
+    "/login",
+    response_model=Me,
+    responses={
+        401: {"description": "wrong user name or password, or the account is disabled"},
+        429: {"description": "too many failed sign-ins for this user name and address (`Retry-After`)"},
+    },
+)
 def login(request: Request, response: Response, store: StoreDep, body: Login) -> Me:
-    """Sign in: sets the session cookie; failed attempts are rate-limited."""
+    """Sign in: sets the ``alpr_session`` cookie and returns the session's CSRF token.
+
+    Send the token as ``X-CSRF-Token`` on every state-changing call made with the cookie. Failed attempts are
+    audited and rate-limited per user name and address.
+    """
     lim, ip = limiter(request), _ip(request)
     wait = lim.retry_after(body.username, ip)
     if wait > 0:
@@ -120,9 +132,14 @@ def login(request: Request, response: Response, store: StoreDep, body: Login) ->
     )
 
 
-@router.post("/logout", status_code=204, response_class=Response)
+@router.post(
+    "/logout",
+    status_code=204,
+    response_class=Response,
+    responses={403: {"description": "a live session cookie without its `X-CSRF-Token`"}},
+)
 def logout(request: Request, store: StoreDep) -> Response:
-    """Sign out: ends the session and clears its cookie."""
+    """Sign out: ends the session (which needs its ``X-CSRF-Token``) and clears its cookie."""
     sid = request.cookies.get(SESSION_COOKIE)
     out = Response(status_code=204)
     if sid:
@@ -139,7 +156,7 @@ def logout(request: Request, store: StoreDep) -> Response:
     return out
 
 
-@router.get("/me", response_model=Me)
+@router.get("/me", response_model=Me, responses={401: {"description": "no live session cookie"}})
 def me(request: Request, response: Response, store: StoreDep) -> Me:
     """The signed-in user of this session cookie."""
     sid = request.cookies.get(SESSION_COOKIE)
