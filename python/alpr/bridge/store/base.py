@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -106,6 +107,11 @@ class IngestResult:
     stored: int
     duplicates: int
     alerts: int
+
+
+def lock_key(name: str) -> int:
+    """A signed 64-bit advisory-lock key for ``name`` (PostgreSQL's ``pg_advisory_*`` take a bigint)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
 def now_ms() -> int:
@@ -240,8 +246,6 @@ class StoreBase:
         try:
             with self.engine.begin() as conn:
                 if not self.is_sqlite:
-                    from alpr.bridge.store.fleet import lock_key
-
                     # Bridges starting together on a new database would each create the schema; the
                     # second one's insert into alembic_version fails. One at a time (the lock ends with
                     # this transaction, and the next finds the schema at head).

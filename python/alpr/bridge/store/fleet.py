@@ -16,23 +16,17 @@ bridge stops or its connection dies, PostgreSQL releases the lock and the next b
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import threading
 from typing import Any
 
 import sqlalchemy as sa
 
-from alpr.bridge.store.base import StoreBase
+from alpr.bridge.store.base import StoreBase, lock_key
 
 __all__ = ["LEASE_MS", "FleetMixin", "lock_key"]
 
 LEASE_MS = 60_000
 """How long a claimed outbox row stays with the bridge that claimed it (renewed by each fetch)."""
-
-
-def lock_key(name: str) -> int:
-    """A signed 64-bit advisory-lock key for ``name`` (PostgreSQL's ``pg_advisory_*`` take a bigint)."""
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
 class FleetMixin(StoreBase):

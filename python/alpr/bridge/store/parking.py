@@ -26,8 +26,17 @@ from sqlalchemy.engine import Connection
 
 from alpr.bridge import schema as S
 from alpr.bridge.crypto import normalize_plate
-from alpr.bridge.store.base import EventLike, Sink, _dumps, iso_ms, now_ms, page, parse_ts_ms, window
-from alpr.bridge.store.fleet import lock_key
+from alpr.bridge.store.base import (
+    EventLike,
+    Sink,
+    _dumps,
+    iso_ms,
+    lock_key,
+    now_ms,
+    page,
+    parse_ts_ms,
+    window,
+)
 from alpr.bridge.store.outbox import OutboxMixin
 from alpr.bridge.store.session_cache import CachedSession, PermitCache, SessionCache
 from alpr.bridge.store.sites import PermitDecision, PermitLookup, SiteConfig, SitesMixin

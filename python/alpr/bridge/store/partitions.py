@@ -26,8 +26,7 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from alpr.bridge.store.base import StoreBase
-from alpr.bridge.store.fleet import lock_key
+from alpr.bridge.store.base import StoreBase, lock_key
 
 __all__ = [
     "AHEAD_MONTHS",
