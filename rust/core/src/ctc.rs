@@ -224,7 +224,8 @@ fn argmax_frames(data: &[f32], c: usize, out: &mut Vec<u32>) {
 /// Probability of class `k` in a frame (softmax for logits).
 fn frame_prob(frame: &[f32], k: usize, logits: bool) -> f32 {
     if !logits {
-        return frame[k];
+        // NaN reads as impossible (as in `log_probs`): confidence 0, never NaN.
+        return if frame[k].is_nan() { 0.0 } else { frame[k] };
     }
     let max = frame
         .iter()
@@ -1146,6 +1147,22 @@ mod tests {
         assert_eq!(d[0].confidences.len(), 3);
         let b = ctc_beam(&data, &shape, &cs, 5).unwrap();
         assert_eq!(b[0].text, "AAB");
+    }
+
+    #[test]
+    fn nan_probability_is_confidence_zero() {
+        // An all-NaN frame in probability mode: argmax falls back to class 0 (here "A", blank is
+        // class 1); NaN reads as impossible, so the confidence is 0, not NaN (found by fuzz_ctc).
+        let cs = charset("A");
+        let data = [f32::NAN, f32::NAN];
+        let shape = CtcShape::new(&[1, 1, 2], 2, 1, 1, false).unwrap();
+        let d = ctc_greedy(&data, &shape, &cs).unwrap();
+        assert_eq!(
+            (d[0].text.as_str(), d[0].confidences.as_slice()),
+            ("A", &[0.0][..])
+        );
+        let s = slot_decode(&data, &[1, 1, 2], &charset("AB"), "B", false).unwrap();
+        assert_eq!(s[0].confidences, vec![0.0]);
     }
 
     #[test]
