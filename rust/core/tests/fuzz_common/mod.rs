@@ -11,6 +11,8 @@
 //! `$CARGO_TARGET_TMPDIR/fuzz-failures/<target>/<hash>.bin` (copy it into the corpus as a
 //! regression) and the test fails after the run with the number of failing inputs.
 //! `ALPR_FUZZ_REPLAY=<file>` runs one input file alone (to reproduce a failure).
+//! `ALPR_FUZZ_SEED_OUT=<folder>` writes the first 8 generated inputs (of at most 2 KB) that got
+//! past validation there: how the committed `seed-*.bin` files were made.
 
 #![allow(dead_code)] // each test crate uses a different subset
 
@@ -261,8 +263,20 @@ pub fn run(target: &str, max_len: usize, f: impl Fn(&[u8]) -> bool) {
         .join(target);
     let mut failures: Vec<PathBuf> = Vec::new();
     let mut accepted = 0u64;
+    let seed_out = std::env::var("ALPR_FUZZ_SEED_OUT").ok().map(PathBuf::from);
+    let mut seeds_written = 0;
     let mut check = |data: &[u8], what: &str| match catch_unwind(AssertUnwindSafe(|| f(data))) {
-        Ok(deep) => accepted += u64::from(deep),
+        Ok(deep) => {
+            accepted += u64::from(deep);
+            if let Some(dir) = seed_out.as_ref().filter(|_| deep && seeds_written < 8) {
+                if data.len() <= 2048 && what.starts_with("case") {
+                    std::fs::create_dir_all(dir).expect("seed folder");
+                    let path = dir.join(format!("seed-{:016x}.bin", fnv(data)));
+                    std::fs::write(path, data).expect("seed file");
+                    seeds_written += 1;
+                }
+            }
+        }
         Err(_) => {
             std::fs::create_dir_all(&fail_dir).expect("failure folder");
             let path = fail_dir.join(format!("{:016x}.bin", fnv(data)));
