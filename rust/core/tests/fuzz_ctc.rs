@@ -1,7 +1,8 @@
 //! Fuzz target `ctc`: `CtcShape::new`, `ctc_greedy`, `ctc_beam`, `ctc_constrained` (with plate
 //! patterns), `slot_decode`, `sequence_log_prob` and `check_charset` on arbitrary shapes, values
 //! (NaN, inf, denormals, logits or probabilities), blanks, charsets and beam widths.
-//! See `fuzz_common` for the harness and `ALPR_FUZZ_CASES`.
+//! See `fuzz_common` for the harness and `ALPR_FUZZ_CASES`; `ALPR_FUZZ_DEBUG=1` prints the decoded
+//! arguments of each input (with `ALPR_FUZZ_REPLAY`).
 
 mod fuzz_common;
 
@@ -184,6 +185,9 @@ fn target(data: &[u8]) -> bool {
                     <= 1.0 + 1e-6
             }));
     let valid = (unit, normalised);
+    if std::env::var("ALPR_FUZZ_DEBUG").is_ok() {
+        eprintln!("shape ({b}, {t}, {c}) blank {blank} logits {logits} beam {beam} charset {charset:?} patterns {patterns:?}\nprobs {probs:?}");
+    }
     match ctc::ctc_greedy(&probs, &shape, &charset) {
         Ok(rows) => check_rows(&rows, &shape, &charset, None, valid),
         Err(_) => assert!(!charset_ok),
