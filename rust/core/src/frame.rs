@@ -476,29 +476,36 @@ pub fn decode_jpeg(data: &[u8], bgr: bool) -> Result<DecodedImage> {
     };
     // A decoder bug must surface as a DecodeError, not as a panic crossing into Python.
     let decoded = std::panic::catch_unwind(|| {
-        let want = if bgr {
-            ColorSpace::BGR
-        } else {
-            ColorSpace::RGB
-        };
-        let mut decoder = JpegDecoder::new_with_options(data, options(want));
-        decoder.decode_headers()?;
         // zune-jpeg converts only YCbCr (and gray) to BGR; CMYK, YCCK and RGB streams only to
-        // RGB (found by fuzz_jpeg: a CMYK JPEG letterboxed but failed `decode_jpeg`). Decode
-        // those as RGB with a fresh decoder (the converter is chosen with the headers) and swap.
-        let swap = bgr
-            && !matches!(
-                decoder.get_input_colorspace(),
+        // RGB (found by fuzz_jpeg: a CMYK JPEG letterboxed but failed `decode_jpeg`). Those are
+        // decoded as RGB, with a fresh decoder (the converter is chosen with the headers), and
+        // swapped. The colour space can also change after the headers (an Adobe marker later in
+        // the stream), so a BGR decode that fails on such a stream is retried the same way.
+        let rgb_only = |d: &JpegDecoder<&[u8]>| {
+            !matches!(
+                d.get_input_colorspace(),
                 Some(ColorSpace::YCbCr | ColorSpace::Luma)
-            );
-        if swap {
-            decoder = JpegDecoder::new_with_options(data, options(ColorSpace::RGB));
+            )
+        };
+        if bgr {
+            let mut decoder = JpegDecoder::new_with_options(data, options(ColorSpace::BGR));
             decoder.decode_headers()?;
+            if !rgb_only(&decoder) {
+                match decoder.decode() {
+                    Ok(pixels) => {
+                        let cs = decoder.get_output_colorspace();
+                        return Ok((pixels, decoder.info(), cs, false));
+                    }
+                    Err(e) if !rgb_only(&decoder) => return Err(e),
+                    Err(_) => {}
+                }
+            }
         }
-        let info = decoder.info();
+        let mut decoder = JpegDecoder::new_with_options(data, options(ColorSpace::RGB));
+        decoder.decode_headers()?;
         let pixels = decoder.decode()?;
-        let out_cs = decoder.get_output_colorspace();
-        Ok::<_, zune_jpeg::errors::DecodeErrors>((pixels, info, out_cs, swap))
+        let cs = decoder.get_output_colorspace();
+        Ok::<_, zune_jpeg::errors::DecodeErrors>((pixels, decoder.info(), cs, bgr))
     });
     let (pixels, info, out_cs, swap) = match decoded {
         Ok(Ok(v)) => v,
