@@ -254,15 +254,27 @@ raw_inputs = (
 )
 
 
-@settings(max_examples=500, deadline=None)
-@given(raw_inputs)
-def test_from_json_never_crashes(data: bytes) -> None:
-    """Any input either decodes to a valid event or raises DecodeError; nothing else escapes."""
+def _decodes_or_rejects(data: bytes) -> None:
     try:
         e = PlateEvent.from_json(data)
     except DecodeError:
         return
     assert PlateEvent.from_json(e.to_json()) == e
+
+
+@settings(max_examples=500, deadline=None)
+@given(raw_inputs)
+def test_from_json_never_crashes(data: bytes) -> None:
+    """Any input either decodes to a valid event or raises DecodeError; nothing else escapes."""
+    _decodes_or_rejects(data)
+
+
+@pytest.mark.slow
+@settings(max_examples=100_000, deadline=None, database=None)
+@given(raw_inputs)
+def test_from_json_never_crashes_long(data: bytes) -> None:
+    """The same as the 500-example run above, for 100,000 inputs (``pytest -m slow``)."""
+    _decodes_or_rejects(data)
 
 
 def test_direction_is_optional_and_validated(validator: jsonschema.Draft202012Validator) -> None:

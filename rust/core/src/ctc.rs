@@ -156,12 +156,15 @@ fn log_probs(row: &[f32], shape: &CtcShape, out: &mut Vec<f64>) {
                 .filter(|v| !v.is_nan())
                 .map(|&v| (v as f64 - max).exp())
                 .sum();
-            let lz = max + sum.ln();
+            // `(v - max) - ln(sum)`, not `v - (max + ln(sum))`: next to a logit of ~1e22 the
+            // `ln(sum)` vanishes in the sum, two tied maxima each got probability 1 and a beam
+            // result log-probability ln 2 > 0 (found by fuzz_ctc).
+            let ls = sum.ln();
             out.extend(frame.iter().map(|&v| {
                 if v.is_nan() {
                     f64::NEG_INFINITY
                 } else {
-                    v as f64 - lz
+                    (v as f64 - max) - ls
                 }
             }));
         } else {
@@ -224,7 +227,8 @@ fn argmax_frames(data: &[f32], c: usize, out: &mut Vec<u32>) {
 /// Probability of class `k` in a frame (softmax for logits).
 fn frame_prob(frame: &[f32], k: usize, logits: bool) -> f32 {
     if !logits {
-        return frame[k];
+        // NaN reads as impossible (as in `log_probs`): confidence 0, never NaN.
+        return if frame[k].is_nan() { 0.0 } else { frame[k] };
     }
     let max = frame
         .iter()
@@ -1146,6 +1150,33 @@ mod tests {
         assert_eq!(d[0].confidences.len(), 3);
         let b = ctc_beam(&data, &shape, &cs, 5).unwrap();
         assert_eq!(b[0].text, "AAB");
+    }
+
+    #[test]
+    fn huge_tied_logits_share_the_mass() {
+        // Two tied logits of 3.5e22 (blank and "A"), then "A" for sure: P("A") = 1, log 0.
+        let cs = charset("A");
+        let data = [3.5e22, 3.5e22, 0.0, 1.0e30];
+        let shape = CtcShape::new(&[1, 2, 2], 4, 1, 0, true).unwrap();
+        let d = ctc_beam(&data, &shape, &cs, 4).unwrap();
+        assert_eq!(d[0].text, "A");
+        assert!(d[0].log_prob.abs() < 1e-12, "{}", d[0].log_prob);
+    }
+
+    #[test]
+    fn nan_probability_is_confidence_zero() {
+        // An all-NaN frame in probability mode: argmax falls back to class 0 (here "A", blank is
+        // class 1); NaN reads as impossible, so the confidence is 0, not NaN (found by fuzz_ctc).
+        let cs = charset("A");
+        let data = [f32::NAN, f32::NAN];
+        let shape = CtcShape::new(&[1, 1, 2], 2, 1, 1, false).unwrap();
+        let d = ctc_greedy(&data, &shape, &cs).unwrap();
+        assert_eq!(
+            (d[0].text.as_str(), d[0].confidences.as_slice()),
+            ("A", &[0.0][..])
+        );
+        let s = slot_decode(&data, &[1, 1, 2], &charset("AB"), "B", false).unwrap();
+        assert_eq!(s[0].confidences, vec![0.0]);
     }
 
     #[test]

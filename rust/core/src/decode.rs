@@ -283,8 +283,9 @@ pub fn postprocess_yolo<T: HeadValue>(
         u.check()?;
     }
     let mut cands = candidates(data, layout, opts.conf_threshold);
-    // Stable sort: equal scores keep anchor order, as in `nms`.
-    cands.sort_by(|a, b| b.1.total_cmp(&a.1));
+    // Stable sort: equal scores (-0.0 and 0.0 included; no NaN gets here) keep anchor order, as
+    // in `nms`.
+    cands.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal));
     cands.truncate(MAX_NMS);
     // Gather the boxes of the candidates (already in visiting order) for the NMS kernel.
     let mut boxes = Vec::with_capacity(cands.len() * 4);

@@ -468,24 +468,46 @@ pub fn decode_jpeg(data: &[u8], bgr: bool) -> Result<DecodedImage> {
         )))
         }
     }
-    let colorspace = if bgr {
-        ColorSpace::BGR
-    } else {
-        ColorSpace::RGB
+    let options = |cs: ColorSpace| {
+        DecoderOptions::new_fast()
+            .set_max_width(MAX_JPEG_SIDE)
+            .set_max_height(MAX_JPEG_SIDE)
+            .jpeg_set_out_colorspace(cs)
     };
-    let options = DecoderOptions::new_fast()
-        .set_max_width(MAX_JPEG_SIDE)
-        .set_max_height(MAX_JPEG_SIDE)
-        .jpeg_set_out_colorspace(colorspace);
     // A decoder bug must surface as a DecodeError, not as a panic crossing into Python.
     let decoded = std::panic::catch_unwind(|| {
-        let mut decoder = JpegDecoder::new_with_options(data, options);
+        // zune-jpeg converts only YCbCr (and gray) to BGR; CMYK, YCCK and RGB streams only to
+        // RGB (found by fuzz_jpeg: a CMYK JPEG letterboxed but failed `decode_jpeg`). Those are
+        // decoded as RGB, with a fresh decoder (the converter is chosen with the headers), and
+        // swapped. The colour space can also change after the headers (an Adobe marker later in
+        // the stream), so a BGR decode that fails on such a stream is retried the same way.
+        let rgb_only = |d: &JpegDecoder<&[u8]>| {
+            !matches!(
+                d.get_input_colorspace(),
+                Some(ColorSpace::YCbCr | ColorSpace::Luma)
+            )
+        };
+        if bgr {
+            let mut decoder = JpegDecoder::new_with_options(data, options(ColorSpace::BGR));
+            decoder.decode_headers()?;
+            if !rgb_only(&decoder) {
+                match decoder.decode() {
+                    Ok(pixels) => {
+                        let cs = decoder.get_output_colorspace();
+                        return Ok((pixels, decoder.info(), cs, false));
+                    }
+                    Err(e) if !rgb_only(&decoder) => return Err(e),
+                    Err(_) => {}
+                }
+            }
+        }
+        let mut decoder = JpegDecoder::new_with_options(data, options(ColorSpace::RGB));
         decoder.decode_headers()?;
-        let info = decoder.info();
         let pixels = decoder.decode()?;
-        Ok::<_, zune_jpeg::errors::DecodeErrors>((pixels, info, decoder.get_output_colorspace()))
+        let cs = decoder.get_output_colorspace();
+        Ok::<_, zune_jpeg::errors::DecodeErrors>((pixels, decoder.info(), cs, bgr))
     });
-    let (pixels, info, out_cs) = match decoded {
+    let (pixels, info, out_cs, swap) = match decoded {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => return Err(CoreError::Decode(format!("jpeg: {e:?}"))),
         Err(_) => {
@@ -509,8 +531,16 @@ pub fn decode_jpeg(data: &[u8], bgr: bool) -> Result<DecodedImage> {
         PixelFormat::Rgb
     };
     let data = match channels {
+        3 if swap => pixels
+            .chunks_exact(3)
+            .flat_map(|p| [p[2], p[1], p[0]])
+            .collect(),
         3 => pixels,
         1 => pixels.iter().flat_map(|&g| [g, g, g]).collect(),
+        4 if swap => pixels
+            .chunks_exact(4)
+            .flat_map(|p| [p[2], p[1], p[0]])
+            .collect(),
         4 => pixels
             .chunks_exact(4)
             .flat_map(|p| [p[0], p[1], p[2]])

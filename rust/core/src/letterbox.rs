@@ -33,6 +33,16 @@ pub struct LetterboxInfo {
     pub new_height: usize,
 }
 
+/// The tensor sizes a letterbox accepts: 1..=8192 pixels per side.
+fn check_size(width: usize, height: usize) -> Result<()> {
+    if width == 0 || height == 0 || width > 1 << 13 || height > 1 << 13 {
+        return Err(CoreError::Value(format!(
+            "size: expected 1..=8192 pixels per side, got {width}x{height} (width x height)"
+        )));
+    }
+    Ok(())
+}
+
 /// Python's `round()` (half to even) as Ultralytics relies on it.
 fn py_round(v: f64) -> f64 {
     v.round_ties_even()
@@ -52,11 +62,7 @@ impl LetterboxInfo {
                 "frame: expected a non-empty frame, got {src_width}x{src_height} (width x height)"
             )));
         }
-        if width == 0 || height == 0 || width > 1 << 13 || height > 1 << 13 {
-            return Err(CoreError::Value(format!(
-                "size: expected 1..=8192 pixels per side, got {width}x{height} (width x height)"
-            )));
-        }
+        check_size(width, height)?;
         let r = (height as f64 / src_height as f64).min(width as f64 / src_width as f64);
         let new_w = (py_round(src_width as f64 * r) as usize).clamp(1, width);
         let new_h = (py_round(src_height as f64 * r) as usize).clamp(1, height);
@@ -650,6 +656,9 @@ pub fn letterbox_batch_into<T: OutElem>(
     params: &LetterboxParams,
     out: &mut [T],
 ) -> Result<Vec<LetterboxInfo>> {
+    // Before any size arithmetic: a zero side made `chunks_exact_mut(0)` panic, a huge one
+    // overflowed `per` (found by fuzz_letterbox).
+    check_size(width, height)?;
     let per = 3 * width * height;
     if out.len() != frames.len() * per {
         return Err(CoreError::Shape(format!(
@@ -687,6 +696,17 @@ mod tests {
             (info.new_width, info.new_height, info.pad_y),
             (64, 33, 15.0)
         );
+    }
+
+    #[test]
+    fn batch_rejects_zero_and_huge_sizes() {
+        // A zero side once reached `chunks_exact_mut(0)` (a panic; found by fuzz_letterbox).
+        let data = [0u8; 12];
+        let f = Frame::new(&data, 2, 2, PixelFormat::Bgr, None).unwrap();
+        let p = LetterboxParams::default();
+        let mut out: [f32; 0] = [];
+        assert!(letterbox_batch_into(&[f], 0, 4, &p, &mut out).is_err());
+        assert!(letterbox_batch_into(&[f], usize::MAX, usize::MAX, &p, &mut out).is_err());
     }
 
     #[test]

@@ -58,8 +58,13 @@ pub fn score_order(scores: &[f32]) -> Vec<u32> {
     let mut order: Vec<u32> = (0..scores.len() as u32)
         .filter(|&i| !scores[i as usize].is_nan())
         .collect();
-    // Stable sort by descending score keeps equal scores in ascending index order.
-    order.sort_by(|&a, &b| scores[b as usize].total_cmp(&scores[a as usize]));
+    // Stable sort by descending score keeps equal scores in ascending index order. `partial_cmp`
+    // (never `None` once NaN is gone), not `total_cmp`: -0.0 and 0.0 are equal scores, as in torch.
+    order.sort_by(|&a, &b| {
+        scores[b as usize]
+            .partial_cmp(&scores[a as usize])
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
     order
 }
 
@@ -333,6 +338,16 @@ mod tests {
         let boxes = [0.0, 0.0, 1.0, 1.0, 5.0, 5.0, 6.0, 6.0, 9.0, 9.0, 10.0, 10.0];
         let scores = [0.5, f32::NAN, 0.5];
         assert_eq!(nms(&boxes, &scores, 0.5, None, None).unwrap(), vec![0, 2]);
+    }
+
+    #[test]
+    fn negative_zero_ties_with_zero() {
+        // -0.0 == 0.0: a tie, so index order (found by fuzz_nms; `total_cmp` put 0.0 first).
+        let boxes = [0.0, 0.0, 1.0, 1.0, 5.0, 5.0, 6.0, 6.0];
+        assert_eq!(
+            nms(&boxes, &[-0.0, 0.0], 0.5, None, None).unwrap(),
+            vec![0, 1]
+        );
     }
 
     #[test]
