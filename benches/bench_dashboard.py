@@ -6,7 +6,11 @@ the camera health and the stats charts (``/api/v1/stats/charts?hours=24&days=14`
 over real HTTP to ``create_app`` on uvicorn, SQLite store. Baseline in the same run: the same page load on
 a store with 1,000 reads (what the page costs before the data grows).
 
-    python benches/bench_dashboard.py --reads 1000000 --rounds 20
+With ``--browser``, also the page as an operator sees it: Debian's Chromium driven by Playwright, signed
+in once, then per round a reload of the Live view until its newest read is on screen, and a switch to
+the Stats view until its first chart is drawn (rendering and scripts included).
+
+    python benches/bench_dashboard.py --reads 1000000 --rounds 20 [--browser]
 """
 
 from __future__ import annotations
@@ -79,7 +83,52 @@ def fill(store: Store, filler: int, real: int) -> None:
         store.ingest([Ingest(e, None) for e in events[i : i + 500]])
 
 
-def page_loads(tmp: Path, filler: int, rounds: int) -> dict[str, Any]:
+def browser_loads(url: str, user: str, password: str, rounds: int) -> dict[str, Any]:
+    """Median / p95 ms in Chromium: reload -> the Live view's newest read visible; Stats -> first chart."""
+    import shutil
+
+    from playwright import sync_api
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        raise SystemExit("--browser needs Debian's chromium (scripts/system-deps.sh)")
+    live: list[float] = []
+    stats: list[float] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        page.set_default_timeout(30_000)
+        page.goto(url + "/")
+        page.get_by_label("Username", exact=True).fill(user)
+        page.get_by_label("Password", exact=True).fill(password)
+        page.get_by_role("button", name="Sign in").click()
+        page.locator("#live-reads li").first.wait_for()
+        for r in range(rounds + 1):  # the first round warms caches and is not counted
+            t = time.perf_counter()
+            page.reload()
+            page.locator("#live-reads li").first.wait_for()
+            t_live = time.perf_counter() - t
+            t = time.perf_counter()
+            page.get_by_role("link", name="Stats").click()
+            page.locator("#chart-hours svg").first.wait_for()
+            t_stats = time.perf_counter() - t
+            page.get_by_role("link", name="Live").click()
+            if r:
+                live.append(t_live)
+                stats.append(t_stats)
+        browser.close()
+
+    def summary(v: list[float]) -> dict[str, float]:
+        v = sorted(v)
+        return {
+            "median": round(statistics.median(v) * 1000, 1),
+            "p95": round(v[min(len(v) - 1, int(0.95 * len(v)))] * 1000, 1),
+        }
+
+    return {"browser_live_view_ms": summary(live), "browser_stats_view_ms": summary(stats)}
+
+
+def page_loads(tmp: Path, filler: int, rounds: int, browser: bool = False) -> dict[str, Any]:
     ring = generate_keyfile(tmp / "keys.json")
     store = Store(f"sqlite:///{tmp / 'dash.db'}", ring)
     t0 = time.monotonic()
@@ -104,10 +153,15 @@ def page_loads(tmp: Path, filler: int, rounds: int) -> dict[str, Any]:
                     per_url[u].append(time.perf_counter() - t)
             if r:
                 times.append(time.perf_counter() - start)
+        in_browser = {}
+        if browser:
+            store.create_user("bench", "viewer", "bench password 1")
+            in_browser = browser_loads(f"http://127.0.0.1:{port}", "bench", "bench password 1", rounds)
     stats = store.stats()
     store.close()
     times.sort()
     return {
+        **in_browser,
         "stored_reads": stats["reads"],
         "fill_s": round(filled, 1),
         "page_load_ms": {
@@ -123,11 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reads", type=int, default=1_000_000)
     ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--browser", action="store_true", help="also time the page in Chromium (Playwright)")
     args = ap.parse_args(argv)
     out = {}
     for name, filler in (("baseline: 1,000 reads", 0), (f"{args.reads:,} reads", args.reads - 1000)):
         with tempfile.TemporaryDirectory(prefix="alpr-dash-") as tmp:
-            out[name] = page_loads(Path(tmp), filler, args.rounds)
+            out[name] = page_loads(Path(tmp), filler, args.rounds, args.browser)
             print(name, json.dumps(out[name], indent=1), flush=True)
     return 0
 

@@ -8,6 +8,7 @@ installs it) through ``executable_path``. Screenshots of every view land in
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -362,6 +363,8 @@ def test_reads_and_alerts_paging_older_and_back_to_newest(page: Any, site: Site)
     sync_api.expect(alert_plates).to_have_count(50)
     page.get_by_label("State", exact=True).select_option("open")  # chosen, not shown: Older pages the list
     page.locator("#a-more").dblclick()
+    # Older is disabled while its request runs too: wait for the rows themselves, then for the end.
+    sync_api.expect(alert_plates.filter(has_text=re.compile(r"^PGA"))).to_have_count(55)
     sync_api.expect(page.locator("#a-more")).to_be_disabled()
     shown = [t for t in alert_plates.all_inner_texts() if t.startswith("PGA")]
     assert sorted(shown) == [f"PGA{i:03d}" for i in range(55)]  # each once, newest first
