@@ -48,3 +48,16 @@ def test_wire_helpers_take_any_input(frame: bytes, endpoint: str, via: str) -> N
 def test_wire_helpers_take_any_input_long(frame: bytes, endpoint: str, via: str) -> None:
     """The same for 100,000 inputs (``pytest -m slow``)."""
     _check(frame, endpoint, via)
+
+
+@pytest.mark.parametrize("port", ["٣", "5٥٥٥", "²", "5556\n"])
+def test_replay_endpoint_rejects_non_ascii_port_digits(port: str) -> None:
+    """``str.isdigit`` says yes to Arabic-Indic and superscript digits (``int`` reads '٣' as 3): a port is
+    ASCII digits only, so such an endpoint is a clear error, not a different port."""
+    with pytest.raises(ValueError, match="port"):
+        _wire.replay_endpoint_for(f"tcp://127.0.0.1:{port}")
+
+
+def test_replay_endpoint_of_a_tcp_port_is_the_next_port() -> None:
+    assert _wire.replay_endpoint_for("tcp://127.0.0.1:5556") == "tcp://127.0.0.1:5557"
+    assert _wire.replay_endpoint_for("tcp://0.0.0.0:*") == "tcp://0.0.0.0:*"

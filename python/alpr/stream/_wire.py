@@ -67,7 +67,7 @@ def replay_endpoint_for(endpoint: str) -> str:
             raise ValueError(f"endpoint: expected tcp://host:port, got {endpoint!r}")
         if port in ("*", "0"):
             return f"tcp://{host}:*"
-        if not port.isdigit() or not 0 < int(port) < 65535:
+        if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65535:
             raise ValueError(f"endpoint: expected a port in 1..65534 or '*', got {endpoint!r}")
         return f"tcp://{host}:{int(port) + 1}"
     if scheme in ("ipc", "inproc"):
