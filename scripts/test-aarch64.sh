@@ -67,6 +67,7 @@ mkdir -p "$TR/opt/alpr-tests/tests" "$TR/opt/alpr-tests/scripts"
 cp -r tests/native tests/pipeline "$TR/opt/alpr-tests/tests/"
 # The suites' shared helpers (pyproject puts tests/ on the path) and run policy (slow tests opt-in).
 cp tests/netutil.py tests/conftest.py "$TR/opt/alpr-tests/tests/"
+mkdir -p "$TR/opt/alpr-tests/benches" && cp benches/soak.py "$TR/opt/alpr-tests/benches/"  # its short run
 cp scripts/make_demo_video.py "$TR/opt/alpr-tests/scripts/"
 cp pyproject.toml "$TR/opt/alpr-tests/"  # the pytest settings (markers, warnings as errors)
 # Under emulation code runs 10-50x slower: Hypothesis' per-example deadline would fail on time alone.

@@ -78,9 +78,10 @@ def test_default_variant_rules(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_bundled_manifest_has_int8_for_both_models() -> None:
     """The shipped manifest: both models have an INT8 file, so ARM CPUs get INT8 for both."""
+    import alpr
     from alpr._models import load_manifest
 
-    folder = Path(__file__).resolve().parents[2] / "models"
+    folder = Path(alpr.__file__).resolve().parent / "models"  # the installed package's (the wheel's) models
     _, manifest = load_manifest(folder)
     for kind in ("detector", "ocr"):
         entry = ModelEntry.model_validate(manifest["models"][kind])
