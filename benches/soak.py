@@ -106,15 +106,18 @@ def run_alpr(video: Path, work: Path) -> dict[str, Any]:
         "--publish", f"tcp://127.0.0.1:{port}", "--outbox", str(work / "outbox.db"),
         "--health-port", str(hport),
     ]  # fmt: skip
-    out = open(work / "events.jsonl", "wb")  # noqa: SIM115 (closed below, after the process)
-    err = open(work / "stderr.txt", "wb")  # noqa: SIM115
-    t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=out, stderr=err)
     samples: list[dict[str, Any]] = []
-    _sample(proc, f"http://127.0.0.1:{hport}/health", samples)
-    wall = time.monotonic() - t0
-    out.close()
-    err.close()
+    with open(work / "events.jsonl", "wb") as out, open(work / "stderr.txt", "wb") as err:
+        t0 = time.monotonic()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
+        try:
+            _sample(proc, f"http://127.0.0.1:{hport}/health", samples)
+        finally:  # interrupted (a test's timeout): no process, socket or file left behind
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+                consumer.stop.set()
+        wall = time.monotonic() - t0
     printed = [json.loads(line) for line in (work / "events.jsonl").read_text().splitlines() if line.strip()]
     deadline = time.monotonic() + 10
     while len(consumer.ids) < len(printed) and time.monotonic() < deadline:

@@ -91,8 +91,11 @@ print(\"alpr\", alpr.__file__, n.__file__, platform.machine())
 
 log "2/3 pytest tests/native tests/pipeline -m \"$MARKERS\""
 t=$SECONDS
+# The short soak (500 frames of real inference through `alpr run`) needs > 5 min under qemu, past its
+# time limit; it is a delivery test, run natively by scripts/test.sh. Everything else runs here.
 in_root "$TR" sh -c "cd /opt/alpr-tests && nice -n 10 /opt/alpr/bin/python -m pytest -q -p no:cacheprovider \
-    -m '$MARKERS' tests/native tests/pipeline" || failed=1
+    -m '$MARKERS' --deselect tests/pipeline/test_soak_short.py::test_short_soak_delivers_every_event \
+    tests/native tests/pipeline" || failed=1
 log "pytest took $((SECONDS - t)) s"
 
 log "3/3 alpr read on a rendered image"
