@@ -8,37 +8,7 @@ mod fuzz_common;
 
 use alpr_core::crop::{crop_into, rect_to_quad, CropParams, Layout, Region};
 use alpr_core::frame::{Frame, PixelFormat};
-use alpr_core::letterbox::OutElem;
-use fuzz_common::{frames, Input};
-
-trait Val: OutElem + std::fmt::Debug {
-    fn zero() -> Self;
-    fn f(self) -> f32;
-}
-impl Val for f32 {
-    fn zero() -> Self {
-        0.0
-    }
-    fn f(self) -> f32 {
-        self
-    }
-}
-impl Val for half::f16 {
-    fn zero() -> Self {
-        half::f16::ZERO
-    }
-    fn f(self) -> f32 {
-        self.to_f32()
-    }
-}
-impl Val for u8 {
-    fn zero() -> Self {
-        0
-    }
-    fn f(self) -> f32 {
-        f32::from(self)
-    }
-}
+use fuzz_common::{frames, Input, Val};
 
 /// A coordinate near a frame of `n` pixels: inside, just outside, far outside, or special.
 fn coord(inp: &mut Input<'_>, n: usize) -> f32 {

@@ -7,39 +7,9 @@ mod fuzz_common;
 
 use alpr_core::frame::Frame;
 use alpr_core::letterbox::{
-    letterbox_batch_into, letterbox_into, linear_taps, LetterboxInfo, LetterboxParams, OutElem,
+    letterbox_batch_into, letterbox_into, linear_taps, LetterboxInfo, LetterboxParams,
 };
-use fuzz_common::{frames, Input};
-
-/// Output element types, read back as `f32` for the checks.
-trait Val: OutElem + PartialEq + std::fmt::Debug {
-    fn zero() -> Self;
-    fn f(self) -> f32;
-}
-impl Val for f32 {
-    fn zero() -> Self {
-        0.0
-    }
-    fn f(self) -> f32 {
-        self
-    }
-}
-impl Val for half::f16 {
-    fn zero() -> Self {
-        half::f16::ZERO
-    }
-    fn f(self) -> f32 {
-        self.to_f32()
-    }
-}
-impl Val for u8 {
-    fn zero() -> Self {
-        0
-    }
-    fn f(self) -> f32 {
-        f32::from(self)
-    }
-}
+use fuzz_common::{frames, Input, Val};
 
 fn check_info(info: &LetterboxInfo, sw: usize, sh: usize, w: usize, h: usize) {
     assert_eq!(

@@ -378,3 +378,33 @@ pub mod frames {
         (fmt, w, h, stride, data)
     }
 }
+
+/// Output element types of the letterbox and crop kernels, read back as `f32` for the checks.
+pub trait Val: alpr_core::letterbox::OutElem + PartialEq + std::fmt::Debug {
+    fn zero() -> Self;
+    fn f(self) -> f32;
+}
+impl Val for f32 {
+    fn zero() -> Self {
+        0.0
+    }
+    fn f(self) -> f32 {
+        self
+    }
+}
+impl Val for half::f16 {
+    fn zero() -> Self {
+        half::f16::ZERO
+    }
+    fn f(self) -> f32 {
+        self.to_f32()
+    }
+}
+impl Val for u8 {
+    fn zero() -> Self {
+        0
+    }
+    fn f(self) -> f32 {
+        f32::from(self)
+    }
+}
