@@ -112,3 +112,12 @@ class Receiver:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def serve_command(db: str, key_file: Any, *extra: str) -> list[str]:
+    """The ``alpr serve`` command line of the process tests: store, key file, a free loopback HTTP
+    port, warnings only, then ``extra`` options (``--zmq ...``, ``--mqtt ...``)."""
+    import sys
+
+    cmd = [sys.executable, "-m", "alpr", "serve", "--db", db, "--key-file", str(key_file)]
+    return [*cmd, "--http", f"127.0.0.1:{free_port()}", "--log-level", "warning", *extra]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ from alpr.bridge.service import Bridge
 from alpr.bridge.store import Store
 from alpr.stream import Publisher
 from alpr.stream.events import PlateEvent
-from netutil import free_port, free_port_pair
+from netutil import free_port_pair, serve_command
 
 pytestmark = [pytest.mark.services, pytest.mark.timeout(180)]
 
@@ -96,8 +95,7 @@ def _reads(db: str, keyring: Keyring) -> list[str] | None:
 
 
 def _serve(db: str, key_file: Path, ep: str, log: Path) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "alpr", "serve", "--db", db, "--key-file", str(key_file)]
-    cmd += ["--zmq", ep, "--http", f"127.0.0.1:{free_port()}", "--log-level", "warning"]
+    cmd = serve_command(db, key_file, "--zmq", ep)
     # stderr through a pipe that this process copies into `log`: the child's own file-size limit (the
     # disk-full test) must not stop its log lines.
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

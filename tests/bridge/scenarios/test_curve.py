@@ -62,11 +62,10 @@ def test_alpr_serve_curve_flags_reach_the_consumer(tmp_path: Path, keyring: Keyr
     """``alpr serve --zmq-server-key --zmq-client-key`` (the command line, not the Python API) consumes
     from a publisher that admits only the listed certificate."""
     import subprocess
-    import sys
 
     from alpr.bridge.crypto import generate_keyfile
     from alpr.bridge.store import Store
-    from netutil import free_port
+    from netutil import serve_command
 
     pub_key, pub_secret = create_curve_certificate(tmp_path, "publisher")
     bridge_key, bridge_secret = create_curve_certificate(tmp_path, "bridge")
@@ -83,16 +82,8 @@ def test_alpr_serve_curve_flags_reach_the_consumer(tmp_path: Path, keyring: Keyr
         curve_client_keys=[load_curve_public(bridge_key)],
     ) as pub:
         pub.publish_many(events)
-        cmd = [sys.executable, "-m", "alpr", "serve", "--db", db, "--key-file", str(key_file)]
-        cmd += [
-            "--zmq",
-            pub.endpoint,
-            "--zmq-server-key",
-            str(pub_key),
-            "--zmq-client-key",
-            str(bridge_secret),
-        ]
-        cmd += ["--http", f"127.0.0.1:{free_port()}", "--log-level", "warning"]
+        curve = ("--zmq-server-key", str(pub_key), "--zmq-client-key", str(bridge_secret))
+        cmd = serve_command(db, key_file, "--zmq", pub.endpoint, *curve)
         log = tmp_path / "serve.log"
         with log.open("wb") as err:
             proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)

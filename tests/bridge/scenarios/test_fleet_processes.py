@@ -5,7 +5,6 @@ whichever bridge received it (both receive every event: PUB/SUB fans out to ever
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 from alpr.bridge.crypto import Keyring
 from alpr.bridge.store import Store
 from alpr.stream import PlateEvent, Publisher
-from netutil import Receiver, free_port, free_port_pair
+from netutil import Receiver, free_port_pair, serve_command
 
 pytestmark = [pytest.mark.services, pytest.mark.timeout(240)]
 
@@ -25,10 +24,8 @@ pytestmark = [pytest.mark.services, pytest.mark.timeout(240)]
 def _serve(
     db: str, key_file: Path, mqtt: str, hook: str, edges: list[str], log: Path
 ) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "alpr", "serve", "--db", db, "--key-file", str(key_file), "--mqtt", mqtt]
-    cmd += ["--webhook", hook, "--http", f"127.0.0.1:{free_port()}", "--log-level", "warning"]
-    for ep in edges:
-        cmd += ["--zmq", ep]
+    zmq = [a for ep in edges for a in ("--zmq", ep)]
+    cmd = serve_command(db, key_file, "--mqtt", mqtt, "--webhook", hook, *zmq)
     with log.open("ab") as err:
         return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
 
