@@ -239,16 +239,3 @@ class SitesMixin(StoreBase):
         """Delete permit ``permit_id``; False when there is no such permit."""
         with self._begin() as conn:
             return bool(conn.execute(S.permits.delete().where(S.permits.c.id == permit_id)).rowcount)
-
-    def valid_permit(self, conn: Connection, plate: str, site: str, ts_ms: int) -> Permit | None:
-        """The first local permit of ``plate`` valid at ``site`` at ``ts_ms`` (exact, by blind index)."""
-        rows = conn.execute(
-            sa.select(S.permits)
-            .where(S.permits.c.plate_bidx == self.keyring.blind_index(plate))
-            .order_by(S.permits.c.id)
-        ).all()
-        for r in rows:
-            p = self._permit(r)
-            if p.valid(site, ts_ms):
-                return p
-        return None
