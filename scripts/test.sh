@@ -17,3 +17,4 @@ echo "== mypy";         mypy
 echo "== imports";      lint-imports --no-cache
 echo "== stubtest";     python -m mypy.stubtest alpr._native
 echo "== pytest";       python -m pytest -q -p no:cacheprovider "$@"
+echo "== python 3.10"; bash scripts/test-py310.sh
