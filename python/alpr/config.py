@@ -80,8 +80,10 @@ class DetectorConfig(_Base):
 
     ``format = "alpr"`` is the bundled model (plate box + 4 corners); ``"yolov8"`` is any Ultralytics
     YOLOv8/YOLO11 detection export (``plate_classes`` picks the classes that are plates).
-    ``closeup_zoom``: where a plate covers much of the frame (or a small frame shows none), detect once
-    more on the frame shrunk by this factor (1 = off), so close-ups read like plates at scene scale;
+    ``closeup_zoom``: where a plate covers much of the frame (or a frame no larger than
+    ``closeup_empty_max`` px shows none), detect once more on the frame shrunk by this factor (1 = off),
+    so close-ups read like plates at scene scale (a plate-free frame of that size costs two detector
+    passes; set ``closeup_empty_max`` lower for plate-free 720p streams);
     ``merge_fragments``: join boxes that are pieces of one plate. ``variant``: which bundled file
     (``"fp32"``, ``"int8"``, ``"fp16"``); unset: FP32, or INT8 with ONNX Runtime on an ARM CPU.
     """
@@ -97,6 +99,7 @@ class DetectorConfig(_Base):
     max_det: int = Field(default=50, ge=1)
     min_size: float = Field(default=4.0, ge=0.0)
     closeup_zoom: float = Field(default=4.0, ge=1.0)
+    closeup_empty_max: int = Field(default=1280, ge=0)
     merge_fragments: bool = True
 
 

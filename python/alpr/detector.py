@@ -20,6 +20,7 @@ __all__ = [
     "Detector",
     "calibration_batches",
     "concat_detections",
+    "drop_covered",
     "is_closeup",
     "map_back",
     "merge_fragments",
@@ -277,6 +278,25 @@ def merge_fragments(det: ops.Detections, contain: float = 0.6, same_line: float 
     )
     keep = np.flatnonzero(alive)
     return _subset(out, keep[np.argsort(-scores[keep], kind="stable")])
+
+
+def drop_covered(det: ops.Detections, by: ops.Detections, cover: float = 0.5) -> ops.Detections:
+    """``det`` without the boxes whose area lies at least ``cover`` inside a box of ``by``.
+
+    On a close-up the full-frame pass sees the plate out of its training scale and returns pieces of it
+    (a box missing the last characters, two overlapping halves); the zoomed-out pass (``by``) sees the
+    whole plate. The pieces it covers go, so the read comes from the whole plate; boxes elsewhere in the
+    frame (another plate at scene scale) stay.
+    """
+    if len(det) == 0 or len(by) == 0:
+        return det
+    a = det.boxes.astype(np.float64)[:, None, :]
+    b = by.boxes.astype(np.float64)[None, :, :]
+    iw = (np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0])).clip(0)
+    ih = (np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1])).clip(0)
+    area = ((a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])).clip(1e-9)
+    covered = (iw * ih / area >= cover).any(axis=1)
+    return _subset(det, np.flatnonzero(~covered))
 
 
 def is_closeup(frame: np.ndarray, det: ops.Detections, share: float = 0.4, small_frame: int = 640) -> bool:

@@ -19,7 +19,15 @@ import numpy as np
 from alpr import ops
 from alpr._models import load_manifest
 from alpr.config import PipelineConfig, load_config
-from alpr.detector import Detector, concat_detections, is_closeup, map_back, merge_fragments, zoom_out
+from alpr.detector import (
+    Detector,
+    concat_detections,
+    drop_covered,
+    is_closeup,
+    map_back,
+    merge_fragments,
+    zoom_out,
+)
 from alpr.errors import DecodeError, ModelLoadError
 from alpr.recognizers import (
     CtcRecognizer,
@@ -178,19 +186,24 @@ class Pipeline:
         """Detector stage only (frames must already be valid BGR uint8).
 
         Close-ups (see :func:`alpr.detector.is_closeup`) are detected once more on the zoomed-out frame
-        and pieces of one plate are merged (``detector.closeup_zoom``, ``detector.merge_fragments``).
+        and pieces of one plate are merged (``detector.closeup_zoom``, ``detector.merge_fragments``):
+        what the zoomed-out pass finds replaces the full-frame boxes it covers.
         """
         dets = self.detector.detect(frames)
         cfg = self.config.detector
         if cfg.closeup_zoom > 1:
-            todo = [i for i, (f, d) in enumerate(zip(frames, dets, strict=True)) if is_closeup(f, d)]
+            todo = [
+                i
+                for i, (f, d) in enumerate(zip(frames, dets, strict=True))
+                if is_closeup(f, d, small_frame=cfg.closeup_empty_max)
+            ]
             if todo:
                 zoomed = [zoom_out(frames[i], cfg.closeup_zoom, self.detector.pad_value) for i in todo]
                 again = self.detector.detect([z for z, _ in zoomed])
                 for i, (_, off), d2 in zip(todo, zoomed, again, strict=True):
                     found = map_back(d2, off, cfg.closeup_zoom, frames[i].shape)
                     if len(found):
-                        dets[i] = concat_detections([found, dets[i]])
+                        dets[i] = concat_detections([found, drop_covered(dets[i], found)])
         if cfg.merge_fragments:
             dets = [merge_fragments(d) for d in dets]
         return dets

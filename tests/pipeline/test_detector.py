@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from alpr import ops
-from alpr.detector import is_closeup, map_back, merge_fragments, zoom_out
+from alpr.detector import drop_covered, is_closeup, map_back, merge_fragments, zoom_out
 
 
 def _dets(boxes: list[list[float]], scores: list[float]) -> ops.Detections:
@@ -53,6 +53,24 @@ def test_zoom_out_maps_back_exactly() -> None:
     np.testing.assert_allclose(back.keypoints[0], [[0, 0], [400, 0], [400, 200], [0, 200]])
     # boxes entirely in the padding vanish
     assert len(map_back(_dets([[0, 0, 20, 20]], [0.9]), off, 4.0, frame.shape)) == 0
+
+
+def test_pieces_covered_by_the_zoomed_out_plate_are_dropped() -> None:
+    # the full-frame pass saw a close-up as a box missing its right end and as two halves
+    raw = _dets(
+        [[80, 0, 705, 356], [24, 7, 634, 426], [331, 0, 912, 392], [1000, 600, 1150, 650]], [1, 1, 1, 1]
+    )
+    whole = _dets([[81, 51, 866, 305]], [0.65])
+    kept = drop_covered(raw, whole)
+    assert kept.boxes.tolist() == [[1000, 600, 1150, 650]]  # only the plate elsewhere in the frame stays
+    assert len(drop_covered(raw, _dets([], []))) == 4
+
+
+def test_a_plate_free_frame_up_to_closeup_empty_max_is_retried() -> None:
+    frame = np.zeros((540, 960, 3), np.uint8)
+    assert not is_closeup(frame, _dets([], []))
+    assert is_closeup(frame, _dets([], []), small_frame=1280)
+    assert not is_closeup(np.zeros((1080, 1920, 3), np.uint8), _dets([], []), small_frame=1280)
 
 
 def test_is_closeup() -> None:
