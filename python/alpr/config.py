@@ -109,9 +109,12 @@ class VerifyConfig(_Base):
     ``use_model``: use the logistic verifier shipped with the bundled models (``models/manifest.json``);
     otherwise, or with your own OCR, ``min_score`` applies to the plate score: detector score x
     geometric mean of the character confidences (its square root when the text fits an enabled format).
+    ``cjk_needs_format``: a read with a Chinese character must fit a Chinese plate format (those plates
+    follow one strict scheme; a province character before a read that fits none is a phantom or a misread).
     """
 
     enabled: bool = True
+    cjk_needs_format: bool = True
     use_model: bool = True
     min_chars: int = Field(default=4, ge=1)
     max_chars: int = Field(default=10, ge=1)

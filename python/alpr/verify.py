@@ -5,6 +5,9 @@ A read is kept only when it looks like a plate on every count the pipeline knows
 * its length is plausible (``min_chars`` .. ``max_chars``);
 * it is not a run of digits as long as a camera timestamp or counter overlay (``max_digits`` digits
   and more, unless a plate format accepts it);
+* a read with a Chinese character fits a Chinese plate format (``cjk_needs_format``: mainland plates
+  follow one strict scheme, so a province character in front of anything else is a misread: the OCR,
+  trained on Chinese plates too, sometimes puts one before a sign or a foreign plate);
 * its box is not a thin strip (``max_aspect``: overlay text lines are much wider than plates);
 * its plate probability reaches the threshold: a logistic model over :data:`FEATURES` (detector score,
   character confidences, format fit, length, digit share, box shape) trained by
@@ -16,12 +19,14 @@ A read is kept only when it looks like a plate on every count the pipeline knows
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from alpr.config import VerifyConfig
+from alpr.regions import RegionSet
 
 __all__ = ["FEATURES", "ReadVerifier", "plate_score", "read_features", "verify_read"]
 
@@ -72,6 +77,11 @@ def read_features(
     )
 
 
+@functools.cache
+def _chinese_formats() -> RegionSet:
+    return RegionSet.from_names(["cn"])
+
+
 class ReadVerifier:
     """The verifier of one pipeline.
 
@@ -106,6 +116,8 @@ class ReadVerifier:
         if not cfg.min_chars <= len(text) <= cfg.max_chars:
             return False
         if fmt is None and sum(ch.isdigit() for ch in text) >= cfg.max_digits:
+            return False
+        if cfg.cjk_needs_format and not text.isascii() and _chinese_formats().match(text) is None:
             return False
         w, h = float(box[2]) - float(box[0]), float(box[3]) - float(box[1])
         if h <= 0 or w / h > cfg.max_aspect:

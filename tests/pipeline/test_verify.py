@@ -26,6 +26,10 @@ PLATE_BOX = (100.0, 100.0, 220.0, 140.0)  # 3:1, a plate's shape
         ("ABC1234", [0.95] * 7, None, 0.8, (0.0, 0.0, 900.0, 30.0), False),  # an overlay strip
         ("XQ7K", [0.2, 0.3, 0.2, 0.3], None, 0.4, PLATE_BOX, False),  # unsure everywhere
         ("1234567", [0.9] * 7, "us-nh", 0.7, PLATE_BOX, True),  # 7 digits: a real NH plate
+        ("皖A12345", [0.95] * 7, None, 0.8, PLATE_BOX, True),  # a Chinese plate (format checked here)
+        ("粤B12345D", [0.95] * 8, None, 0.8, PLATE_BOX, True),  # new-energy, 8 characters
+        ("皖H5488", [0.95] * 6, None, 0.8, PLATE_BOX, False),  # province character before a non-plate
+        ("皖88913", [0.95] * 6, "us-ny", 0.8, PLATE_BOX, False),  # not Chinese whatever matched
     ],
 )
 def test_verify_read(
@@ -33,6 +37,10 @@ def test_verify_read(
 ) -> None:
     assert verify_read(text, confs, fmt, det, box, CFG) is kept
     assert verify_read(text, confs, fmt, det, box, VerifyConfig(enabled=False))
+
+
+def test_cjk_rule_can_be_switched_off() -> None:
+    assert verify_read("皖H5488", [0.95] * 6, None, 0.8, PLATE_BOX, VerifyConfig(cjk_needs_format=False))
 
 
 def test_plate_score() -> None:
