@@ -12,7 +12,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 
-from alpr.bridge.api.common import API, CAMERA, MAX_ID, PLATE, Admin, Operator, StoreDep, Viewer, parse_ms
+from alpr.bridge.api.common import (
+    API,
+    CAMERA,
+    MAX_ID,
+    Admin,
+    Operator,
+    PlateQuery,
+    StoreDep,
+    Viewer,
+    parse_ms,
+)
 from alpr.bridge.api.parking_models import (
     CameraIn,
     CameraOut,
@@ -127,7 +137,7 @@ def _unscoped(t: TokenInfo) -> None:
 def list_permits(
     t: Operator,
     store: StoreDep,
-    plate: Annotated[str | None, Query(pattern=PLATE)] = None,
+    plate: PlateQuery = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> Permits:
     """List local permits."""
