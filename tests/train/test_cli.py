@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 pytest.importorskip("torch")
 
+from alpr.errors import ConfigError
 from alpr.train import cli
 from alpr.train.ocr import CHARSET, OcrConfig, TrainOcrOptions
 from alpr.train.synth import CN_CHARSET
@@ -70,6 +72,16 @@ def test_train_ocr_passes_every_flag(monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = opts.config
     assert (cfg.height, cfg.width, cfg.channels, cfg.arch, cfg.heads) == (48, 160, (1, 2, 3, 4, 5), "vit", 2)
     assert cfg.charset == CHARSET + CN_CHARSET
+
+
+def test_train_ocr_refuses_an_option_out_of_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match=r"alpr train ocr: synth_fraction: .*less than or equal to 1"):
+        _train_ocr_options(monkeypatch, ["--synth-fraction", "1.5"])
+    with pytest.raises(ValidationError, match="lr"):
+        TrainOcrOptions(lr=0.0)
+    opts = TrainOcrOptions()
+    with pytest.raises(ValidationError, match="epochs"):
+        opts.epochs = 0  # validated on assignment as well
 
 
 def _run(monkeypatch: pytest.MonkeyPatch, target: str, argv: list[str]) -> dict[str, Any]:

@@ -140,6 +140,10 @@ def _add_train_ocr(sub: Any) -> None:
 
 
 def _train_ocr(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from alpr._settings import describe
+    from alpr.errors import ConfigError
     from alpr.train.ocr import CHARSET, OcrConfig, TrainOcrOptions, train_ocr
     from alpr.train.synth import CN_CHARSET
 
@@ -151,16 +155,19 @@ def _train_ocr(args: argparse.Namespace) -> int:
         channels=tuple(int(c) for c in args.channels.split(",")),
         charset=CHARSET + (CN_CHARSET if args.charset == "latin+cn" else ""),
     )
-    opts = _from_args(
-        TrainOcrOptions,
-        args,
-        openalpr_dirs=args.openalpr,
-        resume=not args.no_resume,
-        config=cfg,
-        exclude_sources=_csv(args.exclude_sources),
-        region_weights=_weights(args.region_weights, "--region-weights"),
-        synth_regions=_synth_regions(args.synth_regions),
-    )
+    try:
+        opts = _from_args(
+            TrainOcrOptions,
+            args,
+            openalpr_dirs=args.openalpr,
+            resume=not args.no_resume,
+            config=cfg,
+            exclude_sources=_csv(args.exclude_sources),
+            region_weights=_weights(args.region_weights, "--region-weights"),
+            synth_regions=_synth_regions(args.synth_regions),
+        )
+    except ValidationError as exc:
+        raise ConfigError(f"alpr train ocr: {describe(exc)}") from None
     train_ocr(opts)
     return 0
 
