@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import zmq
@@ -43,6 +43,9 @@ from alpr.stream import _wire
 from alpr.stream.events import PlateEvent
 from alpr.stream.keys import DataKeys
 from alpr.stream.outbox import Outbox
+
+if TYPE_CHECKING:
+    from alpr.tracking import VehicleEvent
 
 __all__ = ["Outbox", "Publisher", "PublisherStats"]
 
@@ -187,6 +190,22 @@ class Publisher:
             StoreError: the outbox could not store it; the event was not accepted.
         """
         return self.publish_many(((event, crop_jpeg),))[0]
+
+    def publish_vehicle(self, vehicle: VehicleEvent) -> int:
+        """Publish a tracker's vehicle event (:meth:`PlateEvent.from_vehicle`) with its crop as JPEG.
+
+        Returns its sequence number. A crop that cannot be encoded is left out, not the event.
+
+        Raises:
+            StoreError: the outbox could not store it; the event was not accepted.
+        """
+        crop = None
+        if vehicle.crop is not None and vehicle.crop.size:
+            import cv2
+
+            ok, buf = cv2.imencode(".jpg", vehicle.crop)
+            crop = buf.tobytes() if ok else None
+        return self.publish(PlateEvent.from_vehicle(vehicle), crop)
 
     def publish_many(self, items: Iterable[tuple[PlateEvent, bytes | None] | PlateEvent]) -> list[int]:
         """Publish several events with one outbox transaction (faster); returns their sequence numbers."""
