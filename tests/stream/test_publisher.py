@@ -238,3 +238,9 @@ def test_publish_vehicle_sends_the_event_and_its_crop_as_jpeg() -> None:
     assert second == first + 1 and none is None
     assert PlateEvent.from_json(body).plate == "AB123"
     assert jpeg is not None and jpeg.startswith(_wire.JPEG_MAGIC)
+
+
+def test_a_full_bounded_outbox_is_counted_in_the_stats(event_factory: Callable[..., PlateEvent]) -> None:
+    with Publisher("tcp://127.0.0.1:*", heartbeat_s=HB, max_outbox_events=4) as pub:
+        pub.publish_many([event_factory(i) for i in range(6)])
+        assert pub.stats.published == 6 and pub.stats.evicted == 2 == pub.outbox.evicted

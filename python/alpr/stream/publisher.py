@@ -242,6 +242,7 @@ class Publisher:
                     (topic, _wire.pack_header(pid, first + i), body, crop or b""), _NOBLOCK
                 )
             self.stats.published += len(rows)
+            self.stats.evicted = self._outbox.evicted
         return list(range(first, first + len(rows)))
 
     def close(self) -> None:
