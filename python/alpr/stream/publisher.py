@@ -63,12 +63,21 @@ class PublisherStats:
     """Counters of one publisher (read them; only the publisher writes them)."""
 
     published: int = 0
+    """Events accepted: stored in the outbox, then sent on the live stream."""
     heartbeats: int = 0
+    """Heartbeats sent; each carries the first and last sequence numbers held, so a consumer sees a
+    gap even when no event follows it."""
     replay_requests: int = 0
+    """Replay requests answered (a consumer asking for the events it missed)."""
     replayed: int = 0
+    """Events sent again in those answers."""
     acks: int = 0
+    """Acknowledgements accepted; the outbox deletes what every known consumer acknowledged."""
     evicted: int = 0
+    """Unacknowledged events a full bounded outbox dropped (``max_outbox_events``); consumers report
+    them as ``lost``."""
     bad_requests: int = 0
+    """Requests on the replay socket refused as malformed or forged, or that failed."""
 
 
 class Publisher:
