@@ -288,31 +288,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                         f"reads {ev.reads:>3}  {utc(ev.first_seen):%H:%M:%S.%f}"[:-3]
                     )
                 if publisher is not None:
-                    crop = None
-                    if ev.crop is not None and ev.crop.size:
-                        import cv2
-
-                        ok, buf = cv2.imencode(".jpg", ev.crop)
-                        crop = buf.tobytes() if ok else None
-                    from alpr.stream import PlateEvent
-
-                    publisher.publish(
-                        PlateEvent.create(
-                            camera=ev.camera,
-                            plate=ev.plate,
-                            confidence=ev.confidence,
-                            char_confidences=ev.char_confidences,
-                            region=ev.region,
-                            box=ev.box,
-                            track_id=ev.track_id,
-                            ts=utc(ev.last_seen),
-                            first_seen=utc(ev.first_seen),
-                            last_seen=utc(ev.last_seen),
-                            detector_score=ev.detector_score,
-                            direction=ev.direction,
-                        ),
-                        crop,
-                    )
+                    publisher.publish_vehicle(ev)
     except KeyboardInterrupt:
         pass
     finally:

@@ -104,12 +104,20 @@ class RegionScore:
     """Counts for one region."""
 
     images: int = 0
+    """Images scored; an unreadable one counts, with none of its plates found."""
     plates: int = 0
+    """Ground-truth plates in those images."""
     found: int = 0
+    """Ground-truth plates a read overlaps (IoU > 0.4); every plate in :func:`evaluate_ocr`."""
     read: int = 0
+    """Plates whose most confident overlapping read is the ground-truth text (end-to-end top-1)."""
     extra: int = 0
+    """Reads that overlap no ground-truth plate (IoU <= 0.4): phantom plates, or plates the ground truth
+    does not list."""
     ms: list[float] = field(default_factory=list)
+    """Time to read each readable image, in milliseconds."""
     misreads: list[tuple[str, str, str]] = field(default_factory=list)
+    """``(image name, expected, read)`` of each plate not read exactly (read ``""``: no overlapping read)."""
 
     @classmethod
     def total(cls, parts: Iterable[RegionScore]) -> RegionScore:

@@ -339,3 +339,28 @@ def test_schema_command_prints_the_schema_file(capsys: pytest.CaptureFixture[str
     with pytest.raises(SystemExit) as exit_info:
         main([])
     assert exit_info.value.code == 2 and "expected at least one endpoint" in capsys.readouterr().err
+
+
+def test_from_vehicle_keeps_the_tracker_fields_and_is_captured_at_the_last_read() -> None:
+    from alpr.tracking import VehicleEvent
+
+    v = VehicleEvent(
+        camera="gate",
+        plate="AB123",
+        confidence=0.8,
+        char_confidences=(0.9, 0.8, 0.95, 0.9, 0.85),
+        region="eu",
+        box=(1.0, 2.0, 30.0, 12.0),
+        track_id=7,
+        first_seen=1_700_000_000.25,
+        last_seen=1_700_000_002.5,
+        detector_score=0.7,
+        reads=4,
+        reason="stable",
+        direction="approaching",
+    )
+    e = PlateEvent.from_vehicle(v)
+    assert (e.camera, e.plate, e.confidence, e.char_confidences) == ("gate", "AB123", 0.8, v.char_confidences)
+    assert (e.region, e.box, e.track_id, e.detector_score) == ("eu", v.box, 7, 0.7)
+    assert e.direction == "approaching"
+    assert e.first_seen == "2023-11-14T22:13:20.250Z" and e.ts == e.last_seen == "2023-11-14T22:13:22.500Z"

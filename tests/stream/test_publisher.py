@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import stat
 import time
 from collections.abc import Callable
@@ -220,3 +221,26 @@ def test_an_open_replay_port_without_an_allow_list_is_warned_about(
         with caplog.at_level("WARNING", logger="alpr"), publisher_from_args(args):
             pass
         assert ("can acknowledge and so delete" in caplog.text) is warned, (endpoint, extra)
+
+
+def test_publish_vehicle_sends_the_event_and_its_crop_as_jpeg() -> None:
+    import numpy as np
+
+    from alpr.tracking import VehicleEvent
+
+    crop = np.full((20, 60, 3), 200, np.uint8)
+    box = (0.0, 0.0, 60.0, 20.0)
+    v = VehicleEvent("gate", "AB123", 0.9, (0.9,) * 5, None, box, 1, 10.0, 11.0, 0.8, 3, "ended")
+    with Publisher("tcp://127.0.0.1:*", heartbeat_s=HB) as pub:
+        first = pub.publish_vehicle(dataclasses.replace(v, crop=crop))
+        second = pub.publish_vehicle(v)  # no crop
+        (_, _, body, jpeg), (_, _, _, none) = pub.outbox.read(first, 10)[0]
+    assert second == first + 1 and none is None
+    assert PlateEvent.from_json(body).plate == "AB123"
+    assert jpeg is not None and jpeg.startswith(_wire.JPEG_MAGIC)
+
+
+def test_a_full_bounded_outbox_is_counted_in_the_stats(event_factory: Callable[..., PlateEvent]) -> None:
+    with Publisher("tcp://127.0.0.1:*", heartbeat_s=HB, max_outbox_events=4) as pub:
+        pub.publish_many([event_factory(i) for i in range(6)])
+        assert pub.stats.published == 6 and pub.stats.evicted == 2 == pub.outbox.evicted

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib
+import inspect
+from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 pytest.importorskip("torch")
 
+from alpr.errors import ConfigError
 from alpr.train import cli
 from alpr.train.ocr import CHARSET, OcrConfig, TrainOcrOptions
 from alpr.train.synth import CN_CHARSET
@@ -66,3 +72,104 @@ def test_train_ocr_passes_every_flag(monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = opts.config
     assert (cfg.height, cfg.width, cfg.channels, cfg.arch, cfg.heads) == (48, 160, (1, 2, 3, 4, 5), "vit", 2)
     assert cfg.charset == CHARSET + CN_CHARSET
+
+
+def test_train_ocr_refuses_an_option_out_of_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match=r"alpr train ocr: synth_fraction: .*less than or equal to 1"):
+        _train_ocr_options(monkeypatch, ["--synth-fraction", "1.5"])
+    with pytest.raises(ValidationError, match="lr"):
+        TrainOcrOptions(lr=0.0)
+    opts = TrainOcrOptions()
+    with pytest.raises(ValidationError, match="epochs"):
+        opts.epochs = 0  # validated on assignment as well
+
+
+def _run(monkeypatch: pytest.MonkeyPatch, target: str, argv: list[str]) -> dict[str, Any]:
+    """Run ``alpr ARGV`` with ``target`` replaced by a recorder; the arguments it got, by name."""
+    got: list[dict[str, Any]] = []
+    module, _, name = target.rpartition(".")
+    real = getattr(importlib.import_module(module), name)
+
+    @functools.wraps(real)  # the recorder has the real signature
+    def record(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        got.append(dict(inspect.signature(real).bind(*args, **kwargs).arguments))
+        return {}
+
+    monkeypatch.setattr(target, record)
+    parser = argparse.ArgumentParser()
+    cli.add_parsers(parser.add_subparsers(dest="cmd"))
+    args = parser.parse_args(argv)
+    assert args.func(args) == 0
+    return got[0]
+
+
+def test_pseudo_label_passes_every_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = [
+        "train",
+        "pseudo-label",
+        "--crops",
+        "c",
+        "--detect",
+        "d",
+        "--exclude-sources",
+        "s1,s2",
+        "--out",
+        "o",
+    ]
+    argv += ["--teacher", "t.onnx", "--regions", "us,eu", "--min-char-conf", "0.8", "--min-height", "10"]
+    argv += ["--second-teacher", "bundled", "--agree-conf", "0.6"]
+    assert _run(monkeypatch, "alpr.train.pseudo.run", argv) == {
+        "crops": ["c"],
+        "detect": ["d"],
+        "exclude_sources": ["s1", "s2"],
+        "out": "o",
+        "teacher": "t.onnx",
+        "regions": ["us", "eu"],
+        "min_char_conf": 0.8,
+        "min_height": 10.0,
+        "second_teacher": "bundled",
+        "agree_conf": 0.6,
+    }
+
+
+def test_pseudo_label_check_passes_its_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = ["train", "pseudo-label", "--check", "l.tsv", "--regions", "br", "--exclude-sources", "s"]
+    assert _run(monkeypatch, "alpr.train.pseudo.check", argv) == {
+        "labels": "l.tsv",
+        "teacher": None,
+        "regions": ["br"],
+        "exclude_sources": ["s"],
+        "second_teacher": None,
+    }
+
+
+def test_train_verifier_passes_every_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = ["train", "verifier", "--detect", "d", "--negatives", "n", "--exclude-sources", "s", "--out", "o"]
+    argv += ["--recall", "0.9", "--manifest", "m.json", "--max-images", "5"]
+    assert _run(monkeypatch, "alpr.train.verifier.run", argv) == {
+        "detect_root": "d",
+        "negatives_root": "n",
+        "out": "o",
+        "exclude_sources": ["s"],
+        "recall": 0.9,
+        "manifest": "m.json",
+        "max_images": 5,
+    }
+
+
+def test_export_tensorrt_passes_every_flag(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    argv = ["export", "tensorrt", "--precision", "int8", "--models", "ocr, detector", "--calib-crops", "cr"]
+    argv += ["--calib-batches", "4", "--max-batch", "2", "--workspace-mib", "256", "--cache-dir", "c"]
+    argv += ["--out", str(tmp_path)]
+    got = _run(monkeypatch, "alpr.export.export_tensorrt", argv)
+    assert got.pop("config") is not None
+    assert got == {
+        "models": ["ocr", "detector"],
+        "precision": "int8",
+        "cache_dir": "c",
+        "calibration_images": {"ocr": Path("cr")},
+        "calibration_batches": 4,
+        "max_batch": 2,
+        "workspace_mib": 256,
+        "out_dir": str(tmp_path),
+    }

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import warnings
 from datetime import datetime, timezone
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import orjson
 import uuid6
@@ -22,7 +22,10 @@ from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import ErrorDetails
 
 from alpr.errors import DecodeError
-from alpr.timestamps import format_utc, parse_utc
+from alpr.timestamps import format_utc, parse_utc, posix_to_iso
+
+if TYPE_CHECKING:
+    from alpr.tracking import VehicleEvent
 
 __all__ = ["CAMERA_PATTERN", "DIRECTIONS", "SCHEMA", "TIME_PATTERN", "PlateEvent", "json_schema"]
 
@@ -210,6 +213,29 @@ class PlateEvent(_Tagged):
             return cls.from_dict(doc)
         except DecodeError as exc:
             raise ValueError(str(exc)) from None
+
+    @classmethod
+    def from_vehicle(cls, vehicle: VehicleEvent) -> PlateEvent:
+        """The event of a tracker's :class:`~alpr.tracking.VehicleEvent`, captured at its last read.
+
+        Raises:
+            ValueError: a field is out of range (as :meth:`create`).
+        """
+        first, last = posix_to_iso(vehicle.first_seen), posix_to_iso(vehicle.last_seen)
+        return cls.create(
+            camera=vehicle.camera,
+            plate=vehicle.plate,
+            confidence=vehicle.confidence,
+            char_confidences=vehicle.char_confidences,
+            region=vehicle.region,
+            box=vehicle.box,
+            track_id=vehicle.track_id,
+            ts=last,
+            first_seen=first,
+            last_seen=last,
+            detector_score=vehicle.detector_score,
+            direction=vehicle.direction,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The event as a JSON-ready dict (tuples become lists), fields in declaration order."""

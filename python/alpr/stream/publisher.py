@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import zmq
@@ -43,6 +43,9 @@ from alpr.stream import _wire
 from alpr.stream.events import PlateEvent
 from alpr.stream.keys import DataKeys
 from alpr.stream.outbox import Outbox
+
+if TYPE_CHECKING:
+    from alpr.tracking import VehicleEvent
 
 __all__ = ["Outbox", "Publisher", "PublisherStats"]
 
@@ -60,12 +63,21 @@ class PublisherStats:
     """Counters of one publisher (read them; only the publisher writes them)."""
 
     published: int = 0
+    """Events accepted: stored in the outbox, then sent on the live stream."""
     heartbeats: int = 0
+    """Heartbeats sent; each carries the first and last sequence numbers held, so a consumer sees a
+    gap even when no event follows it."""
     replay_requests: int = 0
+    """Replay requests answered (a consumer asking for the events it missed)."""
     replayed: int = 0
+    """Events sent again in those answers."""
     acks: int = 0
+    """Acknowledgements accepted; the outbox deletes what every known consumer acknowledged."""
     evicted: int = 0
+    """Unacknowledged events a full bounded outbox dropped (``max_outbox_events``); consumers report
+    them as ``lost``."""
     bad_requests: int = 0
+    """Requests on the replay socket refused as malformed or forged, or that failed."""
 
 
 class Publisher:
@@ -188,6 +200,22 @@ class Publisher:
         """
         return self.publish_many(((event, crop_jpeg),))[0]
 
+    def publish_vehicle(self, vehicle: VehicleEvent) -> int:
+        """Publish a tracker's vehicle event (:meth:`PlateEvent.from_vehicle`) with its crop as JPEG.
+
+        Returns its sequence number. A crop that cannot be encoded is left out, not the event.
+
+        Raises:
+            StoreError: the outbox could not store it; the event was not accepted.
+        """
+        crop = None
+        if vehicle.crop is not None and vehicle.crop.size:
+            import cv2
+
+            ok, buf = cv2.imencode(".jpg", vehicle.crop)
+            crop = buf.tobytes() if ok else None
+        return self.publish(PlateEvent.from_vehicle(vehicle), crop)
+
     def publish_many(self, items: Iterable[tuple[PlateEvent, bytes | None] | PlateEvent]) -> list[int]:
         """Publish several events with one outbox transaction (faster); returns their sequence numbers."""
         rows: list[tuple[bytes, bytes, bytes | None]] = []
@@ -223,6 +251,7 @@ class Publisher:
                     (topic, _wire.pack_header(pid, first + i), body, crop or b""), _NOBLOCK
                 )
             self.stats.published += len(rows)
+            self.stats.evicted = self._outbox.evicted
         return list(range(first, first + len(rows)))
 
     def close(self) -> None:

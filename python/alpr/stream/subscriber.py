@@ -51,9 +51,11 @@ class ConsumerStats:
     received: int = 0
     """Messages read from the sockets (live and replayed), heartbeats excluded."""
     delivered: int = 0
+    """Events handed to the caller, each sequence number of a publisher once (``ReliableConsumer``)."""
     replayed: int = 0
     """Of ``delivered``, how many came from the replay channel."""
     duplicates: int = 0
+    """Live messages skipped because their sequence number was already delivered (by a replay, say)."""
     gaps: int = 0
     """Holes seen in the sequence numbers (each one triggers a replay in ``ReliableConsumer``)."""
     lost: int = 0
@@ -62,7 +64,9 @@ class ConsumerStats:
     """Publishers found holding an acknowledgement this consumer never sent (``ReliableConsumer``'s
     ``stored``)."""
     malformed: int = 0
+    """Messages or events that could not be decoded or validated, logged and skipped."""
     filtered: int = 0
+    """Events of cameras not in ``topics``, skipped."""
     last_seq: dict[str, int] = field(default_factory=dict)
     """Last sequence number handled, per publisher."""
 

@@ -20,17 +20,14 @@ Commands::
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import inspect
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
-
-if TYPE_CHECKING:
-    from _typeshed import DataclassInstance
+from typing import Any, TypeVar
 
 __all__ = ["add_parsers", "main"]
 
-_D = TypeVar("_D", bound="DataclassInstance")
+_R = TypeVar("_R")
 
 
 def add_parsers(subparsers: Any) -> None:
@@ -143,6 +140,10 @@ def _add_train_ocr(sub: Any) -> None:
 
 
 def _train_ocr(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from alpr._settings import describe
+    from alpr.errors import ConfigError
     from alpr.train.ocr import CHARSET, OcrConfig, TrainOcrOptions, train_ocr
     from alpr.train.synth import CN_CHARSET
 
@@ -154,29 +155,33 @@ def _train_ocr(args: argparse.Namespace) -> int:
         channels=tuple(int(c) for c in args.channels.split(",")),
         charset=CHARSET + (CN_CHARSET if args.charset == "latin+cn" else ""),
     )
-    opts = _from_args(
-        TrainOcrOptions,
-        args,
-        openalpr_dirs=args.openalpr,
-        resume=not args.no_resume,
-        config=cfg,
-        exclude_sources=_csv(args.exclude_sources),
-        region_weights=_weights(args.region_weights, "--region-weights"),
-        synth_regions=_synth_regions(args.synth_regions),
-    )
+    try:
+        opts = _from_args(
+            TrainOcrOptions,
+            args,
+            openalpr_dirs=args.openalpr,
+            resume=not args.no_resume,
+            config=cfg,
+            exclude_sources=_csv(args.exclude_sources),
+            region_weights=_weights(args.region_weights, "--region-weights"),
+            synth_regions=_synth_regions(args.synth_regions),
+        )
+    except ValidationError as exc:
+        raise ConfigError(f"alpr train ocr: {describe(exc)}") from None
     train_ocr(opts)
     return 0
 
 
-def _from_args(cls: type[_D], args: argparse.Namespace, **computed: Any) -> _D:
-    """The dataclass ``cls`` with every field that has a same-named flag taken from ``args``.
+def _from_args(func: Callable[..., _R], args: argparse.Namespace, **computed: Any) -> _R:
+    """``func`` (a library function, or a dataclass) called with each parameter's same-named flag.
 
-    ``computed`` gives the fields whose flag is spelled or parsed differently (``--no-resume`` ->
-    ``resume``, comma lists); it wins over a same-named flag. As the detector's ``config_from_args``.
+    ``computed`` gives the parameters whose flag is spelled or parsed differently (``--no-resume`` ->
+    ``resume``, comma lists); it wins over a same-named flag. A parameter with neither keeps its
+    default. As the detector's ``config_from_args``.
     """
-    names = [f.name for f in dataclasses.fields(cls) if f.init]
+    names = inspect.signature(func).parameters
     same = {n: getattr(args, n) for n in names if hasattr(args, n)}
-    return cls(**(same | computed))
+    return func(**(same | computed))
 
 
 def _weights(text: str, flag: str) -> dict[str, float]:
@@ -288,15 +293,13 @@ def _export_tensorrt(args: argparse.Namespace) -> int:
         k: Path(v) for k, v in (("detector", args.calib_images), ("ocr", args.calib_crops)) if v is not None
     }
     try:
-        done = export_tensorrt(
+        done = _from_args(
+            export_tensorrt,
+            args,
             models=[m.strip() for m in args.models.split(",") if m.strip()],
-            precision=args.precision,
             config=load_config(args.config),
-            cache_dir=args.cache_dir,
             calibration_images=images,
             calibration_batches=args.calib_batches,
-            max_batch=args.max_batch,
-            workspace_mib=args.workspace_mib,
             out_dir=args.out,
         )
     except (ImportError, AlprError, OSError) as exc:
@@ -357,33 +360,15 @@ def _pseudo_label(args: argparse.Namespace) -> int:
 
     from alpr.train import pseudo
 
-    exclude = _csv(args.exclude_sources)
-    regions = _csv(args.regions)
+    lists = {"exclude_sources": _csv(args.exclude_sources), "regions": _csv(args.regions)}
     if args.check:
-        table = pseudo.check(
-            args.check,
-            teacher=args.teacher,
-            regions=regions,
-            exclude_sources=exclude,
-            second_teacher=args.second_teacher,
-        )
+        table = _from_args(pseudo.check, args, labels=args.check, **lists)
         print(f"{'min conf':>9} {'crops':>6} {'kept':>7} {'precision':>9}")
         for row in table:
             conf, crops, kept, prec = row["min_char_conf"], row["crops"], row["kept"], row["precision"]
             print(f"{conf:>9.2f} {crops:>6.0f} {kept:>7.1%} {prec:>9.1%}")
         return 0
-    summary = pseudo.run(
-        crops=args.crops,
-        detect=args.detect,
-        exclude_sources=exclude,
-        out=args.out,
-        teacher=args.teacher,
-        regions=regions,
-        min_char_conf=args.min_char_conf,
-        min_height=args.min_height,
-        second_teacher=args.second_teacher,
-        agree_conf=args.agree_conf,
-    )
+    summary = _from_args(pseudo.run, args, **lists)
     print(json.dumps(summary, indent=1))
     return 0
 
@@ -403,14 +388,12 @@ def _add_train_verifier(sub: Any) -> None:
 def _train_verifier(args: argparse.Namespace) -> int:
     from alpr.train.verifier import run
 
-    report = run(
-        args.detect,
-        args.negatives,
-        args.out,
+    report = _from_args(
+        run,
+        args,
+        detect_root=args.detect,
+        negatives_root=args.negatives,
         exclude_sources=_csv(args.exclude_sources),
-        recall=args.recall,
-        manifest=args.manifest,
-        max_images=args.max_images,
     )
     print(json.dumps(report, indent=1))
     return 0

@@ -155,6 +155,10 @@ Operator = Annotated[TokenInfo, Depends(need("operator"))]
 Admin = Annotated[TokenInfo, Depends(need("admin"))]
 EventId = Annotated[str, Path(pattern=r"^[0-9A-Za-z-]{1,64}$")]
 WatchId = Annotated[int, Path(ge=1, le=MAX_ID)]
+PlateQuery = Annotated[str | None, Query(pattern=PLATE)]
+"""An optional ``?plate=`` filter."""
+NameQuery = Annotated[str | None, Query(pattern=CAMERA)]
+"""An optional ``?camera=`` or ``?site=`` filter (camera and site names follow one pattern)."""
 
 
 def state(request: Request, name: str) -> Any:
@@ -237,7 +241,7 @@ class Window:
 
     def __init__(
         self,
-        camera: Annotated[str | None, Query(pattern=CAMERA)] = None,
+        camera: NameQuery = None,
         since: datetime | None = None,
         until: datetime | None = None,
         limit: Limit = 100,

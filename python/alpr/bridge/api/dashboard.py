@@ -15,7 +15,16 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 
-from alpr.bridge.api.common import API, CAMERA, PLATE, Operator, StoreDep, Viewer, parse_ms, state
+from alpr.bridge.api.common import (
+    API,
+    NameQuery,
+    Operator,
+    PlateQuery,
+    StoreDep,
+    Viewer,
+    parse_ms,
+    state,
+)
 from alpr.bridge.api.models import WatchIn
 from alpr.errors import ConfigError
 
@@ -71,10 +80,10 @@ def export_reads(  # noqa: PLR0913 (each is a query parameter of GET /reads.csv)
     request: Request,
     t: Viewer,
     store: StoreDep,
-    plate: Annotated[str | None, Query(pattern=PLATE)] = None,
+    plate: PlateQuery = None,
     fuzzy: bool = False,
     max_distance: Annotated[float, Query(ge=0, le=4)] = 1.0,
-    camera: Annotated[str | None, Query(pattern=CAMERA)] = None,
+    camera: NameQuery = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,

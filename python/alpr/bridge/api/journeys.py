@@ -8,9 +8,9 @@ A token limited to cameras sees the journeys whose both cameras are among them.
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 
-from alpr.bridge.api.common import API, PLATE, StoreDep, Viewer, next_cursor, paging, parse_ms
+from alpr.bridge.api.common import API, PlateQuery, StoreDep, Viewer, next_cursor, paging, parse_ms
 from alpr.bridge.api.parking_models import Journey, JourneysPage, OdCell, OdMatrix
 
 router = APIRouter(prefix=API)
@@ -21,7 +21,7 @@ def journeys(
     t: Viewer,
     store: StoreDep,
     page: Annotated[dict[str, Any], Depends(paging("departure"))],
-    plate: Annotated[str | None, Query(pattern=PLATE)] = None,
+    plate: PlateQuery = None,
 ) -> JourneysPage:
     """List journeys (a plate read at one camera, then at another), newest first."""
     items, nxt = store.query_journeys(plate=plate, cameras=t.cameras, **page)

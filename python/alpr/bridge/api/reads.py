@@ -8,8 +8,8 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from alpr.bridge.api.common import (
     API,
-    PLATE,
     EventId,
+    PlateQuery,
     StoreDep,
     Viewer,
     WindowDep,
@@ -28,7 +28,7 @@ def reads(
     t: Viewer,
     store: StoreDep,
     window: WindowDep,
-    plate: Annotated[str | None, Query(pattern=PLATE)] = None,
+    plate: PlateQuery = None,
     fuzzy: bool = False,
     max_distance: Annotated[float, Query(ge=0, le=4, allow_inf_nan=False)] = 1.0,
 ) -> ReadsPage:

@@ -10,14 +10,14 @@ payment system holding an operator token; it is idempotent (the first payment is
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path
 
 from alpr.bridge.api.common import (
     API,
-    CAMERA,
     MAX_ID,
-    PLATE,
+    NameQuery,
     Operator,
+    PlateQuery,
     StoreDep,
     Viewer,
     next_cursor,
@@ -37,9 +37,9 @@ def sessions(
     t: Viewer,
     store: StoreDep,
     page: Annotated[dict[str, Any], Depends(paging("entry"))],
-    site: Annotated[str | None, Query(pattern=CAMERA)] = None,
+    site: NameQuery = None,
     state: Literal["open", "closed"] | None = None,
-    plate: Annotated[str | None, Query(pattern=PLATE)] = None,
+    plate: PlateQuery = None,
 ) -> SessionsPage:
     """List parking sessions, newest first."""
     items, nxt = store.query_sessions(site=site, state=state, plate=plate, cameras=t.cameras, **page)
@@ -76,7 +76,7 @@ def anomalies(
     t: Viewer,
     store: StoreDep,
     page: Annotated[dict[str, Any], Depends(paging())],
-    site: Annotated[str | None, Query(pattern=CAMERA)] = None,
+    site: NameQuery = None,
     kind: Literal["overstay", "no_entry"] | None = None,
 ) -> AnomaliesPage:
     """List parking anomalies, newest first."""

@@ -7,11 +7,22 @@ is not limited to cameras (a permit opens barriers anywhere on its site).
 
 # No `from __future__ import annotations`: FastAPI must see the real dependency types.
 
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 
-from alpr.bridge.api.common import API, CAMERA, MAX_ID, PLATE, Admin, Operator, StoreDep, Viewer, parse_ms
+from alpr.bridge.api.common import (
+    API,
+    CAMERA,
+    MAX_ID,
+    Admin,
+    Operator,
+    PlateQuery,
+    StoreDep,
+    Viewer,
+    parse_ms,
+)
 from alpr.bridge.api.parking_models import (
     CameraIn,
     CameraOut,
@@ -24,6 +35,7 @@ from alpr.bridge.api.parking_models import (
     Sites,
 )
 from alpr.bridge.store import Store, TokenInfo, iso_ms
+from alpr.bridge.store.sites import SiteConfig
 from alpr.errors import ConfigError
 
 router = APIRouter(prefix=API)
@@ -69,23 +81,16 @@ def delete_camera(t: Admin, store: StoreDep, camera: CameraName) -> Response:
     return Response(status_code=204)
 
 
+def _site_out(cfg: SiteConfig, cameras: list[str]) -> Site:
+    """The API view of a site: its settings (every field of ``cfg``) and its cameras."""
+    return Site(cameras=cameras, **asdict(cfg))
+
+
 @router.get("/sites", response_model=Sites)
 def list_sites(t: Viewer, store: StoreDep) -> Sites:
     """List the sites visible to the caller."""
     cfgs = store.site_configs()
-    items = []
-    for name, cams in sorted(visible_sites(store, t).items()):
-        c = cfgs[name]
-        items.append(
-            Site(
-                site=name,
-                cameras=cams,
-                max_stay_s=c.max_stay_s,
-                capacity=c.capacity,
-                match_window_s=c.match_window_s,
-                max_distance=c.max_distance,
-            )
-        )
+    items = [_site_out(cfgs[name], cams) for name, cams in sorted(visible_sites(store, t).items())]
     return Sites(items=items)
 
 
@@ -102,14 +107,7 @@ def put_site(t: Admin, store: StoreDep, site: SiteName, body: SiteIn) -> Site:
         max_distance=body.max_distance,
     )
     store.audit(t.id, "sites.put", {"site": site}, 1)
-    return Site(
-        site=site,
-        cameras=store.site_cameras(site),
-        max_stay_s=c.max_stay_s,
-        capacity=c.capacity,
-        match_window_s=c.match_window_s,
-        max_distance=c.max_distance,
-    )
+    return _site_out(c, store.site_cameras(site))
 
 
 @router.get("/sites/{site}/occupancy", response_model=Occupancy)
@@ -139,7 +137,7 @@ def _unscoped(t: TokenInfo) -> None:
 def list_permits(
     t: Operator,
     store: StoreDep,
-    plate: Annotated[str | None, Query(pattern=PLATE)] = None,
+    plate: PlateQuery = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> Permits:
     """List local permits."""

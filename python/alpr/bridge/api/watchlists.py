@@ -13,6 +13,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from alpr.bridge.api.common import API, Operator, StoreDep, WatchId, parse_ms, state
 from alpr.bridge.api.models import WatchIn, WatchList, WatchOut
 from alpr.bridge.store import Store, TokenInfo, iso_ms
+from alpr.bridge.store.watch import WatchOptions
 from alpr.errors import ConfigError
 
 router = APIRouter(prefix=API)
@@ -41,7 +42,7 @@ def _scoped(t: TokenInfo, body: WatchIn) -> list[str] | None:
     return cams
 
 
-def _fields(body: WatchIn, cams: list[str] | None) -> dict[str, Any]:
+def _fields(body: WatchIn, cams: list[str] | None) -> WatchOptions:
     """The store's keyword arguments for an entry's settings (all but the pattern)."""
     return {
         "kind": body.kind,

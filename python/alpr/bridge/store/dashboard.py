@@ -11,7 +11,6 @@ from alpr.bridge import schema as S
 from alpr.bridge.store.base import iso_ms, now_ms
 from alpr.bridge.store.reads import ReadsMixin
 from alpr.bridge.store.watch import WatchMixin
-from alpr.bridge.watchlist import MatchKind
 from alpr.errors import ConfigError
 
 HOUR_MS = 3_600_000
@@ -59,22 +58,13 @@ class DashboardMixin(ReadsMixin, WatchMixin):
     def add_watch_many(self, entries: Sequence[Mapping[str, Any]]) -> list[int]:
         """Add many watchlist entries in one transaction (all or none).
 
-        Each mapping holds ``pattern`` and optionally ``kind``, ``reason``, ``max_distance``, ``expires_ms``,
-        ``cameras``.
+        Each mapping holds ``pattern`` and any of the :class:`~alpr.bridge.store.watch.WatchOptions`.
         """
         rows = []
         t = now_ms()
         for i, e in enumerate(entries):
-            kind: MatchKind = e.get("kind", "exact")
             try:
-                row = self._watch_values(
-                    e["pattern"],
-                    kind,
-                    e.get("reason", ""),
-                    e.get("max_distance", 1.0),
-                    e.get("expires_ms"),
-                    e.get("cameras"),
-                )
+                row = self._watch_values(**e)
             except ConfigError as exc:
                 raise ConfigError(f"entry {i + 1}: {exc}") from None
             row["created_ms"] = t

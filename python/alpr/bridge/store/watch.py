@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import sqlalchemy as sa
 
@@ -21,11 +21,37 @@ from alpr.bridge.watchlist import (
 )
 from alpr.errors import ConfigError
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+
+class WatchOptions(TypedDict, total=False):
+    """A watchlist entry's settings besides its pattern; each may be left out (its default in brackets).
+
+    ``kind``: how the pattern matches, ``"exact"``, ``"wildcard"`` or ``"fuzzy"`` [``"exact"``];
+    ``max_distance``: the plate distance a fuzzy entry still matches [1.0]; ``reason``: why the plate is
+    watched, stored encrypted [``""``]; ``expires_ms``: when the entry ends, Unix ms [never];
+    ``cameras``: the only cameras it applies to [all].
+    """
+
+    kind: MatchKind
+    reason: str
+    max_distance: float
+    expires_ms: int | None
+    cameras: Sequence[str] | None
+
 
 class WatchMixin(StoreBase):
     """Part of :class:`~alpr.bridge.store.Store`."""
 
-    def add_watch(
+    def add_watch(self, pattern: str, **options: Unpack[WatchOptions]) -> int:
+        """Add a watchlist entry for ``pattern`` with the settings ``options``; returns its id."""
+        row = self._watch_values(pattern, **options)
+        row["created_ms"] = now_ms()
+        with self._begin() as conn:
+            return int(conn.execute(S.watchlist.insert().values(**row)).inserted_primary_key[0])
+
+    def _watch_values(
         self,
         pattern: str,
         *,
@@ -34,27 +60,8 @@ class WatchMixin(StoreBase):
         max_distance: float = 1.0,
         expires_ms: int | None = None,
         cameras: Sequence[str] | None = None,
-    ) -> int:
-        """Add a watchlist entry; returns its id.
-
-        ``kind`` is how ``pattern`` matches (exact, wildcard, or fuzzy within ``max_distance``); ``cameras``
-        limits it to those cameras; ``expires_ms`` ends it.
-        """
-        row = self._watch_values(pattern, kind, reason, max_distance, expires_ms, cameras)
-        row["created_ms"] = now_ms()
-        with self._begin() as conn:
-            return int(conn.execute(S.watchlist.insert().values(**row)).inserted_primary_key[0])
-
-    def _watch_values(
-        self,
-        pattern: str,
-        kind: MatchKind,
-        reason: str,
-        max_distance: float,
-        expires_ms: int | None,
-        cameras: Sequence[str] | None,
     ) -> dict[str, Any]:
-        """Validated, encrypted column values of a watchlist entry (shared by add and update)."""
+        """Validated, encrypted column values of a watchlist entry (the one place of its defaults)."""
         if kind not in ("exact", "wildcard", "fuzzy"):
             raise ConfigError(f"watchlist kind: expected exact, wildcard or fuzzy, got {kind!r}")
         norm = normalize_pattern(pattern, kind)
@@ -72,19 +79,9 @@ class WatchMixin(StoreBase):
             "cameras": json.dumps(list(cameras)) if cameras is not None else None,
         }
 
-    def update_watch(
-        self,
-        watch_id: int,
-        pattern: str,
-        *,
-        kind: MatchKind = "exact",
-        reason: str = "",
-        max_distance: float = 1.0,
-        expires_ms: int | None = None,
-        cameras: Sequence[str] | None = None,
-    ) -> bool:
+    def update_watch(self, watch_id: int, pattern: str, **options: Unpack[WatchOptions]) -> bool:
         """Replace watchlist entry ``watch_id`` (arguments as for :meth:`add_watch`); False if unknown."""
-        values = self._watch_values(pattern, kind, reason, max_distance, expires_ms, cameras)
+        values = self._watch_values(pattern, **options)
         with self._begin() as conn:
             return bool(
                 conn.execute(
@@ -144,25 +141,14 @@ class WatchMixin(StoreBase):
         with self._begin() as conn:
             return bool(conn.execute(S.watchlist.delete().where(S.watchlist.c.id == watch_id)).rowcount)
 
-    def replace_watch_source(self, source: str, entries: Sequence[dict[str, Any]]) -> int:
+    def replace_watch_source(self, source: str, entries: Sequence[Mapping[str, Any]]) -> int:
         """Make the entries imported from ``source`` (a hotlist file) exactly ``entries``, atomically.
 
-        Each entry is a dict of :meth:`add_watch` keyword arguments plus ``pattern``. Entries added
+        Each entry is a dict of ``pattern`` and any of the :class:`WatchOptions`. Entries added
         through the API (no source) are never touched. Returns how many entries ``source`` now has.
         """
         t = now_ms()
-        rows = []
-        for e in entries:
-            args = dict(e)
-            row = self._watch_values(
-                args.pop("pattern"),
-                args.get("kind", "exact"),
-                args.get("reason", ""),
-                args.get("max_distance", 1.0),
-                args.get("expires_ms"),
-                args.get("cameras"),
-            )
-            rows.append(row | {"created_ms": t, "source": source})
+        rows = [self._watch_values(**e) | {"created_ms": t, "source": source} for e in entries]
         with self._begin() as conn:
             conn.execute(S.watchlist.delete().where(S.watchlist.c.source == source))
             if rows:

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from alpr.train.metrics import evaluate_reads
@@ -107,9 +107,10 @@ def ctc_loss(logits: torch.Tensor, texts: Sequence[str], charset: str = CHARSET)
     return nn.functional.ctc_loss(log_probs, targets, input_lengths, lengths, blank=0, zero_infinity=True)
 
 
-@dataclass
-class TrainOcrOptions:
-    """Options of :func:`train_ocr` (the ``alpr train ocr`` command line maps onto these).
+class TrainOcrOptions(BaseModel):
+    """Options of :func:`train_ocr`, validated on construction and on assignment (as the detector's).
+
+    The ``alpr train ocr`` command line maps onto these.
 
     Attributes:
         labels: OCR label TSV(s) (shared ``labels.tsv`` or generic ``path<TAB>text``); train split used
@@ -146,35 +147,37 @@ class TrainOcrOptions:
         synth_regions: region -> share weight of synthetic plates (``US``, ``EU``, ``BR``).
     """
 
-    labels: list[str] = field(default_factory=list)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    labels: list[str] = Field(default_factory=list)
     out: str = "runs/ocr"
-    valid_labels: list[str] = field(default_factory=list)
-    openalpr_dirs: list[str] = field(default_factory=list)
+    valid_labels: list[str] = Field(default_factory=list)
+    openalpr_dirs: list[str] = Field(default_factory=list)
     backgrounds: str | None = None
-    epochs: int = 60
-    steps_per_epoch: int = 128
-    batch_size: int = 0
-    lr: float = 2e-3
-    weight_decay: float = 0.02
-    t0: int = 4
-    t_mult: int = 2
-    synth_fraction: float = 0.45
-    eu_weight: float = 4.0
+    epochs: int = Field(default=60, ge=1)
+    steps_per_epoch: int = Field(default=128, ge=1)
+    batch_size: int = Field(default=0, ge=0)
+    lr: float = Field(default=2e-3, gt=0.0)
+    weight_decay: float = Field(default=0.02, ge=0.0)
+    t0: int = Field(default=4, ge=1)
+    t_mult: int = Field(default=2, ge=1)
+    synth_fraction: float = Field(default=0.45, ge=0.0, le=1.0)
+    eu_weight: float = Field(default=4.0, ge=0.0)
     seed: int = 0
     device: str = "auto"
-    amp: str = "auto"
-    threads: int = 0
+    amp: Literal["auto", "bf16", "fp16", "off"] = "auto"
+    threads: int = Field(default=0, ge=0)
     resume: bool = True
-    time_limit: float = 0.0
-    config: OcrConfig = field(default_factory=OcrConfig)
-    ema: float = 0.995
-    max_real: int = 0
-    aug_strength: float = 1.0
-    warmup: int = 200
+    time_limit: float = Field(default=0.0, ge=0.0)
+    config: OcrConfig = Field(default_factory=OcrConfig)
+    ema: float = Field(default=0.995, ge=0.0, lt=1.0)
+    max_real: int = Field(default=0, ge=0)
+    aug_strength: float = Field(default=1.0, ge=0.0, le=1.0)
+    warmup: int = Field(default=200, ge=0)
     init: str | None = None
-    exclude_sources: list[str] = field(default_factory=list)
-    region_weights: dict[str, float] = field(default_factory=dict)
-    synth_regions: dict[str, float] = field(default_factory=lambda: {"US": 1.0, "EU": 1.5, "BR": 1.0})
+    exclude_sources: list[str] = Field(default_factory=list)
+    region_weights: dict[str, float] = Field(default_factory=dict)
+    synth_regions: dict[str, float] = Field(default_factory=lambda: {"US": 1.0, "EU": 1.5, "BR": 1.0})
 
 
 def _usable(rows: list[OcrSample], opts: TrainOcrOptions, cfg: OcrConfig) -> list[OcrSample]:
@@ -240,7 +243,7 @@ def train_ocr(opts: TrainOcrOptions) -> dict[str, object]:
     out.mkdir(parents=True, exist_ok=True)
     # The run's own record of how it was made (resumed runs append, so every start is kept).
     starts = common.read_json(out / "options.json") if (out / "options.json").is_file() else []
-    common.write_json(out / "options.json", [*starts, {"started": time.time(), **asdict(opts)}])
+    common.write_json(out / "options.json", [*starts, {"started": time.time(), **opts.model_dump()}])
     rng = common.seed_everything(opts.seed)
     common.set_threads(opts.threads)
     device = common.select_device(opts.device)
